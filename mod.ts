@@ -1,0 +1,45 @@
+/**
+ * idemtrack: product events (`track`, `identify`, `alias`) delivered to a
+ * collector exactly once — batched, retried with jittered backoff, persisted
+ * across crashes, de-duplicated by idempotency keys.
+ *
+ * This entry point holds the core: events, idempotency keys, byte-size
+ * chunking, Hamustro sessions and signatures, errors, and the `Storage`,
+ * `Transport`, `Clock` and `Profile` interfaces. Optional parts live in
+ * subpaths (`./receiver`, `./storage/file`, `./hamustro`, …).
+ *
+ * @example Usage
+ * ```ts
+ * import { createEvent, deriveIdempotencyKey } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const event = createEvent({
+ *   name: "comment_posted",
+ *   userId: "user147",
+ *   idempotencyKey: deriveIdempotencyKey(["user147", "new_comment", 1687437670]),
+ * });
+ * assert.equal(event.idempotencyKey, "user147-new_comment-1687437670");
+ * ```
+ *
+ * @module
+ */
+export * from "./src/errors/idemtrack_error.ts";
+export * from "./src/errors/idempotency_key_error.ts";
+export * from "./src/errors/event_validation_error.ts";
+export * from "./src/errors/http_error.ts";
+export * from "./src/errors/timeout_error.ts";
+export * from "./src/errors/network_error.ts";
+export * from "./src/errors/queue_full_error.ts";
+export * from "./src/errors/client_closed_error.ts";
+export * from "./src/errors/storage_error.ts";
+export * from "./src/idempotency_key.ts";
+export * from "./src/event.ts";
+export * from "./src/chunk.ts";
+export * from "./src/environment.ts";
+export * from "./src/session.ts";
+export * from "./src/signature.ts";
+export * from "./src/storage.ts";
+export * from "./src/transport.ts";
+export * from "./src/clock.ts";
+export * from "./src/profile.ts";
+export { md5Hex, sha256Hex } from "./wasm/hash.ts";

@@ -1,0 +1,15 @@
+import { guardFor, IdemtrackError } from "./idemtrack_error.ts";
+
+/** The client was closed; it accepts no more events. */
+export class ClientClosedError extends IdemtrackError {
+  constructor(operation: string) {
+    super(`Cannot ${operation} as the client is closed`);
+    this.name = "ClientClosedError";
+  }
+}
+
+/** Name-based guard for {@linkcode ClientClosedError}. */
+export const isClientClosedError: (error: unknown) => error is ClientClosedError = guardFor(
+  "ClientClosedError",
+  ClientClosedError,
+);

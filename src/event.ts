@@ -1,0 +1,354 @@
+import { EventValidationError } from "./errors/event_validation_error.ts";
+import { utf8ByteLength } from "./_utf8.ts";
+import {
+  generateIdempotencyKey,
+  type KeyPolicy,
+  STRICT_KEY_POLICY,
+  validateIdempotencyKey,
+} from "./idempotency_key.ts";
+
+/** A JSON value: what event properties may hold. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
+/** A JSON object. */
+export type JsonObject = { [key: string]: JsonValue };
+
+/** The three kinds of call a client logs. */
+export type EventType = "track" | "identify" | "alias";
+
+/** A file attached to an event by public URL (the second seed's `add_attachment`). */
+export interface Attachment {
+  /** Publicly reachable `http:` or `https:` URL. */
+  url: string;
+  /** File name shown to recipients; defaults to the URL's last path segment. */
+  filename?: string;
+  /** Ignore the attachment, rather than fail the event, when it cannot be fetched. */
+  ignoreIfError?: boolean;
+}
+
+/**
+ * One event as idemtrack carries it, before a profile turns it into a
+ * service's wire format. Times are epoch milliseconds.
+ */
+export interface IdemtrackEvent {
+  /** What kind of call logged it. */
+  type: EventType;
+  /** Event name (`$identify` / `$alias` for those calls). */
+  name: string;
+  /** The user's id in your application (SuprSend's `distinct_id`, GetFluxly's `user_id`). */
+  userId?: string;
+  /** Id of a not-yet-identified visitor. */
+  anonymousId?: string;
+  /** For `alias`: the id being merged into `userId`. */
+  previousId?: string;
+  /** Event attributes (traits for `identify`). */
+  properties: JsonObject;
+  /** Service-specific identifiers and context (accountId, email, visitId…). */
+  context?: JsonObject;
+  /** When it happened, epoch milliseconds. */
+  timestamp: number;
+  /** The event's own idempotency key: given, or a UUID v4. */
+  idempotencyKey: string;
+  /** Tenant (SuprSend `tenant_id`, Hamustro `tenant_id`). */
+  tenantId?: string;
+  /** Brand (SuprSend's older name for tenant). */
+  brandId?: string;
+  /** Attachments by public URL. */
+  attachments?: Attachment[];
+}
+
+/** What a caller passes to build an event; omitted fields get defaults. */
+export interface EventInput {
+  type?: EventType;
+  name: string;
+  userId?: string;
+  anonymousId?: string;
+  previousId?: string;
+  properties?: JsonObject;
+  context?: JsonObject;
+  timestamp?: number | Date;
+  idempotencyKey?: string;
+  tenantId?: string;
+  brandId?: string;
+  attachments?: Attachment[];
+}
+
+/** Options of {@linkcode createEvent}. */
+export interface EventRules {
+  /**
+   * Prefixes refused for event and property names (case-insensitive).
+   * @default {["$", "ss_"]}
+   */
+  reservedPrefixes?: readonly string[];
+  /**
+   * Reserved names allowed anyway (SuprSend's system events).
+   * @default {RESERVED_EVENT_NAMES_ALLOWED}
+   */
+  allowedReservedNames?: readonly string[];
+  /** Largest encoded event, in bytes (UTF-8 JSON). @default {102400} */
+  maxEventBytes?: number;
+  /** Policy for event idempotency keys. @default {STRICT_KEY_POLICY} */
+  keyPolicy?: KeyPolicy;
+  /** Longest string id (userId, anonymousId, tenantId…), in characters. @default {255} */
+  maxIdLength?: number;
+  /** Clock for default timestamps. @default {Date.now} */
+  now?: () => number;
+}
+
+/** Event names starting with a reserved prefix that services accept anyway. */
+export const RESERVED_EVENT_NAMES_ALLOWED: readonly string[] = Object.freeze([
+  "$identify",
+  "$alias",
+  "$notification_delivered",
+  "$notification_dismiss",
+  "$notification_clicked",
+  "$app_launched",
+  "$user_login",
+  "$user_logout",
+]);
+
+/** Default event rules; `maxEventBytes` is the second seed's 100 KB. */
+export const DEFAULT_EVENT_RULES: Required<EventRules> = Object.freeze({
+  reservedPrefixes: Object.freeze(["$", "ss_"]),
+  allowedReservedNames: RESERVED_EVENT_NAMES_ALLOWED,
+  maxEventBytes: 100 * 1024,
+  keyPolicy: STRICT_KEY_POLICY,
+  maxIdLength: 255,
+  now: Date.now,
+});
+
+function reservedPrefixOf(name: string, prefixes: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  return prefixes.find((prefix) => lower.startsWith(prefix.toLowerCase()));
+}
+
+function checkId(field: string, value: unknown, maxLength: number): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") {
+    throw new EventValidationError(field, "type", `is a ${typeof value}`, "a string");
+  }
+  const trimmed = value.trim();
+  if (trimmed.length === 0) {
+    throw new EventValidationError(field, "required", "is empty", "a non-empty string");
+  }
+  if (trimmed.length > maxLength) {
+    throw new EventValidationError(
+      field,
+      "maxLength",
+      `has ${trimmed.length} characters`,
+      `at most ${maxLength}`,
+    );
+  }
+  return trimmed;
+}
+
+function checkJson(field: string, value: unknown, depth: number): void {
+  if (depth > 64) {
+    throw new EventValidationError(
+      field,
+      "depth",
+      "nests deeper than 64 levels",
+      "up to 64 levels",
+    );
+  }
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return;
+    case "number":
+      if (!Number.isFinite(value)) {
+        throw new EventValidationError(field, "type", `is ${value}`, "finite numbers");
+      }
+      return;
+    case "object":
+      if (value === null) return;
+      if (Array.isArray(value)) {
+        value.forEach((item, index) => checkJson(`${field}[${index}]`, item, depth + 1));
+        return;
+      }
+      if (
+        Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null
+      ) {
+        throw new EventValidationError(
+          field,
+          "type",
+          `is a ${value.constructor?.name ?? "non-plain object"}`,
+          "JSON values (plain objects, arrays, strings, finite numbers, booleans, null)",
+        );
+      }
+      for (const [key, item] of Object.entries(value)) {
+        checkJson(`${field}.${key}`, item, depth + 1);
+      }
+      return;
+    default:
+      throw new EventValidationError(
+        field,
+        "type",
+        `is a ${typeof value}`,
+        "JSON values (plain objects, arrays, strings, finite numbers, booleans, null)",
+      );
+  }
+}
+
+function checkAttachment(attachment: Attachment, index: number): Attachment {
+  const field = `attachments[${index}].url`;
+  let url: URL;
+  try {
+    url = new URL(attachment.url);
+  } catch {
+    throw new EventValidationError(
+      field,
+      "url",
+      "is not an absolute URL (local paths cannot be attached)",
+      "a publicly reachable http: or https: URL",
+    );
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
+    throw new EventValidationError(
+      field,
+      "url",
+      `uses the '${url.protocol}' scheme`,
+      "a publicly reachable http: or https: URL",
+    );
+  }
+  const filename = attachment.filename ??
+    (decodeURIComponent(url.pathname.split("/").pop() ?? "") || url.hostname);
+  return { url: url.href, filename, ignoreIfError: attachment.ignoreIfError ?? false };
+}
+
+/**
+ * Validates an input and returns the complete event: trimmed ids, a timestamp,
+ * an idempotency key. Internal calls (`identify`, `alias`) pass `type`, and
+ * their `$`-names are allowed.
+ *
+ * @throws {EventValidationError} naming the field and the rule.
+ * @throws {IdempotencyKeyError} if the given key breaks the key policy.
+ *
+ * @example Usage
+ * ```ts
+ * import { createEvent } from "./event.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const event = createEvent({ name: "order_paid", userId: " u1 ", properties: { total: 42 } });
+ * assert.equal(event.userId, "u1");
+ * assert.equal(event.type, "track");
+ * assert.throws(() => createEvent({ name: "$secret", userId: "u1" }));
+ * ```
+ */
+export function createEvent(input: EventInput, rules: EventRules = {}): IdemtrackEvent {
+  const {
+    reservedPrefixes = DEFAULT_EVENT_RULES.reservedPrefixes,
+    allowedReservedNames = DEFAULT_EVENT_RULES.allowedReservedNames,
+    maxIdLength = DEFAULT_EVENT_RULES.maxIdLength,
+    keyPolicy = DEFAULT_EVENT_RULES.keyPolicy,
+    now = DEFAULT_EVENT_RULES.now,
+  } = rules;
+  const type = input.type ?? "track";
+  if (typeof input.name !== "string" || input.name.trim().length === 0) {
+    throw new EventValidationError("name", "required", "is empty", "a non-empty string");
+  }
+  const name = input.name.trim();
+  if (name.length > maxIdLength) {
+    throw new EventValidationError(
+      "name",
+      "maxLength",
+      `has ${name.length} characters`,
+      `at most ${maxIdLength}`,
+    );
+  }
+  const prefix = reservedPrefixOf(name, reservedPrefixes);
+  if (prefix !== undefined && !allowedReservedNames.includes(name)) {
+    throw new EventValidationError(
+      "name",
+      "reserved",
+      `starts with the reserved prefix '${prefix}'`,
+      `names not starting with ${reservedPrefixes.map((p) => `'${p}'`).join(" or ")}`,
+    );
+  }
+  const userId = checkId("userId", input.userId, maxIdLength);
+  const anonymousId = checkId("anonymousId", input.anonymousId, maxIdLength);
+  if (userId === undefined && anonymousId === undefined) {
+    throw new EventValidationError(
+      "userId",
+      "required",
+      "is missing",
+      "a userId or an anonymousId",
+    );
+  }
+  const previousId = checkId("previousId", input.previousId, maxIdLength);
+  if (type === "alias" && previousId === undefined && anonymousId === undefined) {
+    throw new EventValidationError(
+      "previousId",
+      "required",
+      "is missing",
+      "a previousId or an anonymousId to merge",
+    );
+  }
+  const properties = input.properties ?? {};
+  checkJson("properties", properties, 0);
+  if (typeof properties !== "object" || properties === null || Array.isArray(properties)) {
+    throw new EventValidationError("properties", "type", "is not an object", "a plain object");
+  }
+  for (const key of Object.keys(properties)) {
+    const reserved = reservedPrefixOf(key, reservedPrefixes);
+    if (reserved !== undefined) {
+      throw new EventValidationError(
+        `properties.${key}`,
+        "reserved",
+        `starts with the reserved prefix '${reserved}'`,
+        `property names not starting with ${reservedPrefixes.map((p) => `'${p}'`).join(" or ")}`,
+      );
+    }
+  }
+  if (input.context !== undefined) checkJson("context", input.context, 0);
+  let timestamp: number;
+  if (input.timestamp === undefined) {
+    timestamp = now();
+  } else {
+    timestamp = input.timestamp instanceof Date ? input.timestamp.getTime() : input.timestamp;
+    if (!Number.isFinite(timestamp) || timestamp < 0) {
+      throw new EventValidationError(
+        "timestamp",
+        "type",
+        `is ${String(input.timestamp)}`,
+        "a Date or epoch milliseconds >= 0",
+      );
+    }
+  }
+  const idempotencyKey = input.idempotencyKey === undefined
+    ? generateIdempotencyKey()
+    : validateIdempotencyKey(input.idempotencyKey, keyPolicy);
+  const event: IdemtrackEvent = { type, name, properties, timestamp, idempotencyKey };
+  if (userId !== undefined) event.userId = userId;
+  if (anonymousId !== undefined) event.anonymousId = anonymousId;
+  if (previousId !== undefined) event.previousId = previousId;
+  if (input.context !== undefined) event.context = input.context;
+  const tenantId = checkId("tenantId", input.tenantId, 64);
+  if (tenantId !== undefined) event.tenantId = tenantId;
+  const brandId = checkId("brandId", input.brandId, 64);
+  if (brandId !== undefined) event.brandId = brandId;
+  if (input.attachments !== undefined && input.attachments.length > 0) {
+    event.attachments = input.attachments.map(checkAttachment);
+  }
+  return event;
+}
+
+/**
+ * Checks an encoded event against the size cap and returns its UTF-8 size.
+ *
+ * @throws {EventValidationError} with rule `maxBytes` when the event is too large.
+ */
+export function checkEncodedSize(
+  encoded: string | Uint8Array,
+  maxEventBytes: number = DEFAULT_EVENT_RULES.maxEventBytes,
+): number {
+  const bytes = typeof encoded === "string" ? utf8ByteLength(encoded) : encoded.byteLength;
+  if (bytes > maxEventBytes) {
+    throw new EventValidationError(
+      "event",
+      "maxBytes",
+      `encodes to ${bytes} bytes`,
+      `at most ${maxEventBytes} bytes per event`,
+    );
+  }
+  return bytes;
+}

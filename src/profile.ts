@@ -1,0 +1,84 @@
+import type { Framing } from "./chunk.ts";
+import type { IdemtrackEvent } from "./event.ts";
+import type { KeyPolicy } from "./idempotency_key.ts";
+import type { QueuedRecord } from "./storage.ts";
+import type { TransportResponse } from "./transport.ts";
+
+/** A profile's per-request and per-event limits. */
+export interface ProfileLimits {
+  /** Largest request body in bytes, framing included. */
+  readonly maxBatchBytes: number;
+  /** Most events per request. */
+  readonly maxBatchEvents: number;
+  /** Most events of one group per request. */
+  readonly maxItemsPerGroup: number;
+  /** Largest single encoded event in bytes. */
+  readonly maxEventBytes: number;
+}
+
+/** An event after the profile encoded it. */
+export interface EncodedEvent {
+  readonly data: Uint8Array;
+  readonly group: string;
+  readonly stream: string;
+}
+
+/** A batch on its way out: what a profile turns into a request. */
+export interface OutgoingBatch {
+  /** Batch id = request idempotency key (valid under the profile's key policy). */
+  readonly id: string;
+  readonly stream: string;
+  readonly records: readonly QueuedRecord[];
+  /** Send attempt, 0 for the first. */
+  readonly attempt: number;
+}
+
+/** A request without its abort signal. */
+export interface PreparedRequest {
+  readonly url: string;
+  readonly method: string;
+  readonly headers: Record<string, string>;
+  readonly body: Uint8Array;
+}
+
+/** What happened to one record. */
+export type RecordOutcome =
+  | { readonly status: "delivered" }
+  | { readonly status: "duplicate" }
+  | {
+    readonly status: "retry";
+    readonly reason: string;
+    readonly code: number | string;
+    /** Server-requested wait (Retry-After), milliseconds. */
+    readonly retryAfterMs?: number;
+  }
+  | { readonly status: "failed"; readonly reason: string; readonly code: number | string };
+
+/** What a response means for its batch. */
+export type BatchOutcome =
+  /** One outcome per record, in `batch.records` order. */
+  | { readonly kind: "each"; readonly outcomes: readonly RecordOutcome[] }
+  /** One outcome for the whole batch. */
+  | { readonly kind: "all"; readonly outcome: RecordOutcome }
+  /** The body was too large for the server (413): split and resend, never drop. */
+  | { readonly kind: "split"; readonly reason: string };
+
+/**
+ * A service's wire format: how events are encoded, framed into requests and
+ * how answers are read. The client core knows no service; it only calls this.
+ */
+export interface Profile {
+  /** Profile name, e.g. `"json"`, `"hamustro"`, `"suprsend"`. */
+  readonly name: string;
+  readonly limits: ProfileLimits;
+  /** Framing of request bodies, for exact byte-size chunking. */
+  readonly framing: Framing;
+  /** Policy for request and event idempotency keys. */
+  readonly keyPolicy: KeyPolicy;
+  /** Encodes one validated event (once; the bytes are stored and sent as-is). */
+  encode(event: IdemtrackEvent): EncodedEvent;
+  /** Builds the request for a batch. `now` is epoch milliseconds (for signatures, dates). */
+  buildRequest(batch: OutgoingBatch, now: number): PreparedRequest | Promise<PreparedRequest>;
+  /** Reads the answer into per-record outcomes. */
+  readResponse(response: TransportResponse, batch: OutgoingBatch): BatchOutcome;
+}
