@@ -1,0 +1,75 @@
+import type { JsonObject } from "../event.ts";
+
+/** Facts about the request that are not in it. */
+export interface RouteContext {
+  /** Receipt time, epoch milliseconds. */
+  readonly now: number;
+  /** Client address, when the server knows it. */
+  readonly remoteAddr?: string;
+  /** Path parameters matched by the route's pattern. */
+  readonly params: Readonly<Record<string, string | undefined>>;
+}
+
+/** One event a route decoded from a request body. */
+export interface DecodedRecord {
+  /**
+   * Event-level idempotency key (event key, SuprSend `$idempotency_key`,
+   * Skalin `eventId`, Hamustro `session:nr`); undefined = no per-event dedupe.
+   */
+  readonly key?: string;
+  /** The event as the sink receives it. */
+  readonly event: JsonObject;
+  /** Set when the route already refused this record (bad field, too large). */
+  readonly rejected?: { readonly code: string; readonly reason: string };
+}
+
+/** What a route decoded and authenticated. */
+export interface DecodedBatch {
+  /** Tenant the request belongs to: every dedupe key is scoped to it. */
+  readonly tenant: string;
+  /** Request-level idempotency key (`X-Idempotency-Key`, body `idempotencyKey`), if any. */
+  readonly requestKey?: string;
+  /** Events in body order. */
+  readonly records: readonly DecodedRecord[];
+}
+
+/** The receiver's verdict on one record. */
+export type RecordResult =
+  | { readonly status: "accepted" }
+  | { readonly status: "duplicate" }
+  | {
+    readonly status: "rejected";
+    readonly code: string;
+    readonly reason: string;
+    readonly retryable: boolean;
+  };
+
+/**
+ * One endpoint of the receiver, speaking one wire format. The receiver core
+ * does method/path matching, body limits, rate limits and de-duplication; a
+ * route only decodes (and authenticates) and renders its service's answers.
+ */
+export interface Route {
+  /** Route name, e.g. `"json"`, `"hamustro"`. */
+  readonly name: string;
+  /** HTTP method, usually `"POST"`. */
+  readonly method: string;
+  /** URLPattern pathname, e.g. `/v1/events/batch` or `/api/v1/:tenant/graphql`. */
+  readonly path: string;
+  /**
+   * Authenticates and decodes. Returns a `Response` to answer at once (401 bad
+   * credentials, 400 malformed, 204 empty collection…).
+   */
+  decode(
+    request: Request,
+    body: Uint8Array,
+    context: RouteContext,
+  ): DecodedBatch | Response | Promise<DecodedBatch | Response>;
+  /** Renders the service's answer for per-record results (same order as `batch.records`). */
+  respond(batch: DecodedBatch, results: readonly RecordResult[]): Response;
+  /**
+   * Renders the answer to a request whose key was already completed, given the
+   * original results. Omitted: the core answers 409 `{"error":"duplicate",…}`.
+   */
+  duplicate?(batch: DecodedBatch, original: readonly RecordResult[]): Response;
+}
