@@ -43,3 +43,4 @@ export * from "./src/transport.ts";
 export * from "./src/clock.ts";
 export * from "./src/profile.ts";
 export { md5Hex, sha256Hex } from "./wasm/hash.ts";
+export * from "./src/token_bucket.ts";

@@ -2,6 +2,7 @@ import type { Framing } from "./chunk.ts";
 import type { IdemtrackEvent } from "./event.ts";
 import type { KeyPolicy } from "./idempotency_key.ts";
 import type { QueuedRecord } from "./storage.ts";
+import type { RateLimit } from "./token_bucket.ts";
 import type { TransportResponse } from "./transport.ts";
 
 /** A profile's per-request and per-event limits. */
@@ -75,6 +76,8 @@ export interface Profile {
   readonly framing: Framing;
   /** Policy for request and event idempotency keys. */
   readonly keyPolicy: KeyPolicy;
+  /** The service's documented send-rate limit, applied unless the client overrides it. */
+  readonly rateLimit?: RateLimit;
   /** Encodes one validated event (once; the bytes are stored and sent as-is). */
   encode(event: IdemtrackEvent): EncodedEvent;
   /** Builds the request for a batch. `now` is epoch milliseconds (for signatures, dates). */
