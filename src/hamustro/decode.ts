@@ -1,0 +1,110 @@
+import {
+  type DescMessage,
+  fromBinary,
+  fromJson,
+  isFieldSet,
+  type Message,
+} from "@bufbuild/protobuf";
+import { type Collection, CollectionSchema } from "./gen/hamustro_pb.ts";
+
+/** A Hamustro body format, named after its content type. */
+export type HamustroFormat = "protobuf" | "json";
+
+/** `FieldPresence.LEGACY_REQUIRED`: how protobuf-es marks a proto2 `required` field. */
+const LEGACY_REQUIRED = 3;
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The body format of a `Content-Type` header (parameters such as
+ * `; charset=utf-8` ignored, as `mime.ParseMediaType` does), or undefined
+ * when it is missing or neither protobuf nor JSON.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatOfContentType } from "./decode.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(formatOfContentType("Application/JSON; charset=utf-8"), "json");
+ * assert.equal(formatOfContentType("text/plain"), undefined);
+ * ```
+ */
+export function formatOfContentType(contentType: string | null): HamustroFormat | undefined {
+  if (contentType === null) return undefined;
+  const semicolon = contentType.indexOf(";");
+  const type = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim()
+    .toLowerCase();
+  if (type === "application/protobuf") return "protobuf";
+  if (type === "application/json") return "json";
+  return undefined;
+}
+
+/**
+ * The path of the first proto2 `required` field that is not set (e.g.
+ * `payloads[2].nr`), or undefined when all are: protobuf-es does not check
+ * them when decoding, the reference collector does.
+ *
+ * @example Usage
+ * ```ts
+ * import { create } from "@bufbuild/protobuf";
+ * import { missingRequiredField } from "./decode.ts";
+ * import { CollectionSchema } from "./gen/hamustro_pb.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(missingRequiredField(CollectionSchema, create(CollectionSchema)), "device_id");
+ * ```
+ */
+export function missingRequiredField(schema: DescMessage, message: Message): string | undefined {
+  for (const field of schema.fields) {
+    if (field.fieldKind === "list" && field.listKind === "message") {
+      const items = (message as unknown as Record<string, Message[]>)[field.localName] ?? [];
+      for (let i = 0; i < items.length; i++) {
+        const missing = missingRequiredField(field.message, items[i]!);
+        if (missing !== undefined) return `${field.name}[${i}].${missing}`;
+      }
+    } else if (field.presence === LEGACY_REQUIRED && !isFieldSet(message, field)) {
+      return field.name;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Decodes a Collection body with the generated schema, like the reference
+ * collector: unknown JSON keys and unknown enum names are errors, and every
+ * `required` field must be set.
+ *
+ * @throws {SyntaxError} naming what was wrong (bad bytes, bad JSON, missing field).
+ *
+ * @example Usage
+ * ```ts
+ * import { decodeCollection } from "./decode.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const body = new TextEncoder().encode(JSON.stringify({
+ *   device_id: "d", client_id: "c", session: "s", system_version: "1", product_version: "2",
+ *   env: "STAGING", payloads: [{ at: 1, event: "e", nr: 1 }],
+ * }));
+ * assert.equal(decodeCollection(body, "json").payloads[0]?.event, "e");
+ * assert.throws(() => decodeCollection(new TextEncoder().encode("{}"), "json"), /device_id/);
+ * ```
+ */
+export function decodeCollection(body: Uint8Array, format: HamustroFormat): Collection {
+  let collection: Collection;
+  try {
+    collection = format === "protobuf"
+      ? fromBinary(CollectionSchema, body)
+      : fromJson(CollectionSchema, JSON.parse(utf8.decode(body)));
+  } catch (error) {
+    throw new SyntaxError(
+      `Cannot decode the ${format} collection: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+    );
+  }
+  const missing = missingRequiredField(CollectionSchema, collection);
+  if (missing !== undefined) {
+    throw new SyntaxError(`Cannot accept the collection as required field '${missing}' is missing`);
+  }
+  return collection;
+}

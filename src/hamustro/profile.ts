@@ -1,0 +1,357 @@
+import type { Framing } from "../chunk.ts";
+import { environmentNumber, type EnvironmentValue } from "../environment.ts";
+import { checkEncodedSize, type IdemtrackEvent } from "../event.ts";
+import { STRICT_KEY_POLICY } from "../idempotency_key.ts";
+import type {
+  EncodedEvent,
+  OutgoingBatch,
+  PreparedRequest,
+  Profile,
+  ProfileLimits,
+} from "../profile.ts";
+import { hamustroSession, hashDeviceId } from "../session.ts";
+import { signHamustro } from "../signature.ts";
+import type { TransportResponse } from "../transport.ts";
+import { readHamustroResponse } from "./_response.ts";
+import { transcodePayload } from "./_transcode.ts";
+import {
+  type CollectionFields,
+  encodeCollectionFields,
+  encodePayload,
+  frameCollection,
+  OPTIONAL_COLLECTION_FIELDS,
+  protobufFraming,
+} from "./codec.ts";
+import type { HamustroFormat } from "./decode.ts";
+import { payloadFieldsOf } from "./event_payload.ts";
+import {
+  encodeCollectionFieldsJson,
+  encodePayloadJson,
+  frameCollectionJson,
+  type JsonCollectionFrame,
+  jsonCollectionFraming,
+} from "./json_codec.ts";
+
+/** The collector's track endpoint, relative to `collectorUrl`. */
+export const HAMUSTRO_TRACK_PATH = "/api/v1/track";
+
+/** Options of {@linkcode hamustroProfile}: the seed's `ClientTracker` attributes plus limits. */
+export interface HamustroProfileOptions {
+  /** Collector base URL; requests go to `{collectorUrl}/api/v1/track`. */
+  collectorUrl: string;
+  /** Shared secret for `X-Hamustro-Signature`; never logged or echoed. */
+  sharedSecretKey: string;
+  /** The raw device id; the wire carries its sha256 hex. */
+  deviceId: string;
+  clientId: string;
+  systemVersion: string;
+  productVersion: string;
+  /** Environment by name (`"PRODUCTION"`) or number. */
+  env: EnvironmentValue;
+  /** @default {undefined} */
+  deviceMake?: string;
+  /** @default {undefined} */
+  deviceModel?: string;
+  /** @default {undefined} */
+  system?: string;
+  /** @default {undefined} */
+  systemLanguage?: string;
+  /** @default {undefined} */
+  browser?: string;
+  /** @default {undefined} */
+  browserVersion?: string;
+  /** @default {undefined} */
+  productGitHash?: string;
+  /** @default {undefined} */
+  productLanguage?: string;
+  /** Body format. @default {"protobuf"} */
+  format?: HamustroFormat;
+  /** Extra request headers (the seed's `SetHeaders`). @default {{}} */
+  headers?: Record<string, string>;
+  /** `timezone` of payloads whose event has no `context.timezone`. @default {the system time zone} */
+  timezone?: string;
+  /** Largest request body in bytes. @default {512000} */
+  maxBatchBytes?: number;
+  /** Most payloads per Collection. @default {10000} */
+  maxBatchEvents?: number;
+  /** Largest encoded payload in bytes. @default {102400} */
+  maxEventBytes?: number;
+  /**
+   * Statuses after which resending the same body cannot succeed, so the
+   * batch fails (counted and reported) instead of blocking its session. Every
+   * other status but 200, 204 and 413 keeps the payloads for a retry.
+   * @default {[400]}
+   */
+  permanentStatuses?: readonly number[];
+}
+
+/** Defaults of {@linkcode HamustroProfileOptions}. */
+export const DEFAULT_HAMUSTRO_PROFILE_OPTIONS = Object.freeze({
+  format: "protobuf" as HamustroFormat,
+  maxBatchBytes: 512_000,
+  maxBatchEvents: 10_000,
+  maxEventBytes: 100 * 1024,
+  permanentStatuses: Object.freeze([400]) as readonly number[],
+});
+
+/** The Hamustro profile, with the session bookkeeping a tracker needs. */
+export interface HamustroProfile extends Profile {
+  readonly format: HamustroFormat;
+  /** Session of the tracker's current attributes: the stream of every event it encodes. */
+  readonly session: string;
+  /** The current Collection fields (wire form), for persisting with the queue. */
+  readonly collection: Readonly<CollectionFields>;
+  /**
+   * Registers the Collection fields of an earlier session (restored from
+   * storage) so its unsent payloads can still be sent under it.
+   *
+   * @throws {RangeError} when `fields.session` does not match the other fields.
+   * @returns The session id.
+   */
+  addCollection(fields: CollectionFields): string;
+  /** Replaces the extra request headers (the seed's `SetHeaders`). */
+  setHeaders(headers: Record<string, string>): void;
+}
+
+interface SessionEncoding {
+  readonly fields: Readonly<CollectionFields>;
+  readonly protobuf: Uint8Array;
+  readonly json: JsonCollectionFrame;
+  readonly framing: Framing;
+}
+
+const OWN_HEADERS = new Set(["content-type", "x-hamustro-time", "x-hamustro-signature"]);
+
+function requireString(name: string, value: unknown, secret = false): string {
+  if (typeof value !== "string" || value.length === 0) {
+    const shown = secret ? (typeof value === "string" ? "empty" : typeof value) : JSON.stringify(
+      value,
+    );
+    throw new TypeError(
+      `Cannot create the Hamustro profile as '${name}' must be a non-empty string: current value is ${shown}`,
+    );
+  }
+  return value;
+}
+
+/** The environment as its wire number, still typed as an environment. */
+function wireEnv(env: EnvironmentValue): EnvironmentValue {
+  return environmentNumber(env) as EnvironmentValue;
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `Cannot create the Hamustro profile as '${name}' must be a positive integer: current value is ${value}`,
+    );
+  }
+  return value;
+}
+
+function userHeaders(headers: Record<string, string>): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!OWN_HEADERS.has(name.toLowerCase())) kept[name] = value;
+  }
+  return kept;
+}
+
+function collectorEndpoint(collectorUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(collectorUrl);
+  } catch {
+    throw new TypeError(
+      `Cannot create the Hamustro profile as 'collectorUrl' must be an absolute http: or https: URL: current value is ${
+        JSON.stringify(collectorUrl)
+      }`,
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(
+      `Cannot create the Hamustro profile as 'collectorUrl' must be an absolute http: or https: URL: current value is ${
+        JSON.stringify(collectorUrl)
+      }`,
+    );
+  }
+  return url.origin + url.pathname.replace(/\/+$/, "") + HAMUSTRO_TRACK_PATH;
+}
+
+function systemTimezone(): string | undefined {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A `Profile` that speaks Hamustro's collector protocol (`POST
+ * /api/v1/track`, protobuf or JSON `Collection`s, signed). Each event is
+ * encoded to its `Payload` bytes once; a batch's body is the session's
+ * encoded Collection fields followed by those bytes, framed without
+ * re-encoding. The stream of a record is its session, so records of two
+ * sessions never share a Collection.
+ *
+ * Answers: 200 and 204 deliver the whole batch, 413 splits it, statuses in
+ * `permanentStatuses` (400: the collector cannot decode this body) fail it,
+ * every other status keeps it for a retry (honouring `Retry-After`).
+ *
+ * @example Usage
+ * ```ts
+ * import { hamustroProfile } from "./profile.ts";
+ * import { createEvent } from "../event.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const profile = hamustroProfile({
+ *   collectorUrl: "http://127.0.0.1:8080",
+ *   sharedSecretKey: "s3cret",
+ *   deviceId: "device-1",
+ *   clientId: "c1",
+ *   systemVersion: "14.1",
+ *   productVersion: "2.3",
+ *   env: "PRODUCTION",
+ * });
+ * const event = createEvent({ name: "App.Open", userId: "u1", context: { nr: 1 } });
+ * const encoded = profile.encode(event);
+ * assert.equal(encoded.stream, profile.session);
+ * const request = await profile.buildRequest({
+ *   id: "batch-0001",
+ *   stream: encoded.stream,
+ *   attempt: 0,
+ *   records: [{ id: "1", key: event.idempotencyKey, queuedAt: 0, ...encoded }],
+ * }, 1454514088_000);
+ * assert.equal(request.url, "http://127.0.0.1:8080/api/v1/track");
+ * assert.equal(request.headers["X-Hamustro-Time"], "1454514088");
+ * assert.equal(request.headers["X-Hamustro-Signature"]?.length, 44);
+ * ```
+ */
+export function hamustroProfile(options: HamustroProfileOptions): HamustroProfile {
+  const {
+    format = DEFAULT_HAMUSTRO_PROFILE_OPTIONS.format,
+    headers = {},
+    timezone = systemTimezone(),
+    maxBatchBytes = DEFAULT_HAMUSTRO_PROFILE_OPTIONS.maxBatchBytes,
+    maxBatchEvents = DEFAULT_HAMUSTRO_PROFILE_OPTIONS.maxBatchEvents,
+    maxEventBytes = DEFAULT_HAMUSTRO_PROFILE_OPTIONS.maxEventBytes,
+    permanentStatuses = DEFAULT_HAMUSTRO_PROFILE_OPTIONS.permanentStatuses,
+  } = options;
+  if (format !== "protobuf" && format !== "json") {
+    throw new TypeError(
+      `Cannot create the Hamustro profile as 'format' must be "protobuf" or "json": current value is ${
+        JSON.stringify(format)
+      }`,
+    );
+  }
+  const url = collectorEndpoint(options.collectorUrl);
+  const secret = requireString("sharedSecretKey", options.sharedSecretKey, true);
+  const limits: ProfileLimits = Object.freeze({
+    maxBatchBytes: positiveInteger("maxBatchBytes", maxBatchBytes),
+    maxBatchEvents: positiveInteger("maxBatchEvents", maxBatchEvents),
+    maxItemsPerGroup: Infinity,
+    maxEventBytes: positiveInteger("maxEventBytes", maxEventBytes),
+  });
+  const permanent = new Set(permanentStatuses);
+  const contentType = format === "protobuf" ? "application/protobuf" : "application/json";
+  let extraHeaders = userHeaders(headers);
+
+  const sessions = new Map<string, SessionEncoding>();
+  let largestFraming: Framing | undefined;
+
+  function register(fields: CollectionFields): SessionEncoding {
+    const frozen = Object.freeze({ ...fields, env: wireEnv(fields.env) });
+    const protobuf = encodeCollectionFields(frozen);
+    const json = encodeCollectionFieldsJson(frozen);
+    const encoding: SessionEncoding = {
+      fields: frozen,
+      protobuf,
+      json,
+      framing: format === "protobuf" ? protobufFraming(protobuf) : jsonCollectionFraming(json),
+    };
+    sessions.set(frozen.session, encoding);
+    // One framing serves every stream: the largest header keeps every body under the cap
+    // (exact for the usual single session).
+    if (largestFraming === undefined || encoding.framing.emptyBytes > largestFraming.emptyBytes) {
+      largestFraming = encoding.framing;
+    }
+    return encoding;
+  }
+
+  const base = {
+    deviceId: hashDeviceId(requireString("deviceId", options.deviceId)),
+    clientId: requireString("clientId", options.clientId),
+    systemVersion: requireString("systemVersion", options.systemVersion),
+    productVersion: requireString("productVersion", options.productVersion),
+    env: wireEnv(options.env),
+  };
+  const current: CollectionFields = { ...base, session: hamustroSession(base) };
+  for (const [key] of OPTIONAL_COLLECTION_FIELDS) {
+    const value = options[key];
+    if (value !== undefined) current[key] = requireString(key, value);
+  }
+  const session = register(current).fields.session;
+
+  return {
+    name: "hamustro",
+    format,
+    session,
+    collection: sessions.get(session)!.fields,
+    limits,
+    get framing(): Framing {
+      return largestFraming!;
+    },
+    keyPolicy: STRICT_KEY_POLICY,
+
+    addCollection(fields: CollectionFields): string {
+      const expected = hamustroSession(fields);
+      if (fields.session !== expected) {
+        throw new RangeError(
+          `Cannot add the collection as 'session' must be ${expected} for its fields: current value is ${
+            JSON.stringify(fields.session)
+          }`,
+        );
+      }
+      return register(fields).fields.session;
+    },
+
+    setHeaders(next: Record<string, string>): void {
+      extraHeaders = userHeaders(next);
+    },
+
+    encode(event: IdemtrackEvent): EncodedEvent {
+      const payload = payloadFieldsOf(event, timezone);
+      const data = format === "protobuf" ? encodePayload(payload) : encodePayloadJson(payload);
+      checkEncodedSize(data, maxEventBytes);
+      return { data, group: "payload", stream: session };
+    },
+
+    buildRequest(batch: OutgoingBatch, now: number): PreparedRequest {
+      const encoding = sessions.get(batch.stream);
+      if (encoding === undefined) {
+        throw new RangeError(
+          `Cannot build a Hamustro request as session '${batch.stream}' is unknown: register its fields with addCollection()`,
+        );
+      }
+      const payloads = batch.records.map((record) => transcodePayload(record.data, format));
+      const body = format === "protobuf"
+        ? frameCollection(encoding.protobuf, payloads)
+        : frameCollectionJson(encoding.json, payloads);
+      const time = String(Math.floor(now / 1000));
+      return {
+        url,
+        method: "POST",
+        headers: {
+          ...extraHeaders,
+          "Content-Type": contentType,
+          "X-Hamustro-Time": time,
+          "X-Hamustro-Signature": signHamustro(time, body, secret),
+        },
+        body,
+      };
+    },
+
+    readResponse(response: TransportResponse): ReturnType<Profile["readResponse"]> {
+      return readHamustroResponse(response, permanent, Date.now());
+    },
+  };
+}

@@ -1,0 +1,238 @@
+import type { JsonObject } from "../event.ts";
+import { environmentName } from "../environment.ts";
+import type {
+  DecodedBatch,
+  DecodedRecord,
+  RecordResult,
+  Route,
+  RouteContext,
+} from "../receiver/route.ts";
+import { hamustroSession } from "../session.ts";
+import { verifyHamustro } from "../signature.ts";
+import { decodeCollection, formatOfContentType } from "./decode.ts";
+import type { Collection, Payload } from "./gen/hamustro_pb.ts";
+import { HAMUSTRO_TRACK_PATH } from "./profile.ts";
+
+/** Options of {@linkcode hamustroRoute}. */
+export interface HamustroRouteOptions {
+  /** The secret shared with the trackers. */
+  sharedSecretKey: string;
+  /**
+   * `"required"`: every request must be signed. `"optional"`: only requests
+   * carrying either Hamustro header are checked (the reference collector's
+   * two modes).
+   * @default {"required"}
+   */
+  signature?: "required" | "optional";
+  /**
+   * Largest distance between `X-Hamustro-Time` and the receipt time; older or
+   * later requests are refused as replays. (The reference collector has no
+   * such window.)
+   * @default {300000}
+   */
+  maxClockSkewMs?: number;
+  /** Tenant that scopes the `session:nr` dedupe keys. @default {"hamustro"} */
+  tenant?: string;
+  /** Route path. @default {"/api/v1/track"} */
+  path?: string;
+}
+
+/** Defaults of {@linkcode HamustroRouteOptions}. */
+export const DEFAULT_HAMUSTRO_ROUTE_OPTIONS = Object.freeze({
+  signature: "required" as "required" | "optional",
+  maxClockSkewMs: 5 * 60 * 1000,
+  tenant: "hamustro",
+  path: HAMUSTRO_TRACK_PATH,
+});
+
+const EPOCH_SECONDS = /^\d{1,15}$/;
+
+function answer(status: number, error: string, detail: string): Response {
+  return new Response(JSON.stringify({ error, detail }), {
+    status,
+    headers: { "Content-Type": "application/json" },
+  });
+}
+
+function uint64Json(value: bigint): number | string {
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+}
+
+/** The Collection's own fields as the sink sees them (proto names, env by name). */
+function collectionJson(collection: Collection): JsonObject {
+  const out: JsonObject = {
+    device_id: collection.deviceId,
+    client_id: collection.clientId,
+    session: collection.session,
+    system_version: collection.systemVersion,
+    product_version: collection.productVersion,
+    env: environmentName(collection.env),
+  };
+  if (collection.deviceMake) out.device_make = collection.deviceMake;
+  if (collection.deviceModel) out.device_model = collection.deviceModel;
+  if (collection.system) out.system = collection.system;
+  if (collection.systemLanguage) out.system_language = collection.systemLanguage;
+  if (collection.browser) out.browser = collection.browser;
+  if (collection.browserVersion) out.browser_version = collection.browserVersion;
+  if (collection.productGitHash) out.product_git_hash = collection.productGitHash;
+  if (collection.productLanguage) out.product_language = collection.productLanguage;
+  return out;
+}
+
+function payloadJson(base: JsonObject, payload: Payload, remoteAddr?: string): JsonObject {
+  const out: JsonObject = {
+    ...base,
+    at: uint64Json(payload.at),
+    event: payload.event,
+    nr: payload.nr,
+  };
+  if (payload.timezone) out.timezone = payload.timezone;
+  if (payload.tenantId) out.tenant_id = payload.tenantId;
+  if (payload.userId) out.user_id = payload.userId;
+  // As the reference collector does, an empty ip is filled in from the request.
+  const ip = payload.ip || remoteAddr;
+  if (ip) out.ip = ip;
+  if (payload.country) out.country = payload.country;
+  out.parameters = payload.parameters.map(({ name, value }) => ({ name, value }));
+  return out;
+}
+
+/**
+ * The receiver's Hamustro endpoint, `POST /api/v1/track`: checks the
+ * signature (constant time) and the replay window, decodes protobuf or JSON
+ * Collections with the generated schema as the reference collector does
+ * (required fields, session), and de-duplicates each payload on
+ * `session:nr`, so a resend after a lost 200 is not counted twice.
+ *
+ * Answers: 401 bad or missing signature headers, stale time (the reference
+ * answers 405); 400 bad Content-Type, undecodable body, missing required
+ * field, session mismatch; 204 no payloads; 200 every payload accepted or a
+ * duplicate; 503 when the sink asked for a retry; 400 when it refused a
+ * payload for good. Error bodies are `{"error":code,"detail":text}`.
+ *
+ * @example Usage
+ * ```ts
+ * import { hamustroRoute } from "./route.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const route = hamustroRoute({ sharedSecretKey: "s3cret" });
+ * const request = new Request("http://127.0.0.1/api/v1/track", { method: "POST", body: "{}" });
+ * const answer = await route.decode(request, new Uint8Array(), { now: Date.now(), params: {} });
+ * assert.ok(answer instanceof Response);
+ * assert.equal(answer.status, 401);
+ * ```
+ */
+export function hamustroRoute(options: HamustroRouteOptions): Route {
+  const {
+    signature = DEFAULT_HAMUSTRO_ROUTE_OPTIONS.signature,
+    maxClockSkewMs = DEFAULT_HAMUSTRO_ROUTE_OPTIONS.maxClockSkewMs,
+    tenant = DEFAULT_HAMUSTRO_ROUTE_OPTIONS.tenant,
+    path = DEFAULT_HAMUSTRO_ROUTE_OPTIONS.path,
+  } = options;
+  const secret = options.sharedSecretKey;
+  if (typeof secret !== "string" || secret.length === 0) {
+    throw new TypeError(
+      `Cannot create the Hamustro route as 'sharedSecretKey' must be a non-empty string: current value is ${
+        typeof secret === "string" ? "empty" : typeof secret
+      }`,
+    );
+  }
+  if (signature !== "required" && signature !== "optional") {
+    throw new TypeError(
+      `Cannot create the Hamustro route as 'signature' must be "required" or "optional": current value is ${
+        JSON.stringify(signature)
+      }`,
+    );
+  }
+  if (!(maxClockSkewMs >= 0)) {
+    throw new RangeError(
+      `Cannot create the Hamustro route as 'maxClockSkewMs' must be a non-negative number: current value is ${maxClockSkewMs}`,
+    );
+  }
+
+  function authenticate(request: Request, body: Uint8Array, now: number): Response | undefined {
+    const time = request.headers.get("x-hamustro-time") ?? "";
+    const signed = request.headers.get("x-hamustro-signature") ?? "";
+    if (signature === "optional" && time === "" && signed === "") return undefined;
+    if (time === "") {
+      return answer(401, "missing_time", "X-Hamustro-Time header is missing");
+    }
+    if (signed === "") {
+      return answer(401, "missing_signature", "X-Hamustro-Signature header is missing");
+    }
+    if (!EPOCH_SECONDS.test(time)) {
+      return answer(401, "invalid_time", "X-Hamustro-Time must be epoch seconds");
+    }
+    const skewMs = Math.abs(now - Number(time) * 1000);
+    if (skewMs > maxClockSkewMs) {
+      return answer(
+        401,
+        "stale_time",
+        `X-Hamustro-Time is ${
+          Math.round(skewMs / 1000)
+        } s away from the receiver's clock (allowed: ${maxClockSkewMs / 1000} s)`,
+      );
+    }
+    if (!verifyHamustro(time, body, secret, signed)) {
+      return answer(401, "invalid_signature", "X-Hamustro-Signature does not match the body");
+    }
+    return undefined;
+  }
+
+  return {
+    name: "hamustro",
+    method: "POST",
+    path,
+
+    decode(request: Request, body: Uint8Array, context: RouteContext): DecodedBatch | Response {
+      const refused = authenticate(request, body, context.now);
+      if (refused !== undefined) return refused;
+      const contentType = request.headers.get("content-type");
+      const format = formatOfContentType(contentType);
+      if (format === undefined) {
+        return answer(
+          400,
+          "unsupported_content_type",
+          `Content-Type must be application/protobuf or application/json: current value is ${
+            JSON.stringify(contentType)
+          }`,
+        );
+      }
+      let collection: Collection;
+      try {
+        collection = decodeCollection(body, format);
+      } catch (error) {
+        return answer(400, "invalid_body", (error as Error).message);
+      }
+      if (hamustroSession(collection) !== collection.session) {
+        return answer(
+          400,
+          "invalid_session",
+          "session does not match md5(device_id:client_id:system_version:product_version:env)",
+        );
+      }
+      if (collection.payloads.length === 0) return new Response(null, { status: 204 });
+      const base = collectionJson(collection);
+      const records: DecodedRecord[] = collection.payloads.map((payload) => ({
+        key: `${collection.session}:${payload.nr}`,
+        event: payloadJson(base, payload, context.remoteAddr),
+      }));
+      return { tenant, records };
+    },
+
+    respond(_batch: DecodedBatch, results: readonly RecordResult[]): Response {
+      let permanent: RecordResult | undefined;
+      for (const result of results) {
+        if (result.status !== "rejected") continue;
+        // Hamustro answers for the whole collection: one retryable refusal asks for a resend,
+        // in which the accepted payloads come back as duplicates of `session:nr`.
+        if (result.retryable) return answer(503, result.code, result.reason);
+        permanent ??= result;
+      }
+      if (permanent?.status === "rejected") {
+        return answer(400, permanent.code, permanent.reason);
+      }
+      return new Response(null, { status: 200 });
+    },
+  };
+}
