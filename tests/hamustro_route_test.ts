@@ -1,0 +1,325 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { createEvent } from "../src/event.ts";
+import type { DecodedBatch, RouteContext } from "../src/receiver/route.ts";
+import { hamustroProfile, type HamustroProfileOptions } from "../src/hamustro/profile.ts";
+import { hamustroRoute } from "../src/hamustro/route.ts";
+
+const SECRET = "receiver-secret-value";
+const NOW = 1_700_000_000_000;
+const TIME = String(NOW / 1000);
+const md5 = (text: string | Uint8Array) => createHash("md5").update(text).digest("hex");
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+/** Signs as the reference Python client does, with node:crypto. */
+const sign = (time: string, body: Uint8Array, secret = SECRET) =>
+  createHash("sha256").update(`${time}|${md5(body)}|${secret}`).digest("base64");
+
+const DEVICE = sha256("device-1");
+const SESSION = md5(`${DEVICE}:c1:14.1:2.3:0`);
+const context = (now = NOW, remoteAddr?: string): RouteContext =>
+  remoteAddr === undefined ? { now, params: {} } : { now, params: {}, remoteAddr };
+
+function jsonBody(payloads: unknown[], extra: Record<string, unknown> = {}): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({
+    device_id: DEVICE,
+    client_id: "c1",
+    session: SESSION,
+    system_version: "14.1",
+    product_version: "2.3",
+    env: "PRODUCTION",
+    payloads,
+    ...extra,
+  }));
+}
+
+function request(
+  body: Uint8Array,
+  headers: Record<string, string | undefined> = {},
+  time = TIME,
+): Request {
+  const all: Record<string, string> = {};
+  const merged = {
+    "Content-Type": "application/json",
+    "X-Hamustro-Time": time,
+    "X-Hamustro-Signature": sign(time, body),
+    ...headers,
+  };
+  for (const [name, value] of Object.entries(merged)) if (value !== undefined) all[name] = value;
+  return new Request("http://127.0.0.1/api/v1/track", {
+    method: "POST",
+    headers: all,
+    body: body as Uint8Array<ArrayBuffer>,
+  });
+}
+
+async function refusal(answer: DecodedBatch | Response, status: number, error: string) {
+  assert.ok(answer instanceof Response, "expected a Response");
+  assert.equal(answer.status, status);
+  const text = await answer.text();
+  assert.ok(!text.includes(SECRET));
+  assert.equal(JSON.parse(text).error, error);
+}
+
+const route = hamustroRoute({ sharedSecretKey: SECRET });
+const PAYLOADS = [
+  {
+    at: 1454514088,
+    event: "App.Open",
+    nr: 1,
+    user_id: "u1",
+    parameters: [{ name: "k", value: "v" }],
+  },
+  { at: "1454514089", event: "App.Close", nr: 2, ip: "10.0.0.9" },
+];
+
+Deno.test("a signed JSON collection decodes into one record per payload keyed session:nr", async () => {
+  const body = jsonBody(PAYLOADS);
+  const decoded = await route.decode(
+    request(body, { "Content-Type": "application/json; charset=utf-8" }),
+    body,
+    context(NOW, "192.0.2.7"),
+  );
+  assert.ok(!(decoded instanceof Response));
+  assert.equal(decoded.tenant, "hamustro");
+  assert.deepEqual(decoded.records.map((r) => r.key), [`${SESSION}:1`, `${SESSION}:2`]);
+  assert.deepEqual(decoded.records[0]?.event, {
+    device_id: DEVICE,
+    client_id: "c1",
+    session: SESSION,
+    system_version: "14.1",
+    product_version: "2.3",
+    env: "PRODUCTION",
+    at: 1454514088,
+    event: "App.Open",
+    nr: 1,
+    user_id: "u1",
+    ip: "192.0.2.7",
+    parameters: [{ name: "k", value: "v" }],
+  });
+  assert.equal(decoded.records[1]?.event.ip, "10.0.0.9");
+  assert.equal(decoded.records[1]?.event.at, 1454514089);
+  const answer = route.respond(decoded, [{ status: "accepted" }, { status: "duplicate" }]);
+  assert.equal(answer.status, 200);
+});
+
+Deno.test("what the profile sends in either format decodes and authenticates at the route", async () => {
+  for (const format of ["protobuf", "json"] as const) {
+    const options: HamustroProfileOptions = {
+      collectorUrl: "http://127.0.0.1:1",
+      sharedSecretKey: SECRET,
+      deviceId: "device-1",
+      clientId: "c1",
+      systemVersion: "14.1",
+      productVersion: "2.3",
+      env: "DEVELOPMENT",
+      browser: "Firefox",
+      format,
+    };
+    const profile = hamustroProfile(options);
+    const records = [1, 2, 3].map((nr) => {
+      const event = createEvent({ name: "e", userId: "u", context: { nr }, timestamp: NOW });
+      return { id: String(nr), key: event.idempotencyKey, queuedAt: 0, ...profile.encode(event) };
+    });
+    const batch = { id: "batch-0001", stream: profile.session, records, attempt: 0 };
+    const prepared = await profile.buildRequest(batch, NOW);
+    const incoming = new Request(prepared.url, {
+      method: prepared.method,
+      headers: prepared.headers,
+      body: prepared.body as Uint8Array<ArrayBuffer>,
+    });
+    const decoded = await route.decode(incoming, prepared.body, context());
+    assert.ok(!(decoded instanceof Response), format);
+    assert.deepEqual(
+      decoded.records.map((r) => r.key),
+      [1, 2, 3].map((nr) => `${profile.session}:${nr}`),
+    );
+    assert.equal(decoded.records[0]?.event.env, "DEVELOPMENT");
+    assert.equal(decoded.records[0]?.event.browser, "Firefox");
+    // A resend of the same batch, signed later, carries the same dedupe keys.
+    const resent = await profile.buildRequest({ ...batch, attempt: 1 }, NOW + 60_000);
+    const again = await route.decode(
+      new Request(resent.url, {
+        method: "POST",
+        headers: resent.headers,
+        body: resent.body as Uint8Array<ArrayBuffer>,
+      }),
+      resent.body,
+      context(NOW + 60_000),
+    );
+    assert.ok(!(again instanceof Response));
+    assert.deepEqual(again.records.map((r) => r.key), decoded.records.map((r) => r.key));
+  }
+});
+
+Deno.test("missing, forged or mismatched signatures get 401 without echoing the secret", async () => {
+  const body = jsonBody(PAYLOADS);
+  await refusal(
+    await route.decode(request(body, { "X-Hamustro-Time": undefined }), body, context()),
+    401,
+    "missing_time",
+  );
+  await refusal(
+    await route.decode(request(body, { "X-Hamustro-Signature": undefined }), body, context()),
+    401,
+    "missing_signature",
+  );
+  await refusal(
+    await route.decode(
+      request(body, { "X-Hamustro-Signature": sign(TIME, body, "wrong-secret") }),
+      body,
+      context(),
+    ),
+    401,
+    "invalid_signature",
+  );
+  const tampered = jsonBody([{ ...PAYLOADS[0], nr: 99 }]);
+  await refusal(await route.decode(request(body), tampered, context()), 401, "invalid_signature");
+  await refusal(
+    await route.decode(request(body, {}, "17e8"), body, context()),
+    401,
+    "invalid_time",
+  );
+});
+
+Deno.test("a request signed outside the time window is refused as a replay", async () => {
+  const body = jsonBody(PAYLOADS);
+  const old = String(NOW / 1000 - 301);
+  await refusal(await route.decode(request(body, {}, old), body, context()), 401, "stale_time");
+  const future = String(NOW / 1000 + 301);
+  await refusal(await route.decode(request(body, {}, future), body, context()), 401, "stale_time");
+  const inside = String(NOW / 1000 - 299);
+  assert.ok(!(await route.decode(request(body, {}, inside), body, context()) instanceof Response));
+  const strict = hamustroRoute({ sharedSecretKey: SECRET, maxClockSkewMs: 10_000 });
+  const late = String(NOW / 1000 - 11);
+  await refusal(await strict.decode(request(body, {}, late), body, context()), 401, "stale_time");
+});
+
+Deno.test("optional signatures are checked only when a Hamustro header is present", async () => {
+  const optional = hamustroRoute({ sharedSecretKey: SECRET, signature: "optional" });
+  const body = jsonBody(PAYLOADS);
+  const unsigned = request(body, {
+    "X-Hamustro-Time": undefined,
+    "X-Hamustro-Signature": undefined,
+  });
+  assert.ok(!(await optional.decode(unsigned, body, context()) instanceof Response));
+  await refusal(
+    await route.decode(
+      request(body, { "X-Hamustro-Time": undefined, "X-Hamustro-Signature": undefined }),
+      body,
+      context(),
+    ),
+    401,
+    "missing_time",
+  );
+  await refusal(
+    await optional.decode(request(body, { "X-Hamustro-Signature": undefined }), body, context()),
+    401,
+    "missing_signature",
+  );
+  await refusal(
+    await optional.decode(request(body, { "X-Hamustro-Signature": "AAAA" }), body, context()),
+    401,
+    "invalid_signature",
+  );
+});
+
+Deno.test("bad content types and undecodable bodies get 400 naming the problem", async () => {
+  const body = jsonBody(PAYLOADS);
+  await refusal(
+    await route.decode(request(body, { "Content-Type": "text/plain" }), body, context()),
+    400,
+    "unsupported_content_type",
+  );
+  await refusal(
+    await route.decode(request(body, { "Content-Type": undefined }), body, context()),
+    400,
+    "unsupported_content_type",
+  );
+  const garbage = Uint8Array.of(0x0a, 0xff, 0x01);
+  await refusal(
+    await route.decode(
+      request(garbage, { "Content-Type": "application/protobuf" }),
+      garbage,
+      context(),
+    ),
+    400,
+    "invalid_body",
+  );
+  for (
+    const [bad, mention] of [
+      [jsonBody(PAYLOADS, { unknown_key: 1 }), "unknown_key"],
+      [jsonBody(PAYLOADS, { env: "PROD" }), "Environment"],
+      [jsonBody([{ at: 1, event: "e" }]), "payloads[0].nr"],
+      [
+        jsonBody([{ at: 1, nr: 1, event: "e", parameters: [{ name: "k" }] }]),
+        "payloads[0].parameters[0].value",
+      ],
+      [new TextEncoder().encode("{not json"), "json"],
+    ] as const
+  ) {
+    const answer = await route.decode(request(bad), bad, context());
+    assert.ok(answer instanceof Response);
+    assert.equal(answer.status, 400);
+    const detail = JSON.parse(await answer.text()).detail as string;
+    assert.ok(detail.includes(mention), `${detail} should mention ${mention}`);
+  }
+});
+
+Deno.test("a protobuf collection without its required env is refused with 400", async () => {
+  const field = (tag: number, text: string) => {
+    const bytes = new TextEncoder().encode(text);
+    return [tag, bytes.length, ...bytes];
+  };
+  const body = Uint8Array.from([
+    ...field(0x0a, DEVICE),
+    ...field(0x12, "c1"),
+    ...field(0x1a, SESSION),
+    ...field(0x22, "14.1"),
+    ...field(0x2a, "2.3"),
+  ]);
+  const answer = await route.decode(
+    request(body, { "Content-Type": "application/protobuf" }),
+    body,
+    context(),
+  );
+  assert.ok(answer instanceof Response);
+  assert.equal(answer.status, 400);
+  assert.match(JSON.parse(await answer.text()).detail, /'env'/);
+});
+
+Deno.test("a session that does not match the collection's fields is refused with 400", async () => {
+  const body = jsonBody(PAYLOADS, { session: md5(`${DEVICE}:c1:14.1:2.3:1`) });
+  await refusal(await route.decode(request(body), body, context()), 400, "invalid_session");
+});
+
+Deno.test("a valid collection without payloads is answered 204", async () => {
+  const body = jsonBody([]);
+  const answer = await route.decode(request(body), body, context());
+  assert.ok(answer instanceof Response);
+  assert.equal(answer.status, 204);
+});
+
+Deno.test("respond asks for a resend when the sink refused a payload for now, and fails for good otherwise", async () => {
+  const batch: DecodedBatch = { tenant: "hamustro", records: [] };
+  const retry = route.respond(batch, [
+    { status: "accepted" },
+    { status: "rejected", code: "sink_busy", reason: "try later", retryable: true },
+  ]);
+  assert.equal(retry.status, 503);
+  assert.equal(JSON.parse(await retry.text()).error, "sink_busy");
+  const fail = route.respond(batch, [
+    { status: "rejected", code: "bad_event", reason: "no", retryable: false },
+    { status: "accepted" },
+  ]);
+  assert.equal(fail.status, 400);
+  assert.equal(route.respond(batch, [{ status: "duplicate" }]).status, 200);
+});
+
+Deno.test("bad route options throw typed errors", () => {
+  assert.throws(() => hamustroRoute({ sharedSecretKey: "" }), TypeError);
+  assert.throws(
+    () => hamustroRoute({ sharedSecretKey: SECRET, signature: "off" as "optional" }),
+    TypeError,
+  );
+  assert.throws(() => hamustroRoute({ sharedSecretKey: SECRET, maxClockSkewMs: -1 }), RangeError);
+});
