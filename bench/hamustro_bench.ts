@@ -1,0 +1,152 @@
+/**
+ * Hamustro encoding costs, hand-written codec vs protobuf-es reflection, in
+ * one run (compare the ratios, not the absolute numbers, on a busy machine).
+ *
+ * Run: `npx -y deno@2 bench --allow-all bench/hamustro_bench.ts`
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import { chunkBySize } from "../src/chunk.ts";
+import { createEvent } from "../src/event.ts";
+import { signHamustro } from "../src/signature.ts";
+import {
+  encodeCollectionFields,
+  encodePayload,
+  frameCollection,
+  type PayloadFields,
+  protobufFraming,
+} from "../src/hamustro/codec.ts";
+import {
+  encodeCollectionFieldsJson,
+  encodePayloadJson,
+  frameCollectionJson,
+  jsonCollectionFraming,
+} from "../src/hamustro/json_codec.ts";
+import { CollectionSchema, PayloadSchema } from "../src/hamustro/gen/hamustro_pb.ts";
+import { hamustroProfile } from "../src/hamustro/profile.ts";
+
+const SECRET = "bench-secret";
+const profile = hamustroProfile({
+  collectorUrl: "http://127.0.0.1:1",
+  sharedSecretKey: SECRET,
+  deviceId: "device-1",
+  clientId: "bench-client",
+  systemVersion: "14.1",
+  productVersion: "2.3.0",
+  env: "PRODUCTION",
+  deviceMake: "Apple",
+  deviceModel: "iPhone",
+  timezone: "Europe/Budapest",
+});
+
+/** A typical event: name, user, time zone, serial number and four parameters. */
+function payloadOf(i: number): PayloadFields {
+  return {
+    at: 1_700_000_000 + i,
+    event: "Checkout.Completed",
+    nr: i + 1,
+    timezone: "Europe/Budapest",
+    userId: `user-${i % 1000}`,
+    parameters: { plan: "pro", seats: String(i % 50), currency: "EUR", source: "mobile" },
+  };
+}
+
+const payloads = Array.from({ length: 10_000 }, (_, i) => payloadOf(i));
+const events = payloads.map((p) =>
+  createEvent({
+    name: p.event,
+    userId: p.userId,
+    timestamp: Number(p.at) * 1000,
+    properties: p.parameters ?? {},
+    context: { nr: p.nr },
+  })
+);
+let cursor = 0;
+const next = () => payloads[cursor++ % payloads.length]!;
+
+function generated(p: PayloadFields) {
+  return create(PayloadSchema, {
+    at: BigInt(p.at),
+    event: p.event,
+    nr: p.nr,
+    timezone: p.timezone,
+    userId: p.userId,
+    parameters: Object.entries(p.parameters ?? {}).map(([name, value]) => ({
+      name,
+      value: String(value),
+    })),
+  });
+}
+
+Deno.bench("payload: protobuf-es toBinary(create(PayloadSchema))", {
+  group: "payload",
+  baseline: true,
+}, () => {
+  toBinary(PayloadSchema, generated(next()));
+});
+Deno.bench("payload: hand encodePayload", { group: "payload" }, () => {
+  encodePayload(next());
+});
+Deno.bench("payload: hand encodePayloadJson", { group: "payload" }, () => {
+  encodePayloadJson(next());
+});
+let eventCursor = 0;
+Deno.bench("payload: profile.encode(event) (mapping + hand encoder)", { group: "payload" }, () => {
+  profile.encode(events[eventCursor++ % events.length]!);
+});
+
+// A 500 KB Collection: as many pre-encoded payloads as fit.
+const MAX_BYTES = 512_000;
+const header = encodeCollectionFields(profile.collection);
+const encoded = payloads.map(encodePayload);
+const fitting = chunkBySize(encoded, {
+  sizeOf: (p) => p.length,
+  framing: protobufFraming(header),
+  maxBytes: MAX_BYTES,
+}).chunks[0]!;
+const fittingPayloads = payloads.slice(0, fitting.length);
+const jsonFrame = encodeCollectionFieldsJson(profile.collection);
+const jsonPayloads = chunkBySize(payloads.map(encodePayloadJson), {
+  sizeOf: (p) => p.length,
+  framing: jsonCollectionFraming(jsonFrame),
+  maxBytes: MAX_BYTES,
+}).chunks[0]!;
+console.log(
+  `500 KB Collection: ${fitting.length} payloads, ${
+    frameCollection(header, fitting).length
+  } bytes (protobuf); ${jsonPayloads.length} payloads (JSON)`,
+);
+const collectionMessage = create(CollectionSchema, {
+  ...profile.collection,
+  env: 0,
+  payloads: fittingPayloads.map(generated),
+});
+const collectionInit = () => ({ ...profile.collection, env: 0 });
+
+Deno.bench("collection: protobuf-es create+toBinary of the whole Collection, signed", {
+  group: "collection",
+  baseline: true,
+}, () => {
+  const body = toBinary(
+    CollectionSchema,
+    create(CollectionSchema, { ...collectionInit(), payloads: fittingPayloads.map(generated) }),
+  );
+  signHamustro(1_700_000_000, body, SECRET);
+});
+Deno.bench("collection: protobuf-es toBinary of a built Collection, signed", {
+  group: "collection",
+}, () => {
+  signHamustro(1_700_000_000, toBinary(CollectionSchema, collectionMessage), SECRET);
+});
+Deno.bench("collection: frameCollection of pre-encoded payloads, signed", {
+  group: "collection",
+}, () => {
+  signHamustro(1_700_000_000, frameCollection(header, fitting), SECRET);
+});
+Deno.bench("collection: frameCollection only (no signature)", { group: "collection" }, () => {
+  frameCollection(header, fitting);
+});
+Deno.bench("collection: frameCollectionJson of pre-encoded payloads, signed", {
+  group: "collection",
+}, () => {
+  signHamustro(1_700_000_000, frameCollectionJson(jsonFrame, jsonPayloads), SECRET);
+});
