@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { jsonArrayFraming } from "../chunk.ts";
+import { type Framing, jsonArrayFraming } from "../chunk.ts";
 import { EventValidationError } from "../errors/event_validation_error.ts";
 import type { IdemtrackEvent, JsonObject } from "../event.ts";
 import { LENIENT_KEY_POLICY } from "../idempotency_key.ts";
@@ -67,7 +67,7 @@ export const SUPRSEND_LIMITS: ProfileLimits = Object.freeze({
 });
 
 /** The bulk body is a plain JSON array. */
-export const SUPRSEND_FRAMING = jsonArrayFraming("[", "]");
+export const SUPRSEND_FRAMING: Framing = jsonArrayFraming("[", "]");
 
 /** The content type the SDKs send and sign. */
 export const SUPRSEND_CONTENT_TYPE = "application/json; charset=utf-8";
