@@ -4,6 +4,7 @@ import { createEvent, type EventInput, type IdemtrackEvent, type JsonValue } fro
 import type { EncodedEvent, OutgoingBatch, PreparedRequest, Profile } from "../src/profile.ts";
 import type { QueuedRecord } from "../src/storage.ts";
 import type { TransportResponse } from "../src/transport.ts";
+import type { DecodedBatch, RecordResult, Route } from "../src/receiver/route.ts";
 
 /** A golden request written by hand from a service's documentation. */
 export interface GoldenFixture {
@@ -132,4 +133,48 @@ export function randomText(maxLength: number): string {
   let text = "";
   for (let i = 0; i < length; i++) text += pool[Math.floor(Math.random() * pool.length)];
   return text;
+}
+
+/** Turns a built request into a fetch `Request`, as the transport would send it. */
+export function toRequest(prepared: PreparedRequest): Request {
+  return new Request(prepared.url, {
+    method: prepared.method,
+    headers: prepared.headers,
+    body: prepared.body as Uint8Array<ArrayBuffer>,
+  });
+}
+
+/** Reads a `Response` the way the fetch transport does. */
+export async function toTransportResponse(answer: Response): Promise<TransportResponse> {
+  return { status: answer.status, headers: answer.headers, body: await answer.text() };
+}
+
+/** Path parameters of a route for a URL (what the receiver core's matcher gives). */
+export function paramsFor(route: Route, url: string): Record<string, string | undefined> {
+  const match = new URLPattern({ pathname: route.path }).exec(url);
+  assert.ok(match, `${url} does not match ${route.path}`);
+  return match.pathname.groups;
+}
+
+/**
+ * Decodes a built request with a route, as the receiver core would, and
+ * returns the decoded batch or the route's immediate answer.
+ */
+export async function decodeWith(
+  route: Route,
+  prepared: PreparedRequest,
+  now = 0,
+  remoteAddr = "127.0.0.1",
+): Promise<DecodedBatch | Response> {
+  const request = toRequest(prepared);
+  const body = new Uint8Array(await request.arrayBuffer());
+  return await route.decode(request, body, {
+    now,
+    remoteAddr,
+    params: paramsFor(route, prepared.url),
+  });
+}
+
+export function accepted(count: number): RecordResult[] {
+  return Array.from({ length: count }, () => ({ status: "accepted" as const }));
 }

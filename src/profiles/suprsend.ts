@@ -103,6 +103,23 @@ export function suprsendStringToSign(
   }\n${contentType}\n${date}\n${requestUri}`;
 }
 
+/** Imports a workspace secret as an HMAC-SHA256 key. */
+export function importSuprsendKey(workspaceSecret: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(workspaceSecret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+}
+
+/** `base64(HMAC-SHA256(secret, stringToSign))`. */
+export async function signSuprsend(key: CryptoKey, stringToSign: string): Promise<string> {
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(stringToSign));
+  return encodeBase64(new Uint8Array(mac));
+}
+
 /**
  * A profile for SuprSend's signed event API.
  *
@@ -156,17 +173,8 @@ export function suprsendProfile(options: SuprsendProfileOptions): Profile {
   }`;
   const requestUri = new URL(url).pathname + new URL(url).search;
   let hmacKey: Promise<CryptoKey> | undefined;
-  const sign = async (text: string): Promise<string> => {
-    hmacKey ??= crypto.subtle.importKey(
-      "raw",
-      new TextEncoder().encode(workspaceSecret),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
-    const mac = await crypto.subtle.sign("HMAC", await hmacKey, new TextEncoder().encode(text));
-    return encodeBase64(new Uint8Array(mac));
-  };
+  const sign = async (text: string): Promise<string> =>
+    signSuprsend(await (hmacKey ??= importSuprsendKey(workspaceSecret)), text);
 
   return {
     name: "suprsend",
