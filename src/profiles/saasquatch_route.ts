@@ -116,8 +116,13 @@ export function saasquatchRoute(options: SaasquatchRouteOptions): Route {
       }
       const json = parseBody(body);
       if (!isObject(json)) return apiError(400, "Body must be a JSON object", "INVALID_REQUEST");
-      const userId = decodeURIComponent(context.params.userId ?? "");
-      const accountId = decodeURIComponent(context.params.accountId ?? "");
+      let userId: string, accountId: string;
+      try {
+        userId = decodeURIComponent(context.params.userId ?? "");
+        accountId = decodeURIComponent(context.params.accountId ?? "");
+      } catch {
+        return apiError(400, "Malformed path", "INVALID_REQUEST");
+      }
       if (json.userId !== userId || json.accountId !== accountId) {
         return apiError(400, "userId and accountId must match the path", "INVALID_REQUEST");
       }
