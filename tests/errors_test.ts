@@ -58,7 +58,7 @@ Deno.test("every error class has its own name and extends IdemtrackError and Err
 });
 
 Deno.test("each guard accepts its own class only", () => {
-  for (const { error, guard, name } of ERRORS) {
+  for (const { guard, name } of ERRORS) {
     for (const other of ERRORS) {
       assert.equal(guard(other.error), other.name === name, `${name} guard on ${other.name}`);
     }
