@@ -1,4 +1,4 @@
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /**
  * UTF-8 byte length of a string without encoding it (no allocation).
