@@ -182,7 +182,9 @@ async function main(): Promise<void> {
     files: [ESM, `!${ESM}/tests`, "README.md", "LICENSE"],
     sideEffects: false,
     scripts: {
-      test: `node exports_smoke.mjs && node --import ./test_shim.mjs --test ${testFiles.join(" ")}`,
+      test: `node exports_smoke.mjs && node --import ./test_shim.mjs --test --test-reporter=spec ${
+        testFiles.join(" ")
+      }`,
     },
     dependencies,
     devDependencies: { "@types/node": TYPES_NODE },

@@ -12,7 +12,17 @@ function sha256(text: string): string {
 }
 
 Deno.test("hashDeviceId() is the lowercase sha256 hex of the raw device id", () => {
-  for (const raw of ["", "device-1", "5F3C2A1E-0000-4000-8000-ÄÖÜ", "🎉📱"]) {
+  const long = "device-Ω-".repeat(1000); // longer than the hasher's reused encode buffer
+  for (
+    const raw of [
+      "",
+      "device-1",
+      "5F3C2A1E-0000-4000-8000-ÄÖÜ",
+      "🎉📱",
+      "lone \ud800 surrogate",
+      long,
+    ]
+  ) {
     assert.equal(hashDeviceId(raw), sha256(raw));
   }
 });
