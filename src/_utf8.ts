@@ -1,10 +1,16 @@
+const NON_ASCII = /[\u0080-\uffff]/;
+
 /**
  * UTF-8 byte length of a string without encoding it (no allocation).
  * Lone surrogates count 3 bytes, as TextEncoder writes them as U+FFFD.
  */
 export function utf8ByteLength(text: string): number {
+  // Most encoded events are ASCII: V8's regex scan finds the first non-ASCII
+  // character about twice as fast as a charCodeAt loop; count from there.
+  const start = text.search(NON_ASCII);
+  if (start === -1) return text.length;
   let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = start; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code < 0x80) continue;
     if (code < 0x800) {

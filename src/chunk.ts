@@ -7,9 +7,13 @@ export interface Framing {
   readonly emptyBytes: number;
   /**
    * Bytes an item adds to the body: its own size plus any separator or length
-   * prefix. `firstInGroup` is true for the first item of its group in the body.
+   * prefix. `firstInGroup` is true for the first item of its group in the body,
+   * `firstInBody` for the first item of the body (a single JSON array puts a
+   * comma before every item but the first in the body, whatever its group).
+   * `chunkBySize` always passes it; older three-argument callers get
+   * `firstInGroup` in its place.
    */
-  itemBytes(size: number, firstInGroup: boolean, group: string): number;
+  itemBytes(size: number, firstInGroup: boolean, group: string, firstInBody?: boolean): number;
 }
 
 /**
@@ -22,14 +26,16 @@ export interface Framing {
  *
  * const framing = jsonArrayFraming('{"events":[', "]}");
  * assert.equal(framing.emptyBytes, 13);
- * assert.equal(framing.itemBytes(10, false, "track"), 11);
+ * assert.equal(framing.itemBytes(10, true, "track", true), 10);
+ * assert.equal(framing.itemBytes(10, true, "identify", false), 11);
  * ```
  */
 export function jsonArrayFraming(prefix: string, suffix: string): Framing {
   const emptyBytes = new TextEncoder().encode(prefix + suffix).byteLength;
   return {
     emptyBytes,
-    itemBytes: (size, firstInGroup) => firstInGroup ? size : size + 1,
+    itemBytes: (size, firstInGroup, _group, firstInBody = firstInGroup) =>
+      firstInBody ? size : size + 1,
   };
 }
 
@@ -109,26 +115,27 @@ export function chunkBySize<T>(items: Iterable<T>, options: ChunkOptions<T>): Ch
   for (const item of items) {
     const size = sizeOf(item);
     const group = groupOf(item);
-    if (framing.emptyBytes + framing.itemBytes(size, true, group) > maxBytes) {
+    const alone = framing.itemBytes(size, true, group, true);
+    if (framing.emptyBytes + alone > maxBytes) {
       oversize.push(item);
       continue;
     }
-    let inGroup = perGroup.get(group) ?? 0;
-    let added = framing.itemBytes(size, inGroup === 0, group);
-    if (
-      current.length > 0 &&
-      (bytes + added > maxBytes || current.length >= maxItems || inGroup >= maxItemsPerGroup)
-    ) {
+    if (current.length > 0) {
+      const inGroup = perGroup.get(group) ?? 0;
+      const added = framing.itemBytes(size, inGroup === 0, group, false);
+      if (bytes + added <= maxBytes && current.length < maxItems && inGroup < maxItemsPerGroup) {
+        current.push(item);
+        bytes += added;
+        perGroup.set(group, inGroup + 1);
+        continue;
+      }
       chunks.push(current);
       current = [];
-      bytes = framing.emptyBytes;
       perGroup.clear();
-      inGroup = 0;
-      added = framing.itemBytes(size, true, group);
     }
     current.push(item);
-    bytes += added;
-    perGroup.set(group, inGroup + 1);
+    bytes = framing.emptyBytes + alone;
+    perGroup.set(group, 1);
   }
   if (current.length > 0) chunks.push(current);
   return { chunks, oversize };

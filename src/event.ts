@@ -189,6 +189,16 @@ function checkJson(field: string, value: unknown, depth: number): void {
   }
 }
 
+function lastSegment(pathname: string): string {
+  const segment = pathname.split("/").pop() ?? "";
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    // A malformed escape (`%E0%A4%A`) is still a valid URL: keep the raw segment.
+    return segment;
+  }
+}
+
 function checkAttachment(attachment: Attachment, index: number): Attachment {
   const field = `attachments[${index}].url`;
   let url: URL;
@@ -210,8 +220,7 @@ function checkAttachment(attachment: Attachment, index: number): Attachment {
       "a publicly reachable http: or https: URL",
     );
   }
-  const filename = attachment.filename ??
-    (decodeURIComponent(url.pathname.split("/").pop() ?? "") || url.hostname);
+  const filename = attachment.filename ?? (lastSegment(url.pathname) || url.hostname);
   return { url: url.href, filename, ignoreIfError: attachment.ignoreIfError ?? false };
 }
 

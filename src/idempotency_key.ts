@@ -91,10 +91,13 @@ export function createKeyPolicy(options: KeyPolicyOptions = {}): KeyPolicy {
   return Object.freeze({ name, minLength, maxLength, pattern: anchored, charset, trim });
 }
 
+/**
+ * Makes a pattern match whole keys only. Always wraps, because a source that
+ * merely starts with `^` and ends with `$` (`^a|b$`) is not anchored; drops
+ * `g`/`y` (stateful `test`) and `m` (`^`/`$` would match at line breaks).
+ */
 function anchor(pattern: RegExp): RegExp {
-  const source = pattern.source;
-  const full = source.startsWith("^") && source.endsWith("$") ? source : `^(?:${source})$`;
-  return new RegExp(full, pattern.flags.replace("g", "").replace("y", ""));
+  return new RegExp(`^(?:${pattern.source})$`, pattern.flags.replace(/[gym]/g, ""));
 }
 
 function describe(policy: KeyPolicy): string {
@@ -213,7 +216,7 @@ export function deriveIdempotencyKey(
   if (key.length < policy.minLength) {
     key = `${key}-${sha256Hex(key).slice(0, Math.max(HASH_CHARS, policy.minLength))}`.slice(
       0,
-      Math.max(policy.minLength, key.length + 1 + HASH_CHARS),
+      Math.min(policy.maxLength, Math.max(policy.minLength, key.length + 1 + HASH_CHARS)),
     );
   }
   return validateIdempotencyKey(key, policy);

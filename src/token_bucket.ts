@@ -72,8 +72,16 @@ export class TokenBucket {
   /**
    * Takes `count` tokens if available and returns 0; otherwise takes nothing
    * and returns the milliseconds until they will be.
+   *
+   * @throws {RangeError} when `count` is negative, not a number or above `burst`.
    */
   take(count = 1): number {
+    if (!(count >= 0 && count <= this.#burst)) {
+      // More than the bucket holds could never be granted: the wait would repeat forever.
+      throw new RangeError(
+        `Cannot take tokens as 'count' must be between 0 and 'burst' (${this.#burst}): current value is ${count}`,
+      );
+    }
     this.#refill();
     if (this.#tokens >= count) {
       this.#tokens -= count;

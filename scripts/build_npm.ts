@@ -1,0 +1,229 @@
+/**
+ * Builds the npm package in `npm/`: ESM + `.d.ts` compiled by the TypeScript
+ * compiler from npm, a `package.json` generated from `deno.json`, and the
+ * portable tests (those that need nothing from Deno but `Deno.test`) compiled
+ * to run under `node --test` through a small shim.
+ *
+ * Run with `deno task build:npm`, then `cd npm && npm install && npm test`.
+ *
+ * @module
+ */
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const TYPESCRIPT = "typescript@5.9.3";
+const TYPES_NODE = "20.19.43";
+const PACKAGE_NAME = "@idemtrack/idemtrack";
+const OUT = "npm";
+const STAGE = "_src"; // sources copied here, so npm/node_modules resolves their imports
+const ESM = "esm";
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const outDir = join(root, OUT);
+
+interface DenoJson {
+  version: string;
+  license?: string;
+  exports: string | Record<string, string>;
+  imports?: Record<string, string>;
+  compilerOptions?: Record<string, unknown>;
+}
+
+interface ModuleInfo {
+  specifier: string;
+  local?: string;
+}
+
+async function run(command: string, args: string[], cwd: string): Promise<void> {
+  const { code } = await new Deno.Command(command, {
+    args,
+    cwd,
+    stdout: "inherit",
+    stderr: "inherit",
+  })
+    .output();
+  if (code !== 0) throw new Error(`'${command} ${args.join(" ")}' failed with exit code ${code}`);
+}
+
+/** Local files of a module graph (the entry and everything it imports), as repo-relative paths. */
+async function localGraph(entry: string): Promise<string[]> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) throw new Error(`deno info ${entry} failed: ${new TextDecoder().decode(stderr)}`);
+  const info = JSON.parse(new TextDecoder().decode(stdout)) as { modules: ModuleInfo[] };
+  return info.modules
+    .filter((module) => module.specifier.startsWith("file://"))
+    .map((module) => relative(root, fileURLToPath(module.specifier)));
+}
+
+/** Code lines (comments dropped, roughly) that use a Deno API other than `Deno.test`. */
+function denoApiUses(source: string): string[] {
+  return source.split("\n")
+    .filter((line) => !/^\s*(\/\/|\*|\/\*)/.test(line))
+    .filter((line) => /\bDeno\.(?!test\b)/.test(line));
+}
+
+/** `npm:name@version/sub` → [name, version]. */
+function parseNpmSpecifier(specifier: string): [string, string] | undefined {
+  const match = /^npm:(@[^/@]+\/[^/@]+|[^/@]+)@([^/]+)/.exec(specifier);
+  return match ? [match[1]!, match[2]!] : undefined;
+}
+
+function toJsPath(path: string): string {
+  return `./${ESM}/${path.replace(/^\.\//, "").replace(/\.ts$/, ".js")}`;
+}
+
+async function main(): Promise<void> {
+  const denoJson = JSON.parse(await Deno.readTextFile(join(root, "deno.json"))) as DenoJson;
+  const exports = typeof denoJson.exports === "string"
+    ? { ".": denoJson.exports }
+    : denoJson.exports;
+
+  // Module graphs: every export, and every test file that is portable to Node.
+  const portable = new Map<string, boolean>();
+  async function isPortable(files: string[]): Promise<string[]> {
+    const offenders: string[] = [];
+    for (const file of files) {
+      if (!portable.has(file)) {
+        portable.set(file, denoApiUses(await Deno.readTextFile(join(root, file))).length === 0);
+      }
+      if (!portable.get(file)) offenders.push(file);
+    }
+    return offenders;
+  }
+
+  const files = new Set<string>();
+  const packageExports: Record<string, { types: string; import: string }> = {};
+  for (const [subpath, entry] of Object.entries(exports)) {
+    const graph = await localGraph(entry);
+    const offenders = await isPortable(graph);
+    if (offenders.length > 0) {
+      console.warn(
+        `build:npm: skipping export '${subpath}': ${offenders.join(", ")} use Deno APIs`,
+      );
+      continue;
+    }
+    graph.forEach((file) => files.add(file));
+    const js = toJsPath(entry);
+    packageExports[subpath] = { types: js.replace(/\.js$/, ".d.ts"), import: js };
+  }
+
+  const tests: string[] = [];
+  for await (const entry of Deno.readDir(join(root, "tests"))) {
+    if (!entry.isFile || !entry.name.endsWith("_test.ts")) continue;
+    const test = `tests/${entry.name}`;
+    const graph = await localGraph(test);
+    if ((await isPortable(graph)).length > 0) continue;
+    tests.push(test);
+    graph.forEach((file) => files.add(file));
+  }
+  tests.sort();
+
+  // Stage the sources inside npm/, so imports of npm packages resolve from npm/node_modules.
+  await Deno.remove(outDir, { recursive: true }).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+  for (const file of files) {
+    const target = join(outDir, STAGE, file);
+    await Deno.mkdir(dirname(target), { recursive: true });
+    await Deno.copyFile(join(root, file), target);
+  }
+  await Deno.writeTextFile(
+    join(outDir, STAGE, "_deno_test.d.ts"),
+    [
+      "// Only Deno.test is available to the portable tests (see test_shim.mjs).",
+      "declare namespace Deno {",
+      "  type TestFn = (t: { name: string }) => void | Promise<void>;",
+      "  interface TestDefinition { name: string; fn: TestFn; ignore?: boolean; only?: boolean }",
+      "  function test(name: string, fn: TestFn): void;",
+      "  function test(definition: TestDefinition): void;",
+      "}",
+      "",
+    ].join("\n"),
+  );
+  await Deno.copyFile(join(root, "scripts/node_test_shim.mjs"), join(outDir, "test_shim.mjs"));
+  for (const doc of ["README.md", "LICENSE"]) {
+    await Deno.copyFile(join(root, doc), join(outDir, doc)).catch(() => {});
+  }
+
+  const dependencies: Record<string, string> = {};
+  for (const specifier of Object.values(denoJson.imports ?? {})) {
+    const parsed = parseNpmSpecifier(specifier);
+    if (parsed) dependencies[parsed[0]] = parsed[1];
+  }
+  const testFiles = tests.map((test) => toJsPath(test).slice(2));
+  // Imports every export by package name, as a user would: proves `exports` resolves.
+  await Deno.writeTextFile(
+    join(outDir, "exports_smoke.mjs"),
+    [
+      `import assert from "node:assert/strict";`,
+      ...Object.keys(packageExports).map((subpath, i) =>
+        `const m${i} = await import(${JSON.stringify(join(PACKAGE_NAME, subpath))});\n` +
+        `assert.ok(Object.keys(m${i}).length > 0, ${JSON.stringify(`${subpath} exports nothing`)});`
+      ),
+      `console.log("exports resolve: ${Object.keys(packageExports).join(", ")}");`,
+      "",
+    ].join("\n"),
+  );
+  const packageJson = {
+    name: PACKAGE_NAME,
+    version: denoJson.version,
+    description: "Product events delivered to a collector exactly once",
+    license: denoJson.license ?? "MIT",
+    type: "module",
+    engines: { node: ">=20" },
+    main: packageExports["."]?.import,
+    types: packageExports["."]?.types,
+    exports: packageExports,
+    files: [ESM, `!${ESM}/tests`, "README.md", "LICENSE"],
+    sideEffects: false,
+    scripts: {
+      test: `node exports_smoke.mjs && node --import ./test_shim.mjs --test --test-reporter=spec ${
+        testFiles.join(" ")
+      }`,
+    },
+    dependencies,
+    devDependencies: { "@types/node": TYPES_NODE },
+  };
+  await Deno.writeTextFile(
+    join(outDir, "package.json"),
+    JSON.stringify(packageJson, null, 2) + "\n",
+  );
+
+  const tsconfig = {
+    compilerOptions: {
+      ...denoJson.compilerOptions,
+      target: "ES2022",
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      lib: ["ES2023", "DOM", "DOM.Iterable"],
+      types: ["node"],
+      strict: true,
+      declaration: true,
+      rewriteRelativeImportExtensions: true,
+      rootDir: STAGE,
+      outDir: ESM,
+      skipLibCheck: true,
+      esModuleInterop: true,
+    },
+    include: [`${STAGE}/**/*.ts`],
+  };
+  await Deno.writeTextFile(join(outDir, "tsconfig.json"), JSON.stringify(tsconfig, null, 2) + "\n");
+
+  // Types of the dependencies (and node:*) are needed to compile.
+  await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], outDir);
+  await run("npx", ["-y", "-p", TYPESCRIPT, "tsc", "-p", "tsconfig.json"], outDir);
+  await Deno.remove(join(outDir, STAGE), { recursive: true });
+
+  console.log(
+    `build:npm: ${PACKAGE_NAME}@${denoJson.version} in ${
+      relative(Deno.cwd(), outDir) || "."
+    }/ — exports ${Object.keys(packageExports).join(", ")}; ${tests.length} portable test files`,
+  );
+}
+
+await main();
