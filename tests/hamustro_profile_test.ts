@@ -144,7 +144,7 @@ Deno.test("the JSON format sends the proto field names and parses with the gener
   const collection = fromJson(CollectionSchema, json);
   assert.equal(collection.session, profile.session);
   assert.deepEqual(collection.payloads.map((p) => p.nr), [1, 2, 3]);
-  assert.deepEqual(collection.payloads[1]?.parameters[0], {
+  assert.deepEqual({ ...collection.payloads[1]?.parameters[0] }, {
     $typeName: "hamustro.Parameter",
     name: "index",
     value: "1",
