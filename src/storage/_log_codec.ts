@@ -219,8 +219,9 @@ class PayloadReader {
   bytes(): Uint8Array {
     const length = this.u32();
     this.#need(length);
-    // A copy: the file buffer it comes from is dropped after recovery.
-    const value = this.#bytes.slice(this.#pos, this.#pos + length);
+    // A plain copy (the source may be a Node Buffer, whose slice() is a view):
+    // the file buffer it comes from is dropped after recovery.
+    const value = new Uint8Array(this.#bytes.subarray(this.#pos, this.#pos + length));
     this.#pos += length;
     return value;
   }
