@@ -1,5 +1,6 @@
 // Runs the shared conformance suite against every driver that works under Deno.
 // BrowserStorage runs the same cases in headless Chromium (browser_storage_test.ts).
+import { DenoKvStorage } from "../src/storage/deno_kv_storage.ts";
 import { FileStorage } from "../src/storage/file_storage.ts";
 import type { Durability } from "../src/storage/_options.ts";
 import { conformanceCases, type DriverFactory } from "./_storage_conformance.ts";
@@ -26,6 +27,16 @@ export const denoDrivers: DriverFactory[] = [
   fileDriver("everyWrite"),
   fileDriver("interval"),
   fileDriver("none"),
+  {
+    name: "DenoKvStorage",
+    async createStore() {
+      const dir = await Deno.makeTempDir({ prefix: "idemtrack-kv-" });
+      return {
+        connect: () => new DenoKvStorage({ path: `${dir}/queue.kv`, syncIntervalMs: 5 }),
+        destroy: () => Deno.remove(dir, { recursive: true }),
+      };
+    },
+  },
 ];
 
 for (const driver of denoDrivers) {
