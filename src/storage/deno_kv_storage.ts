@@ -104,6 +104,8 @@ export class DenoKvStorage implements Storage {
   readonly #journal: WriteBehind;
   /** Where each live record lives: its sequence number and part count. */
   readonly #locations = new Map<string, { seq: number; parts: number }>();
+  /** Records deleted by a write that has not succeeded yet, so its retry deletes them again. */
+  readonly #tombstones = new Map<string, { seq: number; parts: number }>();
   #kv: Deno.Kv | undefined;
   #nextSeq = 0;
   #state: "new" | "open" | "closed" = "new";
@@ -292,6 +294,7 @@ export class DenoKvStorage implements Storage {
     }
     if (commit.length > 0) commits.push(commit);
     for (const mutations of commits) await this.#commitMutations(mutations);
+    this.#tombstones.clear();
   }
 
   async #commitMutations(mutations: Mutation[]): Promise<void> {
@@ -312,9 +315,10 @@ export class DenoKvStorage implements Storage {
   }
 
   #deleteRecord(id: string, out: Mutation[]): void {
-    const location = this.#locations.get(id);
+    const location = this.#locations.get(id) ?? this.#tombstones.get(id);
     if (location === undefined) return;
     this.#locations.delete(id);
+    this.#tombstones.set(id, location);
     out.push({ delete: this.#key("r", location.seq), bytes: 64 });
     for (let i = 0; i < location.parts; i++) {
       out.push({ delete: this.#key("r", location.seq, i), bytes: 64 });
