@@ -90,12 +90,20 @@ type Mutation =
  * delivered record queued (resent and de-duplicated by the receiver).
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { DenoKvStorage } from "./deno_kv_storage.ts";
+ * import assert from "node:assert/strict";
  *
- * const storage = new DenoKvStorage({ path: "./queue.kv" });
- * const snapshot = await storage.open();
- * console.log(`${snapshot.records.length} events waiting from the last run`);
+ * const dir = await Deno.makeTempDir();
+ * const storage = new DenoKvStorage({ path: `${dir}/queue.kv` });
+ * await storage.open();
+ * storage.setValue("nr:session-1", 7);
+ * await storage.close(); // commits what is pending
+ *
+ * const reopened = new DenoKvStorage({ path: `${dir}/queue.kv` });
+ * assert.equal((await reopened.open()).values.get("nr:session-1"), 7);
+ * await reopened.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class DenoKvStorage implements Storage {
