@@ -1,0 +1,33 @@
+import type { JsonValue } from "../event.ts";
+import type { QueuedRecord, StoredBatch } from "../storage.ts";
+
+/** One change the client reported, as the write-behind journals keep it until written. */
+export type StorageOp =
+  | { readonly type: "append"; readonly records: readonly QueuedRecord[] }
+  | { readonly type: "saveBatch"; readonly batch: StoredBatch }
+  | {
+    readonly type: "settleBatch";
+    readonly batchId: string;
+    readonly removedRecordIds: readonly string[];
+  }
+  | { readonly type: "remove"; readonly recordIds: readonly string[] }
+  | { readonly type: "setValue"; readonly key: string; readonly value: JsonValue | undefined };
+
+/**
+ * Copies what the caller could still mutate after the call returned (arrays of
+ * ids, the batch object); records and their bytes are immutable by contract.
+ */
+export function freezeOp(op: StorageOp): StorageOp {
+  switch (op.type) {
+    case "append":
+      return { type: "append", records: op.records.slice() };
+    case "saveBatch":
+      return { type: "saveBatch", batch: { ...op.batch, recordIds: op.batch.recordIds.slice() } };
+    case "settleBatch":
+      return { ...op, removedRecordIds: op.removedRecordIds.slice() };
+    case "remove":
+      return { type: "remove", recordIds: op.recordIds.slice() };
+    case "setValue":
+      return op.value === undefined ? op : { ...op, value: structuredClone(op.value) };
+  }
+}

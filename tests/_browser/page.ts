@@ -1,0 +1,141 @@
+// Runs in headless Chromium (bundled by tests/browser_storage_test.ts): the
+// shared conformance suite against BrowserStorage on each backend, plus the
+// backend choice, then POSTs the results to the test's loopback server.
+import assert from "node:assert/strict";
+import { BrowserStorage } from "../../src/storage/browser_storage.ts";
+import { conformanceCases, type DriverFactory, makeRecord } from "../_storage_conformance.ts";
+
+export interface CaseResult {
+  name: string;
+  ok: boolean;
+  error?: string;
+}
+
+let stores = 0;
+
+// Deno's type library (which type-checks this file) has no DOM.
+interface DeleteRequest {
+  error: unknown;
+  onsuccess: (() => void) | null;
+  onerror: (() => void) | null;
+  onblocked: (() => void) | null;
+}
+const indexedDB = (globalThis as unknown as {
+  indexedDB: { deleteDatabase(name: string): DeleteRequest };
+}).indexedDB;
+
+function idbDelete(name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.deleteDatabase(name);
+    request.onsuccess = () => resolve();
+    request.onerror = () => reject(request.error);
+    request.onblocked = () => resolve();
+  });
+}
+
+function localDelete(name: string): void {
+  const keys: string[] = [];
+  for (let i = 0; i < localStorage.length; i++) {
+    const key = localStorage.key(i);
+    if (key?.startsWith(`${name}:`)) keys.push(key);
+  }
+  for (const key of keys) localStorage.removeItem(key);
+}
+
+function driver(backend: "indexedDB" | "localStorage"): DriverFactory {
+  return {
+    name: `BrowserStorage(${backend})`,
+    // localStorage holds ~5 MB per origin, as base64 JSON.
+    largeRecordBytes: backend === "localStorage" ? 256 * 1024 : 1024 * 1024,
+    manyRecords: backend === "localStorage" ? 2000 : 5000,
+    createStore() {
+      const name = `conformance-${backend}-${stores++}`;
+      return Promise.resolve({
+        connect: () => {
+          const storage = new BrowserStorage({ name, backend, syncIntervalMs: 5 });
+          const open = storage.open.bind(storage);
+          storage.open = async () => {
+            const snapshot = await open();
+            assert.equal(storage.backend, backend);
+            return snapshot;
+          };
+          return storage;
+        },
+        destroy: async () => {
+          if (backend === "indexedDB") await idbDelete(name);
+          else localDelete(name);
+        },
+      });
+    },
+  };
+}
+
+const extraCases: Array<{ name: string; run(): Promise<void> }> = [
+  {
+    name: "BrowserStorage: 'auto' uses IndexedDB where it exists",
+    async run() {
+      const storage = new BrowserStorage({ name: "auto-idb" });
+      await storage.open();
+      assert.equal(storage.backend, "indexedDB");
+      await storage.close();
+      await idbDelete("auto-idb");
+    },
+  },
+  {
+    name:
+      "BrowserStorage: 'auto' falls back to localStorage without IndexedDB, and keeps the queue",
+    async run() {
+      const original = Object.getOwnPropertyDescriptor(globalThis, "indexedDB");
+      Object.defineProperty(globalThis, "indexedDB", { value: undefined, configurable: true });
+      try {
+        const storage = new BrowserStorage({ name: "auto-local" });
+        await storage.open();
+        assert.equal(storage.backend, "localStorage");
+        storage.append([makeRecord(1)]);
+        await storage.close();
+        const again = new BrowserStorage({ name: "auto-local" });
+        const snapshot = await again.open();
+        assert.deepEqual(snapshot.records.map((record) => record.id), ["rec-1"]);
+        assert.ok(localStorage.getItem("auto-local:r:0")?.includes('"rec-1"'));
+        await again.close();
+      } finally {
+        if (original) Object.defineProperty(globalThis, "indexedDB", original);
+        else delete (globalThis as { indexedDB?: unknown }).indexedDB;
+        localDelete("auto-local");
+      }
+    },
+  },
+];
+
+async function main(): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  const record = async (name: string, run: () => Promise<void>) => {
+    try {
+      await run();
+      results.push({ name, ok: true });
+    } catch (error) {
+      results.push({
+        name,
+        ok: false,
+        error: error instanceof Error ? `${error.stack ?? error.message}` : String(error),
+      });
+    }
+  };
+  for (const backend of ["indexedDB", "localStorage"] as const) {
+    const factory = driver(backend);
+    for (const testCase of conformanceCases) {
+      await record(`${factory.name}: ${testCase.name}`, () => testCase.run(factory));
+    }
+  }
+  for (const extra of extraCases) await record(extra.name, extra.run);
+  return results;
+}
+
+main().then(
+  (results) => fetch("/results", { method: "POST", body: JSON.stringify(results) }),
+  (error) =>
+    fetch("/results", {
+      method: "POST",
+      body: JSON.stringify([{ name: "page", ok: false, error: String(error) }]),
+    }),
+);

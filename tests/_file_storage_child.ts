@@ -1,0 +1,29 @@
+// Child process for file_storage_test.ts. Usage:
+//   _file_storage_child.ts hold <path>                 open the store, print "open", wait for stdin
+//   _file_storage_child.ts write <path> <durability> <syncEvery>
+//      append records 0,1,2,… forever; after every `syncEvery` appends await sync() and print
+//      the highest index it covers. The parent kills it with SIGKILL.
+import { FileStorage } from "../src/storage/file_storage.ts";
+import type { Durability } from "../src/storage/_options.ts";
+import { makeRecord } from "./_storage_conformance.ts";
+
+const [mode, path, durability = "everyWrite", syncEvery = "1"] = Deno.args;
+const encoder = new TextEncoder();
+const print = (line: string) => Deno.stdout.writeSync(encoder.encode(`${line}\n`));
+
+const storage = new FileStorage(path!, { durability: durability as Durability });
+await storage.open();
+if (mode === "hold") {
+  print("open");
+  for await (const _ of Deno.stdin.readable) { /* wait until the parent closes stdin */ }
+  await storage.close();
+} else {
+  const every = Number(syncEvery);
+  for (let i = 0;; i++) {
+    storage.append([makeRecord(i)]);
+    if ((i + 1) % every === 0) {
+      await storage.sync();
+      print(String(i));
+    }
+  }
+}
