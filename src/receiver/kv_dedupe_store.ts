@@ -12,14 +12,14 @@ import type { RecordResult } from "./route.ts";
 export interface KvDedupeStoreOptions {
   /** Key prefix of every entry, so the store can share a database. @default {["idemtrack", "dedupe"]} */
   prefix?: Deno.KvKey;
-  /** Attempts at a claim that loses a race to a concurrent writer, before giving up. @default {16} */
+  /** Attempts at a claim that loses a race to a concurrent writer, before giving up. @default {32} */
   maxAttempts?: number;
 }
 
 /** Defaults of {@linkcode KvDedupeStoreOptions}. */
 export const DEFAULT_KV_DEDUPE_STORE_OPTIONS: Required<KvDedupeStoreOptions> = Object.freeze({
   prefix: Object.freeze(["idemtrack", "dedupe"]) as Deno.KvKey,
-  maxAttempts: 16,
+  maxAttempts: 32,
 });
 
 /** A stored key: owner, done flag, expiry (epoch ms), fingerprint, result chunk count. */
@@ -57,6 +57,21 @@ function expand(values: readonly Compact[]): RecordResult[] {
       ? { status: "duplicate" }
       : { status: "rejected", code: value[0], reason: value[1], retryable: value[2] }
   );
+}
+
+function isLocked(error: unknown): boolean {
+  return error instanceof Error && /database is locked|busy/i.test(error.message);
+}
+
+/** Commits, reporting a write lock held by another handle (SQLite busy) as a lost race. */
+async function tryCommit(atomic: Deno.AtomicOperation, attempt: number): Promise<boolean> {
+  try {
+    return (await atomic.commit()).ok;
+  } catch (error) {
+    if (!isLocked(error)) throw error;
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** Math.min(attempt, 6)));
+    return false;
+  }
 }
 
 function chunksOf<T>(items: readonly T[], size: number): T[][] {
@@ -160,9 +175,9 @@ export class KvDedupeStore implements DedupeStore {
         x: timing.now + timing.leaseMs,
         f: fingerprint,
       };
-      const result = await this.#kv.atomic().check(current)
-        .set(kvKey, claim, { expireIn: timing.leaseMs }).commit();
-      if (result.ok) return { state: "claimed", owner };
+      const atomic = this.#kv.atomic().check(current)
+        .set(kvKey, claim, { expireIn: timing.leaseMs });
+      if (await tryCommit(atomic, attempt)) return { state: "claimed", owner };
     }
     throw new Error(`Cannot claim request key: lost ${this.#maxAttempts} races in a row`);
   }
@@ -215,9 +230,21 @@ export class KvDedupeStore implements DedupeStore {
           writes++;
         }
       });
-      if (writes === 0 || (await atomic.commit()).ok) return;
+      if (writes === 0 || (await tryCommit(atomic, attempt))) return;
     }
     throw new Error(`Cannot claim event keys: lost ${this.#maxAttempts} races in a row`);
+  }
+
+  /** Writes unconditionally, waiting out another handle's write lock. */
+  async #write(build: (atomic: Deno.AtomicOperation) => void): Promise<void> {
+    for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
+      const atomic = this.#kv.atomic();
+      build(atomic);
+      if (await tryCommit(atomic, attempt)) return;
+    }
+    throw new Error(
+      `Cannot write dedupe keys: the database stayed locked for ${this.#maxAttempts} attempts`,
+    );
   }
 
   async commit(tenant: string, commit: DedupeCommit, timing: DedupeTiming): Promise<void> {
@@ -225,25 +252,22 @@ export class KvDedupeStore implements DedupeStore {
     const done: KeyValue = { o: owner, d: true, x: timing.now + timing.ttlMs };
     const options = { expireIn: timing.ttlMs };
     for (const chunk of chunksOf(eventKeys, WRITE_BATCH)) {
-      const atomic = this.#kv.atomic();
-      for (const key of chunk) atomic.set(this.#eventKey(tenant, key), done, options);
-      await atomic.commit();
+      await this.#write((atomic) => {
+        for (const key of chunk) atomic.set(this.#eventKey(tenant, key), done, options);
+      });
     }
     if (request === undefined) return;
     const text = JSON.stringify(compact(request.results));
     let count = 0;
     for (let offset = 0; offset < text.length; offset += RESULT_CHUNK_CHARS) {
-      await this.#kv.set(
-        this.#resultKey(tenant, request.key, count++),
-        text.slice(offset, offset + RESULT_CHUNK_CHARS),
-        options,
-      );
+      const key = this.#resultKey(tenant, request.key, count++);
+      const part = text.slice(offset, offset + RESULT_CHUNK_CHARS);
+      await this.#write((atomic) => void atomic.set(key, part, options));
     }
     // The request entry goes last: until it says done, nobody reads the chunks.
-    await this.#kv.set(
-      this.#requestKey(tenant, request.key),
-      { ...done, f: request.fingerprint, n: count },
-      options,
+    const entry: KeyValue = { ...done, f: request.fingerprint, n: count };
+    await this.#write((atomic) =>
+      void atomic.set(this.#requestKey(tenant, request.key), entry, options)
     );
   }
 
@@ -252,17 +276,17 @@ export class KvDedupeStore implements DedupeStore {
     const kvKeys = eventKeys.map((key) => this.#eventKey(tenant, key));
     if (requestKey !== undefined) kvKeys.push(this.#requestKey(tenant, requestKey));
     for (const chunk of chunksOf(kvKeys, READ_BATCH)) {
-      const entries = await this.#kv.getMany<KeyValue[]>(chunk);
-      const atomic = this.#kv.atomic();
-      let writes = 0;
-      for (const entry of entries) {
-        if (entry.value !== null && !entry.value.d && entry.value.o === owner) {
-          atomic.check(entry).delete(entry.key);
-          writes++;
-        }
+      for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
+        const entries = await this.#kv.getMany<KeyValue[]>(chunk);
+        const ours = entries.filter((entry) =>
+          entry.value !== null && !entry.value.d && entry.value.o === owner
+        );
+        if (ours.length === 0) break;
+        const atomic = this.#kv.atomic();
+        for (const entry of ours) atomic.check(entry).delete(entry.key);
+        // A failed check means another owner took a key after our lease: re-read and retry the rest.
+        if (await tryCommit(atomic, attempt)) break;
       }
-      // A failed check means another owner took the key after our lease: leave it.
-      if (writes > 0) await atomic.commit();
     }
   }
 
