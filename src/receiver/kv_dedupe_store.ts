@@ -31,9 +31,10 @@ interface KeyValue {
   n?: number;
 }
 
-// Deno KV reads at most 10 keys at once and checks at most 10 per atomic operation.
+// Deno KV reads at most 10 keys per call and checks at most 100 per atomic operation.
 const READ_BATCH = 10;
-const WRITE_BATCH = 200;
+const CLAIM_BATCH = 100;
+const WRITE_BATCH = 500;
 // Values are capped at 64 KiB; a two-byte string takes 2 bytes per character.
 const RESULT_CHUNK_CHARS = 30_000;
 
@@ -198,7 +199,7 @@ export class KvDedupeStore implements DedupeStore {
         unique.push(index);
       }
     });
-    for (const chunk of chunksOf(unique, READ_BATCH)) {
+    for (const chunk of chunksOf(unique, CLAIM_BATCH)) {
       await this.#claimChunk(tenant, keys, chunk, owner, timing, claims);
     }
     return claims;
@@ -214,7 +215,7 @@ export class KvDedupeStore implements DedupeStore {
   ): Promise<void> {
     const claim: KeyValue = { o: owner, d: false, x: timing.now + timing.leaseMs };
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
-      const entries = await this.#kv.getMany<KeyValue[]>(
+      const entries = await this.#getMany(
         indexes.map((index) => this.#eventKey(tenant, keys[index]!)),
       );
       const atomic = this.#kv.atomic();
@@ -233,6 +234,14 @@ export class KvDedupeStore implements DedupeStore {
       if (writes === 0 || (await tryCommit(atomic, attempt))) return;
     }
     throw new Error(`Cannot claim event keys: lost ${this.#maxAttempts} races in a row`);
+  }
+
+  /** Reads any number of keys, 10 per call, the calls in parallel. */
+  async #getMany(kvKeys: Deno.KvKey[]): Promise<Deno.KvEntryMaybe<KeyValue>[]> {
+    const parts = await Promise.all(
+      chunksOf(kvKeys, READ_BATCH).map((chunk) => this.#kv.getMany<KeyValue[]>(chunk)),
+    );
+    return parts.flat();
   }
 
   /** Writes unconditionally, waiting out another handle's write lock. */
@@ -275,9 +284,9 @@ export class KvDedupeStore implements DedupeStore {
     const { owner, requestKey, eventKeys } = release;
     const kvKeys = eventKeys.map((key) => this.#eventKey(tenant, key));
     if (requestKey !== undefined) kvKeys.push(this.#requestKey(tenant, requestKey));
-    for (const chunk of chunksOf(kvKeys, READ_BATCH)) {
+    for (const chunk of chunksOf(kvKeys, CLAIM_BATCH)) {
       for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
-        const entries = await this.#kv.getMany<KeyValue[]>(chunk);
+        const entries = await this.#getMany(chunk);
         const ours = entries.filter((entry) =>
           entry.value !== null && !entry.value.d && entry.value.o === owner
         );
