@@ -349,6 +349,9 @@ Deno.test("http: concurrent requests sharing event keys store each event once", 
     }
     const late = await post(99);
     assert.ok(late.results.every((r) => r.status === "duplicate"));
+    // A request answered with retryable records keeps no completed key: resent as is, it is answered afresh.
+    const resent = await post(1);
+    assert.ok(resent.results.every((r) => r.status === "duplicate"));
   });
   assert.equal(stored.length, 40);
   assert.equal(new Set(stored).size, 40);

@@ -408,11 +408,19 @@ export function createReceiver(options: ReceiverOptions): Receiver {
         }
       }
       try {
+        // A request with records to retry must not be frozen as completed: its
+        // key is freed so the same request, resent, gets fresh answers.
+        const final = !results.some((result) => result.status === "rejected" && result.retryable);
         await store.commit(tenant, {
           owner,
-          request: requestKey === undefined ? undefined : { key: requestKey, fingerprint, results },
+          request: requestKey === undefined || !final
+            ? undefined
+            : { key: requestKey, fingerprint, results },
           eventKeys: claimedKeys,
         }, timing);
+        if (requestKey !== undefined && !final) {
+          await store.release(tenant, { owner, requestKey, eventKeys: [] });
+        }
       } catch (error) {
         // The events are stored: answer success; the keys fall back to their lease.
         onError(error);
