@@ -57,6 +57,12 @@ export interface Route {
   /** URLPattern pathname, e.g. `/v1/events/batch` or `/api/v1/:tenant/graphql`. */
   readonly path: string;
   /**
+   * Media types the route decodes (parameters such as `charset` are ignored).
+   * When set, the core answers a missing `Content-Type` with 400 and any other
+   * type with 415 before reading the body; when omitted, `decode` checks it.
+   */
+  readonly contentTypes?: readonly string[];
+  /**
    * Authenticates and decodes. Returns a `Response` to answer at once (401 bad
    * credentials, 400 malformed, 204 empty collection…).
    */

@@ -1,0 +1,134 @@
+/**
+ * Receiver throughput: ~500 KB JSON batches through the whole handler (route,
+ * body read, JSON decode and field checks, dedupe claims, sink, answer), with
+ * the memory dedupe store against a store that checks nothing — the
+ * difference is the per-event cost of de-duplication. Also the stores alone.
+ *
+ * Events per batch are in the bench names: events/s = events ÷ time per iteration.
+ */
+import type { DedupeStore, EventClaim } from "../src/receiver/dedupe_store.ts";
+import { KvDedupeStore } from "../src/receiver/kv_dedupe_store.ts";
+import { MemoryDedupeStore } from "../src/receiver/memory_dedupe_store.ts";
+import { createReceiver } from "../src/receiver/receiver.ts";
+import { callbackSink } from "../src/receiver/sink.ts";
+
+const TARGET_BYTES = 500 * 1024;
+let sequence = 0;
+
+function event(): Record<string, unknown> {
+  const n = sequence++;
+  return {
+    type: "track",
+    event: "order_paid",
+    user_id: `user-${n % 5000}`,
+    properties: {
+      total: n % 977,
+      currency: "EUR",
+      items: n % 7,
+      coupon: n % 3 === 0 ? "WINTER" : null,
+    },
+    context: { page: "/checkout", locale: "fr-FR" },
+    timestamp: "2026-11-25T08:00:00.000Z",
+    idempotency_key: `evt-${n.toString(36).padStart(10, "0")}-${(n * 7919).toString(36)}`,
+  };
+}
+
+/** A fresh ~500 KB body (new keys every time, so nothing is a duplicate). */
+function body(): { text: string; events: number } {
+  const parts: string[] = [];
+  let bytes = 12;
+  while (bytes < TARGET_BYTES - 400) {
+    const text = JSON.stringify(event());
+    parts.push(text);
+    bytes += text.length + 1;
+  }
+  return { text: `{"events":[${parts.join(",")}]}`, events: parts.length };
+}
+
+const EVENTS_PER_BATCH = body().events;
+
+/** Claims everything: the baseline without de-duplication work. */
+const noDedupe: DedupeStore = {
+  claimRequest: (_t, _k, _f, owner) => ({ state: "claimed", owner }),
+  claimEvents: (_t, keys) => keys.map((): EventClaim => "claimed"),
+  commit: () => {},
+  release: () => {},
+};
+
+function receiverWith(store: DedupeStore) {
+  let stored = 0;
+  return createReceiver({ store, sink: callbackSink((events) => void (stored += events.length)) });
+}
+
+function request(text: string): Request {
+  return new Request("http://localhost/v1/events/batch", {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-idempotency-key": crypto.randomUUID() },
+    body: text,
+  });
+}
+
+const withDedupe = receiverWith(new MemoryDedupeStore());
+const withoutDedupe = receiverWith(noDedupe);
+
+Deno.bench(`receiver: 500 KB JSON batch (${EVENTS_PER_BATCH} events), dedupe on, memory store`, {
+  group: "receiver",
+  baseline: true,
+}, async (b) => {
+  const { text } = body();
+  b.start();
+  const response = await withDedupe(request(text));
+  b.end();
+  if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
+  await response.body?.cancel();
+});
+
+Deno.bench(`receiver: 500 KB JSON batch (${EVENTS_PER_BATCH} events), no dedupe checks`, {
+  group: "receiver",
+}, async (b) => {
+  const { text } = body();
+  b.start();
+  const response = await withoutDedupe(request(text));
+  b.end();
+  if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
+  await response.body?.cancel();
+});
+
+const memory = new MemoryDedupeStore();
+const timing = () => ({ now: Date.now(), ttlMs: 86_400_000, leaseMs: 60_000 });
+function keys(count: number): string[] {
+  return Array.from({ length: count }, () => crypto.randomUUID());
+}
+
+Deno.bench(
+  `memory store: claim + commit ${EVENTS_PER_BATCH} event keys`,
+  { group: "store" },
+  (b) => {
+    const batch = keys(EVENTS_PER_BATCH);
+    const owner = crypto.randomUUID();
+    b.start();
+    memory.claimEvents("tenant", batch, owner, timing());
+    memory.commit("tenant", { owner, eventKeys: batch }, timing());
+    b.end();
+  },
+);
+
+const kvDir = await Deno.makeTempDir();
+const kv = await KvDedupeStore.open(`${kvDir}/bench.kv`);
+globalThis.addEventListener("unload", () => {
+  kv.close();
+  Deno.removeSync(kvDir, { recursive: true });
+});
+
+Deno.bench(`kv store: claim + commit ${EVENTS_PER_BATCH} event keys`, {
+  group: "store",
+  n: 5,
+  warmup: 1,
+}, async (b) => {
+  const batch = keys(EVENTS_PER_BATCH);
+  const owner = crypto.randomUUID();
+  b.start();
+  await kv.claimEvents("tenant", batch, owner, timing());
+  await kv.commit("tenant", { owner, eventKeys: batch }, timing());
+  b.end();
+});

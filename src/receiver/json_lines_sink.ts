@@ -1,0 +1,122 @@
+import { type FileHandle, open } from "node:fs/promises";
+import type { AcceptedEvent, Sink } from "./sink.ts";
+
+/** Options of {@linkcode JsonLinesSink}. */
+export interface JsonLinesSinkOptions {
+  /** Call `fdatasync` after each write, so a power loss cannot take accepted events. @default {false} */
+  sync?: boolean;
+}
+
+/** Defaults of {@linkcode JsonLinesSinkOptions}. */
+export const DEFAULT_JSON_LINES_SINK_OPTIONS: Required<JsonLinesSinkOptions> = Object.freeze({
+  sync: false,
+});
+
+interface Pending {
+  readonly text: string;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Appends accepted events to a file, one JSON object per line:
+ * `{"tenant","route","key","received_at","event"}`. Requests arriving while a
+ * write is in progress are coalesced into the next single write. Uses
+ * `node:fs/promises`, so it runs on Deno and Node.
+ *
+ * @example Usage
+ * ```ts
+ * import { JsonLinesSink } from "./json_lines_sink.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile({ suffix: ".jsonl" });
+ * const sink = new JsonLinesSink(path);
+ * await sink.write([{ tenant: "t", route: "json", key: "k-00000001", receivedAt: 0, event: { n: 1 } }]);
+ * await sink.close();
+ * const line = JSON.parse((await Deno.readTextFile(path)).trim());
+ * assert.deepEqual(line.event, { n: 1 });
+ * await Deno.remove(path);
+ * ```
+ */
+export class JsonLinesSink implements Sink {
+  readonly #path: string;
+  readonly #sync: boolean;
+  #handle: Promise<FileHandle> | undefined;
+  #queue: Pending[] = [];
+  #writing: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(path: string, options: JsonLinesSinkOptions = {}) {
+    const { sync = DEFAULT_JSON_LINES_SINK_OPTIONS.sync } = options;
+    if (typeof path !== "string" || path.length === 0) {
+      throw new TypeError(
+        `Cannot create JSON lines sink as 'path' must be a non-empty string: current value is ${
+          JSON.stringify(path)
+        }`,
+      );
+    }
+    this.#path = path;
+    this.#sync = sync;
+  }
+
+  /** The file written to. */
+  get path(): string {
+    return this.#path;
+  }
+
+  write(events: readonly AcceptedEvent[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("Cannot write: the sink is closed"));
+    if (events.length === 0) return Promise.resolve();
+    let text = "";
+    for (const accepted of events) {
+      text += JSON.stringify({
+        tenant: accepted.tenant,
+        route: accepted.route,
+        key: accepted.key,
+        received_at: accepted.receivedAt,
+        event: accepted.event,
+      }) + "\n";
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ text, resolve, reject });
+      this.#writing ??= this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue;
+        this.#queue = [];
+        try {
+          this.#handle ??= open(this.#path, "a");
+          const handle = await this.#handle;
+          const bytes = encoder.encode(batch.map((pending) => pending.text).join(""));
+          let offset = 0;
+          while (offset < bytes.byteLength) {
+            const { bytesWritten } = await handle.write(bytes, offset);
+            offset += bytesWritten;
+          }
+          if (this.#sync) await handle.datasync();
+          for (const pending of batch) pending.resolve();
+        } catch (error) {
+          this.#handle = undefined;
+          for (const pending of batch) pending.reject(error);
+        }
+      }
+    } finally {
+      this.#writing = undefined;
+    }
+  }
+
+  /** Waits for pending writes, then closes the file. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#writing !== undefined) await this.#writing;
+    const handle = this.#handle;
+    this.#handle = undefined;
+    if (handle !== undefined) await (await handle).close();
+  }
+}
