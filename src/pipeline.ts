@@ -188,8 +188,8 @@ export const DEFAULT_PIPELINE_OPTIONS = Object.freeze({
   exitTimeoutMs: 5000,
 });
 
-interface Entry {
-  readonly record: QueuedRecord;
+/** A queued record with its bookkeeping (one object per event: it is also what storage gets). */
+interface Entry extends QueuedRecord {
   /** Order of arrival; restored records get seq <= 0 (older than anything new). */
   readonly seq: number;
   readonly event?: IdemtrackEvent;
@@ -498,7 +498,8 @@ export class Pipeline {
       this.#unsettled++;
       this.#heldBytes += record.data.byteLength;
       this.#stats.tracked++;
-      return { record, seq: seq++, inBatch };
+      const { id, key, group, stream, data, queuedAt } = record;
+      return { id, key, group, stream, data, queuedAt, seq: seq++, inBatch };
     };
     const restoredBatches: ActiveBatch[] = [];
     const batched = new Set<string>();
@@ -739,20 +740,22 @@ export class Pipeline {
   // ---- queue ---------------------------------------------------------------
 
   #add(encoded: EncodedEvent, key: string, event: IdemtrackEvent | undefined): Entry {
-    const record: QueuedRecord = {
+    const entry: Entry = {
       id: this.#idPrefix + (this.#nextId++).toString(36),
       key,
       group: encoded.group,
       stream: encoded.stream,
       data: encoded.data,
       queuedAt: this.#clock.now(),
+      seq: ++this.#seq,
+      inBatch: false,
+      event,
+      bulk: undefined,
     };
-    this.#unjournaled.push(record);
+    this.#unjournaled.push(entry);
     this.#unsettled++;
-    this.#heldBytes += record.data.byteLength;
-    return event === undefined
-      ? { record, seq: ++this.#seq, inBatch: false }
-      : { record, seq: ++this.#seq, event, inBatch: false };
+    this.#heldBytes += entry.data.byteLength;
+    return entry;
   }
 
   /** Applies the overflow policy; false when the new event is dropped instead. */
@@ -774,7 +777,7 @@ export class Pipeline {
       while (full() && this.#head < this.#pending.length) {
         const oldest = this.#pending[this.#head]!;
         this.#pending[this.#head++] = undefined as unknown as Entry;
-        removed.push(oldest.record.id);
+        removed.push(oldest.id);
         dropped.push(this.#settle(oldest, "dropped", reason, "dropped")!);
       }
       this.#compact();
@@ -857,10 +860,10 @@ export class Pipeline {
       let bytes = 0;
       for (let i = this.#head; i < this.#pending.length; i++) {
         const entry = this.#pending[i]!;
-        if (entry.record.stream !== head.record.stream || slice.length >= this.#maxBatchEvents) {
+        if (entry.stream !== head.stream || slice.length >= this.#maxBatchEvents) {
           break;
         }
-        bytes += entry.record.data.byteLength + 1;
+        bytes += entry.data.byteLength + 1;
         if (slice.length > 0 && bytes > this.#maxBatchBytes) break;
         slice.push(entry);
       }
@@ -880,8 +883,8 @@ export class Pipeline {
 
   #chunk(entries: Entry[]) {
     return chunkBySize(entries, {
-      sizeOf: (entry) => entry.record.data.byteLength,
-      groupOf: (entry) => entry.record.group,
+      sizeOf: (entry) => entry.data.byteLength,
+      groupOf: (entry) => entry.group,
       framing: this.profile.framing,
       maxBytes: this.#maxBatchBytes,
       maxItems: this.#maxBatchEvents,
@@ -893,8 +896,8 @@ export class Pipeline {
   #formBatches(entries: Entry[]): ActiveBatch[] {
     const byStream = new Map<string, Entry[]>();
     for (const entry of entries) {
-      const list = byStream.get(entry.record.stream);
-      if (list === undefined) byStream.set(entry.record.stream, [entry]);
+      const list = byStream.get(entry.stream);
+      if (list === undefined) byStream.set(entry.stream, [entry]);
       else list.push(entry);
     }
     const batches: ActiveBatch[] = [];
@@ -911,7 +914,7 @@ export class Pipeline {
   #failOversize(entries: Entry[]): void {
     if (entries.length === 0) return;
     const reason = `event is larger than a request may be (${this.#maxBatchBytes} bytes)`;
-    this.#forget(entries.map((entry) => entry.record.id));
+    this.#forget(entries.map((entry) => entry.id));
     const failed = entries.map((entry) => this.#settle(entry, "failed", reason, "oversize")!);
     this.#emitError(new DeliveryError("", failed.map((f) => f.key), "oversize", reason));
   }
@@ -925,7 +928,7 @@ export class Pipeline {
     }
     return {
       id: generateIdempotencyKey(),
-      stream: entries[0]!.record.stream,
+      stream: entries[0]!.stream,
       entries,
       attempt,
       createdAt: this.#clock.now(),
@@ -973,7 +976,7 @@ export class Pipeline {
     return {
       id: batch.id,
       stream: batch.stream,
-      recordIds: batch.entries.map((entry) => entry.record.id),
+      recordIds: batch.entries.map((entry) => entry.id),
       attempt: batch.attempt,
       createdAt: batch.createdAt,
     };
@@ -1012,7 +1015,7 @@ export class Pipeline {
     const outgoing: OutgoingBatch = {
       id: batch.id,
       stream: batch.stream,
-      records: batch.entries.map((entry) => entry.record),
+      records: batch.entries.map((entry) => entry),
       attempt: batch.attempt,
     };
     const controller = new AbortController();
@@ -1158,16 +1161,16 @@ export class Pipeline {
   ): void {
     const removed: string[] = [];
     for (const entry of delivered) {
-      removed.push(entry.record.id);
+      removed.push(entry.id);
       this.#settle(entry, "delivered");
     }
     for (const entry of duplicates) {
-      removed.push(entry.record.id);
+      removed.push(entry.id);
       this.#settle(entry, "duplicate");
     }
     const failures: FailedRecord[] = [];
     for (const [entry, code, reason] of failed) {
-      removed.push(entry.record.id);
+      removed.push(entry.id);
       failures.push(this.#settle(entry, "failed", reason, code)!);
     }
     this.#storage.settleBatch(batch.id, removed);
@@ -1223,7 +1226,7 @@ export class Pipeline {
     code?: number | string,
   ): FailedRecord | undefined {
     this.#unsettled--;
-    this.#heldBytes -= entry.record.data.byteLength;
+    this.#heldBytes -= entry.data.byteLength;
     if (entry.inBatch) {
       entry.inBatch = false;
       this.#inFlight--;
@@ -1243,7 +1246,7 @@ export class Pipeline {
         this.#stats.dropped++;
     }
     if (how === "failed" || how === "dropped") {
-      const base = { key: entry.record.key, data: entry.record.data, error: error!, code: code! };
+      const base = { key: entry.key, data: entry.data, error: error!, code: code! };
       failure = entry.event === undefined ? base : { ...base, event: entry.event };
     }
     if (this.#flushWaiters.length > 0) {
@@ -1287,7 +1290,7 @@ export class Pipeline {
   #reportUndelivered(why: string): void {
     if (this.#unsettled === 0) return;
     const keys: string[] = [];
-    for (let i = this.#head; i < this.#pending.length; i++) keys.push(this.#pending[i]!.record.key);
+    for (let i = this.#head; i < this.#pending.length; i++) keys.push(this.#pending[i]!.key);
     const reason = `${why} with ${this.#unsettled} events undelivered (${
       this.#storage.name === "memory" ? "memory storage: lost" : `kept by '${this.#storage.name}'`
     })`;
