@@ -116,9 +116,25 @@ export const DEFAULT_EVENT_RULES: Required<EventRules> = Object.freeze({
   now: Date.now,
 });
 
+/** Case-insensitive `startsWith` without allocating when the compared part is ASCII. */
+function startsWithIgnoringCase(name: string, prefix: string): boolean {
+  if (name.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    const a = name.charCodeAt(i);
+    const b = prefix.charCodeAt(i);
+    // Non-ASCII case mapping has special cases (e.g. the Kelvin sign): defer to toLowerCase.
+    if (a >= 0x80 || b >= 0x80) return name.toLowerCase().startsWith(prefix.toLowerCase());
+    if (a !== b && (a | 0x20) !== (b | 0x20)) return false;
+    if (a !== b && !(((a | 0x20) >= 0x61) && ((a | 0x20) <= 0x7a))) return false;
+  }
+  return true;
+}
+
 function reservedPrefixOf(name: string, prefixes: readonly string[]): string | undefined {
-  const lower = name.toLowerCase();
-  return prefixes.find((prefix) => lower.startsWith(prefix.toLowerCase()));
+  for (const prefix of prefixes) {
+    if (startsWithIgnoringCase(name, prefix)) return prefix;
+  }
+  return undefined;
 }
 
 function checkId(field: string, value: unknown, maxLength: number): string | undefined {
@@ -175,7 +191,15 @@ function checkJson(field: string, value: unknown, depth: number): void {
           "JSON values (plain objects, arrays, strings, finite numbers, booleans, null)",
         );
       }
-      for (const [key, item] of Object.entries(value)) {
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue;
+        const item = (value as Record<string, unknown>)[key];
+        // Leaves are checked inline: no path string unless something is wrong.
+        const kind = typeof item;
+        if (depth < 64) {
+          if (kind === "string" || kind === "boolean" || item === null) continue;
+          if (kind === "number" && Number.isFinite(item)) continue;
+        }
         checkJson(`${field}.${key}`, item, depth + 1);
       }
       return;

@@ -1,0 +1,234 @@
+/**
+ * End-to-end benchmark: 100 000 events (~320 B of JSON each) through the
+ * `Client` to a loopback receiver in another process, against a hand-written
+ * floor in the same run (pre-chunked 500 KB JSON bodies POSTed with fetch, 2 in
+ * flight, a fresh `toISOString()` per event).
+ *
+ * Each contender runs in its own child process (clean CPU time and peak RSS);
+ * runs alternate, and the ratio of the medians is what counts (absolute
+ * figures drift between days on shared machines).
+ *
+ *   deno run -A bench/e2e.ts [--events 100000] [--runs 3]
+ */
+import process from "node:process";
+import { Client } from "../mod.ts";
+
+const EVENTS = Number(flag("--events") ?? 100_000);
+const RUNS = Number(flag("--runs") ?? 3);
+
+function flag(name: string): string | undefined {
+  const index = Deno.args.indexOf(name);
+  return index >= 0 ? Deno.args[index + 1] : undefined;
+}
+
+interface EventSpec {
+  name: string;
+  userId: string;
+  key: string;
+  properties: { [key: string]: string | number | boolean };
+}
+
+/** Deterministic events; keys carry a run prefix so runs never collide at the receiver. */
+function makeEvents(count: number, prefix: string): EventSpec[] {
+  return Array.from({ length: count }, (_, i) => ({
+    name: "product_viewed",
+    userId: `user-${String(i % 5000).padStart(6, "0")}`,
+    key: `${prefix}-${String(i).padStart(8, "0")}-${(i * 2654435761 >>> 0).toString(16)}`,
+    properties: {
+      path: `/products/${100000 + (i % 90000)}`,
+      referrer: `https://search.example.com/?q=item+${i % 997}`,
+      title: `Product ${100000 + (i % 90000)} - Example store`,
+      price: Math.round((i % 10000) * 1.37) / 100,
+      currency: "EUR",
+      in_stock: i % 3 !== 0,
+    },
+  }));
+}
+
+interface RunFigures {
+  mode: string;
+  events: number;
+  wallMs: number;
+  cpuMs: number;
+  peakRssMb: number;
+  requests: number;
+}
+
+function peakRssMb(): number {
+  try {
+    const status = Deno.readTextFileSync("/proc/self/status");
+    const match = status.match(/VmHWM:\s+(\d+) kB/);
+    if (match) return Number(match[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return Deno.memoryUsage().rss / 1024 / 1024;
+}
+
+async function runFloor(url: string, prefix: string): Promise<RunFigures> {
+  const events = makeEvents(EVENTS, prefix);
+  const cpu0 = process.cpuUsage();
+  const start = performance.now();
+  const bodies: Uint8Array<ArrayBuffer>[] = [];
+  const encoder = new TextEncoder();
+  let parts: string[] = [];
+  let size = 13;
+  for (const e of events) {
+    const text = JSON.stringify({
+      type: "track",
+      event: e.name,
+      user_id: e.userId,
+      properties: e.properties,
+      timestamp: new Date().toISOString(),
+      idempotency_key: e.key,
+    });
+    if (parts.length > 0 && size + text.length + 1 > 512_000) {
+      bodies.push(encoder.encode(`{"events":[${parts.join(",")}]}`));
+      parts = [];
+      size = 13;
+    }
+    parts.push(text);
+    size += text.length + 1;
+  }
+  if (parts.length > 0) bodies.push(encoder.encode(`{"events":[${parts.join(",")}]}`));
+  let next = 0;
+  const worker = async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++]!;
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-idempotency-key": crypto.randomUUID() },
+        body,
+      });
+      await response.text();
+      if (response.status !== 200) throw new Error(`floor got HTTP ${response.status}`);
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  const wallMs = performance.now() - start;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    mode: "floor",
+    events: EVENTS,
+    wallMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    peakRssMb: peakRssMb(),
+    requests: bodies.length,
+  };
+}
+
+async function runClient(url: string, prefix: string): Promise<RunFigures> {
+  const events = makeEvents(EVENTS, prefix);
+  const cpu0 = process.cpuUsage();
+  const start = performance.now();
+  const client = new Client({ endpoint: url, exitHook: false });
+  for (const e of events) {
+    client.track(e.name, e.properties, { userId: e.userId, idempotencyKey: e.key });
+  }
+  const summary = await client.close();
+  const wallMs = performance.now() - start;
+  const cpu = process.cpuUsage(cpu0);
+  if (summary.delivered + summary.duplicates !== EVENTS) {
+    throw new Error(`client delivered ${summary.delivered}: ${JSON.stringify(summary)}`);
+  }
+  return {
+    mode: "client",
+    events: EVENTS,
+    wallMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    peakRssMb: peakRssMb(),
+    requests: client.stats().requests,
+  };
+}
+
+async function child(mode: "floor" | "client", url: string, prefix: string): Promise<RunFigures> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", import.meta.filename!, "--child", mode, url, prefix, "--events", String(EVENTS)],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!output.success) throw new Error(`${mode} run failed`);
+  return JSON.parse(new TextDecoder().decode(output.stdout));
+}
+
+async function stats(base: string): Promise<{ accepted: number; duplicates: number; requests: number }> {
+  return await (await fetch(`${base}/stats`)).json();
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function main(): Promise<void> {
+  const server = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../tests/_json_server.ts", import.meta.url).pathname],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let line = "";
+  while (!line.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("receiver exited");
+    line += value;
+  }
+  reader.releaseLock();
+  const base = `http://127.0.0.1:${line.trim()}`;
+  const url = `${base}/v1/events/batch`;
+  const results: Record<string, RunFigures[]> = { floor: [], client: [] };
+  const checks: Record<string, { delivered: number; duplicates: number }[]> = {
+    floor: [],
+    client: [],
+  };
+  try {
+    for (let run = 0; run < RUNS; run++) {
+      for (const mode of run % 2 === 0 ? ["floor", "client"] as const : ["client", "floor"] as const) {
+        const before = await stats(base);
+        const figures = await child(mode, url, `${mode}${run}`);
+        const after = await stats(base);
+        results[mode]!.push(figures);
+        checks[mode]!.push({
+          delivered: after.accepted - before.accepted,
+          duplicates: after.duplicates - before.duplicates,
+        });
+      }
+    }
+  } finally {
+    await server.stdin.close();
+    await server.status;
+  }
+  const row = (mode: string) => {
+    const runs = results[mode]!;
+    const eps = runs.map((r) => r.events / (r.wallMs / 1000));
+    const delivered = checks[mode]!.map((c) => c.delivered);
+    const duplicates = checks[mode]!.map((c) => c.duplicates);
+    return {
+      mode,
+      "events/s (median)": Math.round(median(eps)),
+      "events/s (runs)": eps.map(Math.round).join(" "),
+      "CPU ms": Math.round(median(runs.map((r) => r.cpuMs))),
+      "peak RSS MB": Math.round(Math.max(...runs.map((r) => r.peakRssMb))),
+      requests: runs[0]!.requests,
+      "delivered %": Math.min(...delivered) / EVENTS * 100,
+      duplicates: Math.max(...duplicates),
+    };
+  };
+  const floor = row("floor");
+  const client = row("client");
+  console.table([floor, client]);
+  console.log(
+    `client/floor events/s ratio: ${
+      (client["events/s (median)"] / floor["events/s (median)"]).toFixed(2)
+    }× (${EVENTS} events, ${RUNS} runs each, same receiver process)`,
+  );
+}
+
+if (Deno.args[0] === "--child") {
+  const [, mode, url, prefix] = Deno.args;
+  const figures = mode === "floor" ? await runFloor(url!, prefix!) : await runClient(url!, prefix!);
+  console.log(JSON.stringify(figures));
+} else if (import.meta.main) {
+  await main();
+}

@@ -1,0 +1,26 @@
+const SLAB_BYTES = 256 * 1024;
+
+/**
+ * Encodes strings to UTF-8 into shared slabs with `encodeInto`: one
+ * allocation per 256 KB of events instead of one per event. Each result is a
+ * view into a slab, valid for as long as it is referenced.
+ */
+export class SlabEncoder {
+  readonly #encoder = new TextEncoder();
+  #slab = new Uint8Array(SLAB_BYTES);
+  #offset = 0;
+
+  encode(text: string): Uint8Array {
+    // UTF-8 needs at most 3 bytes per UTF-16 unit.
+    const worst = text.length * 3;
+    if (worst > SLAB_BYTES / 4) return this.#encoder.encode(text);
+    if (this.#offset + worst > this.#slab.byteLength) {
+      this.#slab = new Uint8Array(SLAB_BYTES);
+      this.#offset = 0;
+    }
+    const start = this.#offset;
+    const { written } = this.#encoder.encodeInto(text, this.#slab.subarray(start));
+    this.#offset = start + written;
+    return this.#slab.subarray(start, start + written);
+  }
+}

@@ -1,0 +1,79 @@
+import type { JsonValue } from "./event.ts";
+import type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "./storage.ts";
+
+/**
+ * The default storage: the queue journal kept in this process's memory.
+ *
+ * It does **not** survive a restart: events still queued when the process
+ * ends are lost (use a durable driver such as `./storage/file` for that).
+ * It does survive a client: a new client opened on the same instance resumes
+ * whatever the previous one left (queued records, formed batches with their
+ * keys, values), which is how tests simulate a crash without a file.
+ *
+ * @example Usage
+ * ```ts
+ * import { MemoryStorage } from "./memory_storage.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const storage = new MemoryStorage();
+ * await storage.open();
+ * const data = new Uint8Array([123, 125]);
+ * storage.append([{ id: "r1", key: "event-0001", group: "track", stream: "", data, queuedAt: 0 }]);
+ * await storage.saveBatch({ id: "batch-0001", stream: "", recordIds: ["r1"], attempt: 0, createdAt: 0 });
+ * const again = await storage.open(); // what a new client would resume
+ * assert.equal(again.records.length, 1);
+ * assert.equal(again.batches[0]?.id, "batch-0001");
+ * ```
+ */
+export class MemoryStorage implements Storage {
+  readonly name = "memory";
+  readonly #records = new Map<string, QueuedRecord>();
+  readonly #batches = new Map<string, StoredBatch>();
+  readonly #values = new Map<string, JsonValue>();
+
+  /** Returns what the store holds; may be called again by a later client. */
+  open(): Promise<StorageSnapshot> {
+    return Promise.resolve({
+      records: [...this.#records.values()],
+      batches: [...this.#batches.values()],
+      values: new Map(this.#values),
+      skipped: { entries: 0, bytes: 0 },
+    });
+  }
+
+  append(records: readonly QueuedRecord[]): void {
+    for (const record of records) this.#records.set(record.id, record);
+  }
+
+  saveBatch(batch: StoredBatch): Promise<void> {
+    this.#batches.set(batch.id, batch);
+    return Promise.resolve();
+  }
+
+  settleBatch(batchId: string, removedRecordIds: readonly string[]): void {
+    this.#batches.delete(batchId);
+    for (const id of removedRecordIds) this.#records.delete(id);
+  }
+
+  remove(recordIds: readonly string[]): void {
+    for (const id of recordIds) this.#records.delete(id);
+  }
+
+  setValue(key: string, value: JsonValue | undefined): void {
+    if (value === undefined) this.#values.delete(key);
+    else this.#values.set(key, value);
+  }
+
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Records held (queued or in a batch); for tests and diagnostics. */
+  get size(): number {
+    return this.#records.size;
+  }
+}

@@ -1,0 +1,220 @@
+import { JSON_ARRAY_FRAMING } from "../chunk.ts";
+import type { IdemtrackEvent } from "../event.ts";
+import { STRICT_KEY_POLICY } from "../idempotency_key.ts";
+import type {
+  BatchOutcome,
+  EncodedEvent,
+  OutgoingBatch,
+  PreparedRequest,
+  Profile,
+  ProfileLimits,
+  RecordOutcome,
+} from "../profile.ts";
+import { classifyResponse } from "../response.ts";
+import type { TransportResponse } from "../transport.ts";
+import { SlabEncoder } from "../_slab_encoder.ts";
+
+/** Path used when the endpoint is a bare origin. */
+export const JSON_BATCH_PATH = "/v1/events/batch";
+
+/** Options of {@linkcode jsonProfile}. */
+export interface JsonProfileOptions {
+  /**
+   * Collector URL. A bare origin (`https://collect.example.com`) gets the
+   * default path `/v1/events/batch`; a URL with a path is used as it is.
+   */
+  endpoint: string;
+  /** Sent as `Authorization: Bearer <token>`. @default {undefined} */
+  token?: string;
+  /** Extra headers on every request. @default {{}} */
+  headers?: Record<string, string>;
+  /** Per-request and per-event limits. @default {JSON_PROFILE_LIMITS} */
+  limits?: Partial<ProfileLimits>;
+}
+
+/** The generic JSON profile's limits: 500 KB bodies, 2000 events, 100 KB per event. */
+export const JSON_PROFILE_LIMITS: ProfileLimits = Object.freeze({
+  maxBatchBytes: 512_000,
+  maxBatchEvents: 2000,
+  maxItemsPerGroup: Infinity,
+  maxEventBytes: 100 * 1024,
+});
+
+const PREFIX = new TextEncoder().encode('{"events":[');
+const SUFFIX = new TextEncoder().encode("]}");
+const COMMA = 0x2c;
+
+function resolveUrl(endpoint: string): string {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new TypeError(
+      `Cannot create JSON profile as 'endpoint' must be an absolute http(s) URL: current value is ${
+        JSON.stringify(endpoint)
+      }`,
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(
+      `Cannot create JSON profile as 'endpoint' must be an absolute http(s) URL: current value uses '${url.protocol}'`,
+    );
+  }
+  if (url.pathname === "/") url.pathname = JSON_BATCH_PATH;
+  return url.href;
+}
+
+/** Caches the ISO string of the last millisecond seen: events come in bursts. */
+function isoTimestamps(): (ms: number) => string {
+  let lastMs = NaN;
+  let lastIso = "";
+  return (ms) => {
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastIso = new Date(ms).toISOString();
+    }
+    return lastIso;
+  };
+}
+
+/** Serializes one event as `docs/wire-json.md` describes, fields in documented order. */
+export function jsonWireText(event: IdemtrackEvent, iso: (ms: number) => string): string {
+  const s = JSON.stringify;
+  let text = `{"type":"${event.type}","event":${s(event.name)}`;
+  if (event.userId !== undefined) text += `,"user_id":${s(event.userId)}`;
+  if (event.anonymousId !== undefined) text += `,"anonymous_id":${s(event.anonymousId)}`;
+  if (event.previousId !== undefined) text += `,"previous_id":${s(event.previousId)}`;
+  text += `,"properties":${s(event.properties)}`;
+  if (event.context !== undefined) text += `,"context":${s(event.context)}`;
+  text += `,"timestamp":"${iso(event.timestamp)}","idempotency_key":${s(event.idempotencyKey)}`;
+  if (event.tenantId !== undefined) text += `,"tenant_id":${s(event.tenantId)}`;
+  if (event.brandId !== undefined) text += `,"brand_id":${s(event.brandId)}`;
+  if (event.attachments !== undefined) {
+    text += `,"attachments":${
+      s(event.attachments.map((a) => ({
+        url: a.url,
+        filename: a.filename,
+        ignore_if_error: a.ignoreIfError ?? false,
+      })))
+    }`;
+  }
+  return text + "}";
+}
+
+function readResult(value: unknown): RecordOutcome | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const result = value as Record<string, unknown>;
+  switch (result.status) {
+    case "accepted":
+      return { status: "delivered" };
+    case "duplicate":
+      return { status: "duplicate" };
+    case "rejected": {
+      const code = typeof result.code === "string" ? result.code : "rejected";
+      const reason = typeof result.reason === "string" ? result.reason : code;
+      return result.retryable === true
+        ? { status: "retry", code, reason }
+        : { status: "failed", code, reason };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Reads `results` when it holds one readable result per record. */
+function readResults(body: string, count: number): RecordOutcome[] | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const results = (parsed as { results?: unknown } | null)?.results;
+  if (!Array.isArray(results) || results.length !== count) return undefined;
+  const outcomes: RecordOutcome[] = [];
+  for (const result of results) {
+    const outcome = readResult(result);
+    if (outcome === undefined) return undefined;
+    outcomes.push(outcome);
+  }
+  return outcomes;
+}
+
+/**
+ * idemtrack's own wire format (`docs/wire-json.md`): the `Client`'s default
+ * profile. Each event is serialized once at `track()` time (timestamps as ISO
+ * strings, cached per millisecond) straight into shared byte slabs; a request
+ * body is one allocation that the records are copied into.
+ *
+ * @example Usage
+ * ```ts
+ * import { jsonProfile } from "./json.ts";
+ * import { createEvent } from "../event.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const profile = jsonProfile({ endpoint: "http://127.0.0.1:8080", token: "t0ken" });
+ * const event = createEvent({ name: "order_paid", userId: "u1", timestamp: 0, idempotencyKey: "order-1-paid" });
+ * const encoded = profile.encode(event);
+ * const request = await profile.buildRequest({
+ *   id: "batch-0001",
+ *   stream: "",
+ *   attempt: 0,
+ *   records: [{ id: "r1", key: event.idempotencyKey, queuedAt: 0, ...encoded }],
+ * }, 0);
+ * assert.equal(request.url, "http://127.0.0.1:8080/v1/events/batch");
+ * assert.equal(request.headers["x-idempotency-key"], "batch-0001");
+ * assert.equal(JSON.parse(new TextDecoder().decode(request.body)).events[0].timestamp, "1970-01-01T00:00:00.000Z");
+ * ```
+ */
+export function jsonProfile(options: JsonProfileOptions): Profile {
+  const url = resolveUrl(options.endpoint);
+  const limits: ProfileLimits = Object.freeze({ ...JSON_PROFILE_LIMITS, ...options.limits });
+  const baseHeaders: Record<string, string> = { "content-type": "application/json" };
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    baseHeaders[name.toLowerCase()] = value;
+  }
+  if (options.token !== undefined) baseHeaders.authorization = `Bearer ${options.token}`;
+  const iso = isoTimestamps();
+  const encoder = new SlabEncoder();
+
+  return {
+    name: "json",
+    limits,
+    framing: JSON_ARRAY_FRAMING,
+    keyPolicy: STRICT_KEY_POLICY,
+    encode(event: IdemtrackEvent): EncodedEvent {
+      return { data: encoder.encode(jsonWireText(event, iso)), group: event.type, stream: "" };
+    },
+    buildRequest(batch: OutgoingBatch): PreparedRequest {
+      const { records } = batch;
+      let size = PREFIX.byteLength + SUFFIX.byteLength + Math.max(0, records.length - 1);
+      for (const record of records) size += record.data.byteLength;
+      const body = new Uint8Array(size);
+      body.set(PREFIX, 0);
+      let offset = PREFIX.byteLength;
+      for (let i = 0; i < records.length; i++) {
+        if (i > 0) body[offset++] = COMMA;
+        const data = records[i]!.data;
+        body.set(data, offset);
+        offset += data.byteLength;
+      }
+      body.set(SUFFIX, offset);
+      return {
+        url,
+        method: "POST",
+        headers: { ...baseHeaders, "x-idempotency-key": batch.id },
+        body,
+      };
+    },
+    readResponse(response: TransportResponse, batch: OutgoingBatch): BatchOutcome {
+      const { status } = response;
+      const ok = status >= 200 && status < 300;
+      if (ok || status === 409) {
+        const outcomes = readResults(response.body, batch.records.length);
+        if (outcomes !== undefined) return { kind: "each", outcomes };
+        if (ok) return { kind: "all", outcome: { status: "delivered" } };
+      }
+      return classifyResponse(response, Date.now())!;
+    },
+  };
+}
