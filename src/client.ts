@@ -210,7 +210,13 @@ export class Client {
 
   /** Records who a user is (traits as properties); returns the event's key. Throws as `track`. */
   identify(userId: string, traits?: JsonObject, options: TrackOptions = {}): string {
-    return this.trackEvent({ ...options, type: "identify", name: "$identify", userId, properties: traits });
+    return this.trackEvent({
+      ...options,
+      type: "identify",
+      name: "$identify",
+      userId,
+      properties: traits,
+    });
   }
 
   /** Merges `previousId` into `userId`; returns the event's key. Throws as `track`. */
@@ -233,7 +239,9 @@ export class Client {
    */
   async send(events: readonly EventInput[]): Promise<DeliveryResult> {
     const invalid: FailedRecord[] = [];
-    const items: Array<{ encoded: ReturnType<Profile["encode"]>; key: string; event: IdemtrackEvent }> = [];
+    const items: Array<
+      { encoded: ReturnType<Profile["encode"]>; key: string; event: IdemtrackEvent }
+    > = [];
     for (const input of events) {
       let event: IdemtrackEvent;
       try {
@@ -247,7 +255,11 @@ export class Client {
         });
         continue;
       }
-      items.push({ encoded: this.#pipeline.profile.encode(event), key: event.idempotencyKey, event });
+      items.push({
+        encoded: this.#pipeline.profile.encode(event),
+        key: event.idempotencyKey,
+        event,
+      });
     }
     const result = await this.#pipeline.deliver(items);
     if (invalid.length === 0) return result;

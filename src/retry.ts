@@ -168,7 +168,8 @@ export function planRetry(
   if (state.waitedMs + delayMs > maxTotalBackoffMs) {
     return {
       retry: false,
-      reason: `gave up as waiting ${delayMs} ms more would pass the ${maxTotalBackoffMs} ms backoff ceiling`,
+      reason:
+        `gave up as waiting ${delayMs} ms more would pass the ${maxTotalBackoffMs} ms backoff ceiling`,
     };
   }
   return {
