@@ -1,9 +1,8 @@
 // A loopback server that puts a receiver behind injected faults, and records
 // every request it saw, for end-to-end tests of the Client against the routes.
-import { createReceiver, type Receiver } from "../src/receiver/receiver.ts";
+import { createReceiver, type Receiver, type ReceiverOptions } from "../src/receiver/receiver.ts";
 import type { Route } from "../src/receiver/route.ts";
-import type { AcceptedEvent } from "../src/receiver/sink.ts";
-import { recordingSink } from "./_receiver_fixtures.ts";
+import { type AcceptedEvent, callbackSink } from "../src/receiver/sink.ts";
 
 /**
  * What the server does to one request:
@@ -23,6 +22,18 @@ export interface SeenRequest {
   readonly fault?: Fault;
   /** The receiver's answer (0 when it was not asked). */
   status: number;
+  /** The receiver's answer body. */
+  answer: string;
+}
+
+/** How the server misbehaves, and how its receiver is set up. */
+export interface FaultServerOptions {
+  /** The fault of the `index`-th request. @default {() => undefined} */
+  faultOf?: (index: number) => Fault | undefined;
+  /** Awaited before the `index`-th sink write: holds a request "in progress". @default {undefined} */
+  beforeWrite?: (index: number) => Promise<void> | void;
+  /** Other receiver options. @default {{}} */
+  receiver?: Omit<ReceiverOptions, "sink" | "routes">;
 }
 
 export interface FaultServer {
@@ -33,13 +44,19 @@ export interface FaultServer {
   close(): Promise<void>;
 }
 
-/** Serves `routes` on 127.0.0.1:0; `faultOf(index)` picks the fault of the `index`-th request. */
+/** Serves `routes` on 127.0.0.1:0, behind the faults `options.faultOf` picks. */
 export function startFaultServer(
   routes: readonly Route[],
-  faultOf: (index: number) => Fault | undefined = () => undefined,
+  options: FaultServerOptions = {},
 ): Promise<FaultServer> {
-  const sink = recordingSink();
-  const receiver = createReceiver({ routes, sink, onError: () => {} });
+  const { faultOf = () => undefined, beforeWrite, receiver: receiverOptions = {} } = options;
+  const accepted: AcceptedEvent[] = [];
+  let writes = 0;
+  const sink = callbackSink(async (events) => {
+    await beforeWrite?.(writes++);
+    accepted.push(...events);
+  });
+  const receiver = createReceiver({ onError: () => {}, ...receiverOptions, routes, sink });
   const seen: SeenRequest[] = [];
   const handler = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     const body = new Uint8Array(await request.arrayBuffer());
@@ -53,6 +70,7 @@ export function startFaultServer(
       text: new TextDecoder().decode(body),
       ...(fault && { fault }),
       status: 0,
+      answer: "",
     };
     seen.push(entry);
     if (fault === "500") return Response.json({ error: "injected" }, { status: 500 });
@@ -69,6 +87,7 @@ export function startFaultServer(
     });
     const response = await receiver(forwarded, info);
     entry.status = response.status;
+    entry.answer = await response.clone().text();
     if (fault === "500-after") return Response.json({ error: "injected" }, { status: 500 });
     if (fault === "reset") {
       const broken = new ReadableStream({
@@ -86,7 +105,7 @@ export function startFaultServer(
         resolve({
           origin: `http://127.0.0.1:${port}`,
           seen,
-          accepted: sink.events,
+          accepted,
           receiver,
           close: async () => {
             await server.shutdown();

@@ -182,7 +182,7 @@ const faultOf = (index: number) => index < 18 ? FAULTS[index % FAULTS.length] : 
 
 for (const testCase of CASES) {
   Deno.test(`${testCase.name}: every event arrives exactly once through 500s, 429s and dropped connections`, async () => {
-    const server = await startFaultServer(testCase.routes(), faultOf);
+    const server = await startFaultServer(testCase.routes(), { faultOf });
     try {
       const client = clientFor(testCase, server.origin, { flushAt: 40 });
       const expected = Array.from({ length: 200 }, (_, n) => testCase.track(client, n));
