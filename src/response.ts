@@ -29,6 +29,34 @@ export function parseRetryAfter(value: string | null | undefined, now: number): 
   return Math.max(0, date - now);
 }
 
+/** Longest body text quoted in a reason, in characters. */
+const MAX_REASON_CHARS = 500;
+
+/** The body as a reason: trimmed and shortened, or `HTTP <status>` when empty. */
+function bodyText(body: string): string {
+  const text = body.trim();
+  return text.length > MAX_REASON_CHARS ? `${text.slice(0, MAX_REASON_CHARS)}…` : text;
+}
+
+/**
+ * A reason for a failed answer: the service's own message when it gave one,
+ * else the body (shortened), else `HTTP <status>`.
+ *
+ * @example Usage
+ * ```ts
+ * import { reasonOf } from "./response.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(reasonOf("Rate limit exceeded", 429, "{}"), "Rate limit exceeded");
+ * assert.equal(reasonOf(undefined, 502, " <html>bad gateway</html> "), "<html>bad gateway</html>");
+ * assert.equal(reasonOf(undefined, 503, ""), "HTTP 503");
+ * ```
+ */
+export function reasonOf(message: unknown, status: number, body: string): string {
+  if (typeof message === "string" && message !== "") return message;
+  return bodyText(body) || `HTTP ${status}`;
+}
+
 /** An error body as services send them: `{"error":"<code>","detail":"<text>"}` and variants. */
 export interface ErrorBody {
   /** Machine-readable code (`error`, `code`), when present. */
@@ -53,21 +81,20 @@ export interface ErrorBody {
  * ```
  */
 export function readErrorBody(body: string): ErrorBody {
-  const raw = body.length > 500 ? `${body.slice(0, 500)}…` : body;
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
   } catch {
-    return { reason: raw.trim() };
+    return { reason: bodyText(body) };
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    return { reason: raw.trim() };
+    return { reason: bodyText(body) };
   }
   const fields = parsed as Record<string, unknown>;
   const text = (value: unknown) => typeof value === "string" && value !== "" ? value : undefined;
   const error = text(fields.error) ?? text(fields.code);
   const detail = text(fields.detail) ?? text(fields.message) ?? text(fields.reason);
-  const reason = error && detail ? `${error}: ${detail}` : detail ?? error ?? raw.trim();
+  const reason = error && detail ? `${error}: ${detail}` : detail ?? error ?? bodyText(body);
   return error === undefined ? { reason } : { error, reason };
 }
 
@@ -81,20 +108,103 @@ export function isInProgressConflict(body: string): boolean {
   return /in[ _-]?progress|processing|concurrent/i.test(error ?? reason);
 }
 
-/** HTTP statuses worth retrying: timeouts, too early, rate limits, server errors. */
-export function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 425 || status === 429 || status >= 500;
-}
+/**
+ * What a status means for the records of a request. `conflict` is a 409 read
+ * by its body: retry when it says the key is in progress, else duplicate.
+ */
+export type StatusVerdict = "delivered" | "duplicate" | "conflict" | "retry" | "failed" | "split";
 
 /**
- * Classifies an HTTP answer that needs no per-record reading, so profiles share
- * one reading of status codes:
+ * A service's status table: exact statuses first, then classes (`"2xx"`,
+ * `"4xx"`, `"5xx"`). Anything not listed falls back to {@linkcode DEFAULT_STATUS_TABLE}.
+ */
+export type StatusTable = Readonly<Record<string, StatusVerdict>>;
+
+/**
+ * idemtrack's reading of HTTP statuses: timeouts, too early, rate limits and
+ * server errors are retried, 409 is a repeated key, 413 splits the batch,
+ * other 4xx fail for good.
+ */
+export const DEFAULT_STATUS_TABLE: StatusTable = Object.freeze({
+  "2xx": "delivered",
+  408: "retry",
+  409: "conflict",
+  413: "split",
+  425: "retry",
+  429: "retry",
+  "4xx": "failed",
+  "5xx": "retry",
+});
+
+/**
+ * Looks a status up in a service table, then in {@linkcode DEFAULT_STATUS_TABLE};
+ * unknown → `failed`.
  *
- * - 2xx: `undefined` (the profile reads its per-record body);
- * - 409: duplicate (delivered) or, when the body says in progress, retry with `Retry-After`;
- * - 413: split the batch;
- * - 408, 425, 429, 5xx: retry, with the server's `Retry-After` when given;
- * - anything else: permanent failure with the server's reason.
+ * @example Usage
+ * ```ts
+ * import { classifyStatus } from "./response.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(classifyStatus(503), "retry");
+ * assert.equal(classifyStatus(409), "conflict");
+ * assert.equal(classifyStatus(409, { 409: "failed" }), "failed");
+ * assert.equal(classifyStatus(204, { 200: "delivered", "2xx": "retry" }), "retry");
+ * ```
+ */
+export function classifyStatus(status: number, table: StatusTable = {}): StatusVerdict {
+  const group = `${Math.floor(status / 100)}xx`;
+  return table[status] ?? table[group] ?? DEFAULT_STATUS_TABLE[status] ??
+    DEFAULT_STATUS_TABLE[group] ?? "failed";
+}
+
+/** Turns a settled verdict into one record outcome, with the reason and code given. */
+export function outcomeOf(
+  verdict: Exclude<StatusVerdict, "split" | "conflict">,
+  reason: string,
+  code: number | string,
+  retryAfterMs?: number,
+): RecordOutcome {
+  switch (verdict) {
+    case "delivered":
+      return { status: "delivered" };
+    case "duplicate":
+      return { status: "duplicate" };
+    case "retry":
+      return retryAfterMs === undefined
+        ? { status: "retry", code, reason }
+        : { status: "retry", code, reason, retryAfterMs };
+    case "failed":
+      return { status: "failed", code, reason };
+  }
+}
+
+/** How {@linkcode classifyResponse} reads one service's answers. */
+export interface ClassifyOptions {
+  /** The service's statuses. @default {{}} (only {@linkcode DEFAULT_STATUS_TABLE}) */
+  table?: StatusTable;
+  /** Reason for a failure or retry. @default {the error body's reason, else "HTTP <status>"} */
+  reason?: string;
+  /** Code for a failure or retry. @default {the status} */
+  code?: number | string;
+}
+
+/** One outcome for a whole batch whose records all went through. */
+export const ALL_DELIVERED: BatchOutcome = Object.freeze({
+  kind: "all",
+  outcome: Object.freeze({ status: "delivered" }),
+});
+
+/**
+ * Reads an HTTP answer by its status, so every profile shares one reading of
+ * status codes and `Retry-After` (its table says where a service differs):
+ *
+ * - `delivered` (2xx by default): `undefined`: the profile reads its
+ *   per-record body, or counts the batch {@linkcode ALL_DELIVERED};
+ * - `conflict` (409 by default): duplicate (delivered) or, when the body says
+ *   in progress, retry with `Retry-After`;
+ * - `split` (413): split the batch;
+ * - `retry` (408, 425, 429, 5xx): retry, with the server's `Retry-After` when given;
+ * - `failed` (other statuses): permanent failure with the server's reason.
  *
  * @example Usage
  * ```ts
@@ -113,33 +223,29 @@ export function isRetryableStatus(status: number): boolean {
  *   kind: "all",
  *   outcome: { status: "duplicate" },
  * });
+ * assert.deepEqual(classifyResponse(answer(409, "taken"), 0, { table: { 409: "failed" } }), {
+ *   kind: "all",
+ *   outcome: { status: "failed", code: 409, reason: "taken" },
+ * });
  * ```
  */
 export function classifyResponse(
   response: TransportResponse,
   now: number,
+  options: ClassifyOptions = {},
 ): BatchOutcome | undefined {
   const { status, body } = response;
-  if (status >= 200 && status < 300) return undefined;
-  const { reason: bodyReason } = readErrorBody(body);
-  const reason = bodyReason === "" ? `HTTP ${status}` : bodyReason;
-  const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), now);
-  const all = (outcome: RecordOutcome): BatchOutcome => ({ kind: "all", outcome });
-  if (status === 409) {
-    if (!isInProgressConflict(body)) return all({ status: "duplicate" });
-    return all(retryOutcome(status, reason, retryAfterMs));
-  }
-  if (status === 413) return { kind: "split", reason };
-  if (isRetryableStatus(status)) return all(retryOutcome(status, reason, retryAfterMs));
-  return all({ status: "failed", code: status, reason });
-}
-
-function retryOutcome(
-  code: number,
-  reason: string,
-  retryAfterMs: number | undefined,
-): RecordOutcome {
-  return retryAfterMs === undefined
-    ? { status: "retry", code, reason }
-    : { status: "retry", code, reason, retryAfterMs };
+  const {
+    table = {},
+    reason = reasonOf(readErrorBody(body).reason, status, ""),
+    code = status,
+  } = options;
+  let verdict = classifyStatus(status, table);
+  if (verdict === "delivered") return undefined;
+  if (verdict === "split") return { kind: "split", reason };
+  if (verdict === "conflict") verdict = isInProgressConflict(body) ? "retry" : "duplicate";
+  const retryAfterMs = verdict === "retry"
+    ? parseRetryAfter(response.headers.get("retry-after"), now)
+    : undefined;
+  return { kind: "all", outcome: outcomeOf(verdict, reason, code, retryAfterMs) };
 }

@@ -12,7 +12,7 @@ import type {
 import { hamustroSession, hashDeviceId } from "../session.ts";
 import { signHamustro } from "../signature.ts";
 import type { TransportResponse } from "../transport.ts";
-import { readHamustroResponse } from "./_response.ts";
+import { hamustroStatusTable, readHamustroResponse } from "./_response.ts";
 import { transcodePayload } from "./_transcode.ts";
 import {
   type CollectionFields,
@@ -251,7 +251,7 @@ export function hamustroProfile(options: HamustroProfileOptions): HamustroProfil
     maxItemsPerGroup: Infinity,
     maxEventBytes: positiveInteger("maxEventBytes", maxEventBytes),
   });
-  const permanent = new Set(permanentStatuses);
+  const statusTable = hamustroStatusTable(permanentStatuses);
   const contentType = format === "protobuf" ? "application/protobuf" : "application/json";
   let extraHeaders = userHeaders(headers);
 
@@ -351,7 +351,7 @@ export function hamustroProfile(options: HamustroProfileOptions): HamustroProfil
     },
 
     readResponse(response: TransportResponse): ReturnType<Profile["readResponse"]> {
-      return readHamustroResponse(response, permanent, Date.now());
+      return readHamustroResponse(response, statusTable, Date.now());
     },
   };
 }

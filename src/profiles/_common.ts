@@ -1,12 +1,10 @@
 /**
- * Helpers shared by the service profiles. Generic ones (status verdicts,
- * `Retry-After`) are candidates for `src/response.ts` once it lands on main.
+ * Helpers shared by the service profiles (status codes and `Retry-After` are
+ * read by `src/response.ts`, shared with every profile).
  *
  * @module
  */
 import type { JsonObject, JsonValue } from "../event.ts";
-import type { BatchOutcome, RecordOutcome } from "../profile.ts";
-import type { TransportResponse } from "../transport.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -21,100 +19,30 @@ export function decodeJson(bytes: Uint8Array): JsonValue {
   return JSON.parse(decoder.decode(bytes)) as JsonValue;
 }
 
-/** Joins pre-encoded items into `prefix item,item,… suffix` without re-encoding them. */
-export function joinBody(prefix: string, items: readonly Uint8Array[], suffix: string): Uint8Array {
-  const head = encoder.encode(prefix);
-  const tail = encoder.encode(suffix);
+/**
+ * Joins pre-encoded items into `prefix item,item,… suffix` in one allocation,
+ * without re-encoding them.
+ */
+export function joinBody(
+  prefix: string | Uint8Array,
+  items: readonly { readonly data: Uint8Array }[],
+  suffix: string | Uint8Array,
+): Uint8Array {
+  const head = typeof prefix === "string" ? encoder.encode(prefix) : prefix;
+  const tail = typeof suffix === "string" ? encoder.encode(suffix) : suffix;
   let length = head.byteLength + tail.byteLength + Math.max(0, items.length - 1);
-  for (const item of items) length += item.byteLength;
+  for (const item of items) length += item.data.byteLength;
   const body = new Uint8Array(length);
   body.set(head, 0);
   let offset = head.byteLength;
-  items.forEach((item, index) => {
-    if (index > 0) body[offset++] = 0x2c; // ","
-    body.set(item, offset);
-    offset += item.byteLength;
-  });
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) body[offset++] = 0x2c; // ","
+    const data = items[i]!.data;
+    body.set(data, offset);
+    offset += data.byteLength;
+  }
   body.set(tail, offset);
   return body;
-}
-
-/** What a status means for the records of a request. */
-export type StatusVerdict = "delivered" | "duplicate" | "retry" | "failed" | "split";
-
-/**
- * A service's status table: exact statuses first, then classes (`"2xx"`,
- * `"4xx"`, `"5xx"`). Anything not listed falls back to {@linkcode DEFAULT_STATUS_TABLE}.
- */
-export type StatusTable = Readonly<Record<string, StatusVerdict>>;
-
-/** HTTP semantics every service shares unless its table says otherwise. */
-export const DEFAULT_STATUS_TABLE: StatusTable = Object.freeze({
-  "2xx": "delivered",
-  408: "retry",
-  413: "split",
-  425: "retry",
-  429: "retry",
-  "4xx": "failed",
-  "5xx": "retry",
-});
-
-/** Looks a status up in a service table, then in the default table; unknown → `failed`. */
-export function classifyStatus(status: number, table: StatusTable = {}): StatusVerdict {
-  const group = `${Math.floor(status / 100)}xx`;
-  return table[status] ?? table[group] ?? DEFAULT_STATUS_TABLE[status] ??
-    DEFAULT_STATUS_TABLE[group] ?? "failed";
-}
-
-/**
- * `Retry-After` as milliseconds: delta-seconds or an HTTP date (relative to
- * `now`). `undefined` when absent or unreadable.
- */
-export function parseRetryAfterMs(
-  value: string | null | undefined,
-  now: number = Date.now(),
-): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-/** Turns a verdict into one record outcome, with the reason and code given. */
-export function outcomeOf(
-  verdict: Exclude<StatusVerdict, "split">,
-  reason: string,
-  code: number | string,
-  retryAfterMs?: number,
-): RecordOutcome {
-  switch (verdict) {
-    case "delivered":
-      return { status: "delivered" };
-    case "duplicate":
-      return { status: "duplicate" };
-    case "retry":
-      return retryAfterMs === undefined
-        ? { status: "retry", reason, code }
-        : { status: "retry", reason, code, retryAfterMs };
-    case "failed":
-      return { status: "failed", reason, code };
-  }
-}
-
-/** One outcome for the whole batch from its status, with the reason read from the body. */
-export function wholeBatchOutcome(
-  response: TransportResponse,
-  table: StatusTable,
-  reason: string,
-  code: number | string = response.status,
-): BatchOutcome {
-  const verdict = classifyStatus(response.status, table);
-  if (verdict === "split") return { kind: "split", reason };
-  const retryAfterMs = verdict === "retry"
-    ? parseRetryAfterMs(response.headers.get("retry-after"))
-    : undefined;
-  return { kind: "all", outcome: outcomeOf(verdict, reason, code, retryAfterMs) };
 }
 
 /** Parses a response body as a JSON object, or `undefined` if it is not one. */
@@ -128,13 +56,6 @@ export function parseJsonObject(text: string): JsonObject | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** A short reason for a failed request: the body's message, else the status. */
-export function reasonOf(message: JsonValue | undefined, status: number, body: string): string {
-  if (typeof message === "string" && message !== "") return message;
-  const text = body.trim();
-  return text === "" ? `HTTP ${status}` : text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
 /** Reads a string from an event's context, or `undefined`. */

@@ -6,7 +6,7 @@
  */
 import { JSON_ARRAY_FRAMING } from "../chunk.ts";
 import { EventValidationError } from "../errors/event_validation_error.ts";
-import type { IdemtrackEvent, JsonObject } from "../event.ts";
+import { checkEncodedSize, type IdemtrackEvent, type JsonObject } from "../event.ts";
 import { STRICT_KEY_POLICY, validateIdempotencyKey } from "../idempotency_key.ts";
 import type {
   BatchOutcome,
@@ -19,16 +19,19 @@ import type {
 import type { RateLimit } from "../token_bucket.ts";
 import type { TransportResponse } from "../transport.ts";
 import {
+  classifyResponse,
+  outcomeOf,
+  parseRetryAfter,
+  reasonOf,
+  type StatusTable,
+} from "../response.ts";
+import {
   contextString,
   encodeJson,
   joinBody,
   parseJsonObject,
-  parseRetryAfterMs,
-  reasonOf,
   requireString,
-  type StatusTable,
   trimBaseUrl,
-  wholeBatchOutcome,
 } from "./_common.ts";
 
 /** Options of {@linkcode getfluxlyProfile}. */
@@ -55,8 +58,8 @@ export const GETFLUXLY_LIMITS: ProfileLimits = Object.freeze({
   maxEventBytes: 32 * 1024,
 });
 
-/** GetFluxly's error table is plain HTTP semantics (409 alias_conflict is final). */
-export const GETFLUXLY_STATUS_TABLE: StatusTable = Object.freeze({});
+/** GetFluxly's error table is plain HTTP semantics; its 409 (`alias_conflict`) is final. */
+export const GETFLUXLY_STATUS_TABLE: StatusTable = Object.freeze({ 409: "failed" });
 
 /** Per-event error codes that a resend can cure. */
 export const GETFLUXLY_RETRYABLE_CODES: ReadonlySet<string> = new Set([
@@ -182,14 +185,7 @@ export function getfluxlyProfile(options: GetfluxlyProfileOptions): Profile {
     encode(event: IdemtrackEvent) {
       const alias = event.type === "alias";
       const data = encodeJson(alias ? encodeAlias(event) : encodeEvent(event));
-      if (data.byteLength > GETFLUXLY_LIMITS.maxEventBytes) {
-        invalid(
-          "event",
-          "maxBytes",
-          `encodes to ${data.byteLength} bytes`,
-          `at most ${GETFLUXLY_LIMITS.maxEventBytes} bytes per GetFluxly event`,
-        );
-      }
+      checkEncodedSize(data, GETFLUXLY_LIMITS.maxEventBytes);
       return alias
         ? {
           data,
@@ -218,18 +214,19 @@ export function getfluxlyProfile(options: GetfluxlyProfileOptions): Profile {
         method: "POST",
         url: `${origin}/v1/events/batch`,
         headers,
-        body: joinBody('{"events":[', batch.records.map((record) => record.data), "]}"),
+        body: joinBody('{"events":[', batch.records, "]}"),
       };
     },
 
     readResponse(response: TransportResponse, batch: OutgoingBatch): BatchOutcome {
       const json = parseJsonObject(response.body);
-      const ok = response.status >= 200 && response.status < 300;
-      if (!ok) {
-        const code = typeof json?.error === "string" ? json.error : response.status;
-        const reason = reasonOf(json?.detail ?? json?.error, response.status, response.body);
-        return wholeBatchOutcome(response, GETFLUXLY_STATUS_TABLE, reason, code);
-      }
+      const now = Date.now();
+      const byStatus = classifyResponse(response, now, {
+        table: GETFLUXLY_STATUS_TABLE,
+        reason: reasonOf(json?.detail ?? json?.error, response.status, response.body),
+        code: typeof json?.error === "string" ? json.error : response.status,
+      });
+      if (byStatus !== undefined) return byStatus;
       if (batch.stream.startsWith(GETFLUXLY_ALIAS_STREAM_PREFIX)) {
         const alias = json?.alias;
         const valid = typeof alias === "object" && alias !== null && !Array.isArray(alias) &&
@@ -245,18 +242,15 @@ export function getfluxlyProfile(options: GetfluxlyProfileOptions): Profile {
       }
       const outcomes: RecordOutcome[] = batch.records.map(() => ({ status: "delivered" }));
       const errors = Array.isArray(json?.errors) ? json.errors : [];
-      const retryAfterMs = parseRetryAfterMs(response.headers.get("retry-after"));
+      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), now);
       for (const error of errors) {
         if (typeof error !== "object" || error === null || Array.isArray(error)) continue;
         const { index, error: code, detail } = error;
         if (typeof index !== "number" || !Number.isInteger(index) || !(index in outcomes)) continue;
         const errorCode = typeof code === "string" ? code : "rejected";
         const reason = typeof detail === "string" && detail !== "" ? detail : errorCode;
-        outcomes[index] = GETFLUXLY_RETRYABLE_CODES.has(errorCode)
-          ? retryAfterMs === undefined
-            ? { status: "retry", reason, code: errorCode }
-            : { status: "retry", reason, code: errorCode, retryAfterMs }
-          : { status: "failed", reason, code: errorCode };
+        const verdict = GETFLUXLY_RETRYABLE_CODES.has(errorCode) ? "retry" : "failed";
+        outcomes[index] = outcomeOf(verdict, reason, errorCode, retryAfterMs);
       }
       return { kind: "each", outcomes };
     },

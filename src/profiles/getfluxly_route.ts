@@ -14,9 +14,10 @@ import type {
 import type { RateLimit } from "../token_bucket.ts";
 import { GETFLUXLY_LIMITS } from "./getfluxly.ts";
 import {
+  errorResponse,
   isObject,
   jsonResponse,
-  KeyedRateLimiter,
+  keyedRateLimiter,
   parseBody,
   retryAfterSeconds,
 } from "./_route_common.ts";
@@ -36,10 +37,6 @@ export interface GetfluxlyRouteOptions {
 export const GETFLUXLY_FREE_TIER: RateLimit = Object.freeze({ requestsPerSecond: 50, burst: 100 });
 
 const EVENT_NAME = /^(?:[a-z][a-z0-9_]*|\$identify)$/;
-
-function error(status: number, code: string, detail: string, headers: Record<string, string> = {}) {
-  return jsonResponse(status, { error: code, detail }, headers);
-}
 
 function eventProblem(item: JsonValue): string | undefined {
   if (!isObject(item)) return "event must be an object";
@@ -78,7 +75,7 @@ function eventProblem(item: JsonValue): string | undefined {
  */
 export function getfluxlyRoutes(options: GetfluxlyRouteOptions): [Route, Route] {
   const { tokens, rateLimit = GETFLUXLY_FREE_TIER } = options;
-  const limiter = rateLimit === false ? undefined : new KeyedRateLimiter(rateLimit);
+  const limiter = rateLimit === false ? undefined : keyedRateLimiter(rateLimit);
   let requestCount = 0;
 
   function authenticate(request: Request): { token: string; tenant: string } | Response {
@@ -86,14 +83,16 @@ export function getfluxlyRoutes(options: GetfluxlyRouteOptions): [Route, Route] 
     const token = authorization.startsWith("Bearer ") ? authorization.slice(7).trim() : "";
     const tenant = Object.hasOwn(tokens, token) ? tokens[token] : undefined;
     return tenant === undefined
-      ? error(401, "unauthenticated", "missing or unknown API key")
+      ? errorResponse(401, "unauthenticated", "missing or unknown API key")
       : { token, tenant };
   }
 
   function limited(tenant: string, now: number, events: number): Response | undefined {
-    const wait = limiter?.take(tenant, now, events) ?? 0;
+    const wait = limiter?.(tenant, now, events) ?? 0;
     return wait > 0
-      ? error(429, "rate_limited", "too many events", { "Retry-After": retryAfterSeconds(wait) })
+      ? errorResponse(429, "rate_limited", "too many events", {
+        "Retry-After": retryAfterSeconds(wait),
+      })
       : undefined;
   }
 
@@ -111,14 +110,22 @@ export function getfluxlyRoutes(options: GetfluxlyRouteOptions): [Route, Route] 
       const auth = authenticate(request);
       if (auth instanceof Response) return auth;
       if (body.byteLength > GETFLUXLY_LIMITS.maxBatchBytes) {
-        return error(413, "payload_too_large", `body over ${GETFLUXLY_LIMITS.maxBatchBytes} bytes`);
+        return errorResponse(
+          413,
+          "payload_too_large",
+          `body over ${GETFLUXLY_LIMITS.maxBatchBytes} bytes`,
+        );
       }
       const json = parseBody(body);
       if (!isObject(json) || !Array.isArray(json.events)) {
-        return error(400, "validation_error", 'body must be {"events":[...]}');
+        return errorResponse(400, "validation_error", 'body must be {"events":[...]}');
       }
       if (json.events.length > GETFLUXLY_LIMITS.maxBatchEvents) {
-        return error(400, "validation_error", `at most ${GETFLUXLY_LIMITS.maxBatchEvents} events`);
+        return errorResponse(
+          400,
+          "validation_error",
+          `at most ${GETFLUXLY_LIMITS.maxBatchEvents} events`,
+        );
       }
       const tooMany = limited(auth.tenant, context.now, Math.max(1, json.events.length));
       if (tooMany) return tooMany;
@@ -165,16 +172,16 @@ export function getfluxlyRoutes(options: GetfluxlyRouteOptions): [Route, Route] 
       const auth = authenticate(request);
       if (auth instanceof Response) return auth;
       if (!auth.token.startsWith("gflux_secret_")) {
-        return error(403, "wrong_key_type", "alias requires a secret key");
+        return errorResponse(403, "wrong_key_type", "alias requires a secret key");
       }
       const tooMany = limited(auth.tenant, context.now, 1);
       if (tooMany) return tooMany;
       const json = parseBody(body);
       if (!isObject(json) || typeof json.user_id !== "string" || json.user_id === "") {
-        return error(400, "validation_error", "user_id is required");
+        return errorResponse(400, "validation_error", "user_id is required");
       }
       if (typeof json.anonymous_id !== "string" && typeof json.previous_id !== "string") {
-        return error(400, "validation_error", "anonymous_id or previous_id is required");
+        return errorResponse(400, "validation_error", "anonymous_id or previous_id is required");
       }
       const event: JsonObject = {
         type: "alias",
@@ -188,8 +195,8 @@ export function getfluxlyRoutes(options: GetfluxlyRouteOptions): [Route, Route] 
       const result = results[0];
       if (result?.status === "rejected") {
         return result.retryable
-          ? error(503, "server_error", result.reason)
-          : error(409, "alias_conflict", result.reason);
+          ? errorResponse(503, "server_error", result.reason)
+          : errorResponse(409, "alias_conflict", result.reason);
       }
       const event = batch.records[0]?.event ?? {};
       const alias: JsonObject = {

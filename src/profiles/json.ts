@@ -13,6 +13,7 @@ import type {
 import { classifyResponse } from "../response.ts";
 import type { TransportResponse } from "../transport.ts";
 import { SlabEncoder } from "../_slab_encoder.ts";
+import { joinBody } from "./_common.ts";
 
 /** Path used when the endpoint is a bare origin. */
 export const JSON_BATCH_PATH = "/v1/events/batch";
@@ -42,7 +43,6 @@ export const JSON_PROFILE_LIMITS: ProfileLimits = Object.freeze({
 
 const PREFIX = new TextEncoder().encode('{"events":[');
 const SUFFIX = new TextEncoder().encode("]}");
-const COMMA = 0x2c;
 
 function resolveUrl(endpoint: string): string {
   let url: URL;
@@ -186,19 +186,7 @@ export function jsonProfile(options: JsonProfileOptions): Profile {
       return { data: encoder.encode(jsonWireText(event, iso)), group: event.type, stream: "" };
     },
     buildRequest(batch: OutgoingBatch): PreparedRequest {
-      const { records } = batch;
-      let size = PREFIX.byteLength + SUFFIX.byteLength + Math.max(0, records.length - 1);
-      for (const record of records) size += record.data.byteLength;
-      const body = new Uint8Array(size);
-      body.set(PREFIX, 0);
-      let offset = PREFIX.byteLength;
-      for (let i = 0; i < records.length; i++) {
-        if (i > 0) body[offset++] = COMMA;
-        const data = records[i]!.data;
-        body.set(data, offset);
-        offset += data.byteLength;
-      }
-      body.set(SUFFIX, offset);
+      const body = joinBody(PREFIX, batch.records, SUFFIX);
       return {
         url,
         method: "POST",

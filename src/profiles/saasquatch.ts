@@ -6,11 +6,17 @@
  */
 import type { Framing } from "../chunk.ts";
 import { EventValidationError } from "../errors/event_validation_error.ts";
-import type { IdemtrackEvent, JsonObject, JsonValue } from "../event.ts";
+import {
+  checkEncodedSize,
+  type IdemtrackEvent,
+  type JsonObject,
+  type JsonValue,
+} from "../event.ts";
 import { STRICT_KEY_POLICY, validateIdempotencyKey } from "../idempotency_key.ts";
 import type { OutgoingBatch, PreparedRequest, Profile, ProfileLimits } from "../profile.ts";
 import type { RateLimit } from "../token_bucket.ts";
 import type { TransportResponse } from "../transport.ts";
+import { ALL_DELIVERED, classifyResponse, reasonOf, type StatusTable } from "../response.ts";
 import { encodeBase64 } from "../_base64.ts";
 import { utf8ByteLength } from "../_utf8.ts";
 import {
@@ -18,11 +24,8 @@ import {
   encodeJson,
   joinBody,
   parseJsonObject,
-  reasonOf,
   requireString,
-  type StatusTable,
   trimBaseUrl,
-  wholeBatchOutcome,
 } from "./_common.ts";
 
 /** Options of {@linkcode saasquatchProfile}. Give exactly one of `apiKey` and `jwt`. */
@@ -257,14 +260,7 @@ export function saasquatchProfile(options: SaasquatchProfileOptions): Profile {
         dateTriggered: event.timestamp,
       };
       const data = encodeJson(item);
-      if (data.byteLength > limits.maxEventBytes) {
-        throw new EventValidationError(
-          "event",
-          "maxBytes",
-          `encodes to ${data.byteLength} bytes`,
-          `at most ${limits.maxEventBytes} bytes per event`,
-        );
-      }
+      checkEncodedSize(data, limits.maxEventBytes);
       return { data, group: "events", stream: streamOf(accountId, event.userId) };
     },
 
@@ -280,19 +276,18 @@ export function saasquatchProfile(options: SaasquatchProfileOptions): Profile {
           encodeURIComponent(userId)
         }/events`,
         headers: { "Content-Type": "application/json", ...auth },
-        body: joinBody(prefix, batch.records.map((record) => record.data), "]}"),
+        body: joinBody(prefix, batch.records, "]}"),
       };
     },
 
     readResponse(response: TransportResponse) {
       const error = parseJsonObject(response.body);
       const code = typeof error?.apiErrorCode === "string" ? error.apiErrorCode : response.status;
-      return wholeBatchOutcome(
-        response,
-        SAASQUATCH_STATUS_TABLE,
-        reasonOf(error?.message, response.status, response.body),
+      return classifyResponse(response, Date.now(), {
+        table: SAASQUATCH_STATUS_TABLE,
+        reason: reasonOf(error?.message, response.status, response.body),
         code,
-      );
+      }) ?? ALL_DELIVERED;
     },
   };
 }

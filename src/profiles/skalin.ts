@@ -6,21 +6,14 @@
  */
 import type { Framing } from "../chunk.ts";
 import { EventValidationError } from "../errors/event_validation_error.ts";
-import type { IdemtrackEvent, JsonObject } from "../event.ts";
+import { checkEncodedSize, type IdemtrackEvent, type JsonObject } from "../event.ts";
 import { LENIENT_KEY_POLICY } from "../idempotency_key.ts";
 import type { OutgoingBatch, PreparedRequest, Profile, ProfileLimits } from "../profile.ts";
 import type { RateLimit } from "../token_bucket.ts";
 import type { TransportResponse } from "../transport.ts";
+import { ALL_DELIVERED, classifyResponse, reasonOf, type StatusTable } from "../response.ts";
 import { sha256Hex } from "../../wasm/hash.ts";
-import {
-  contextString,
-  encodeJson,
-  reasonOf,
-  requireString,
-  type StatusTable,
-  trimBaseUrl,
-  wholeBatchOutcome,
-} from "./_common.ts";
+import { contextString, encodeJson, requireString, trimBaseUrl } from "./_common.ts";
 
 /** Options of {@linkcode skalinProfile}. */
 export interface SkalinProfileOptions {
@@ -63,8 +56,15 @@ export const SKALIN_FRAMING: Framing = Object.freeze({
   itemBytes: (size: number, firstInGroup: boolean) => firstInGroup ? size : size + 1,
 });
 
-/** Only HTTP 200 counts as accepted; another 2xx is resent (safe: `eventId` dedupes). */
-export const SKALIN_STATUS_TABLE: StatusTable = Object.freeze({ 200: "delivered", "2xx": "retry" });
+/**
+ * Only HTTP 200 counts as accepted; another 2xx is resent (safe: `eventId`
+ * dedupes). Skalin documents no 409: it is a plain client error.
+ */
+export const SKALIN_STATUS_TABLE: StatusTable = Object.freeze({
+  200: "delivered",
+  "2xx": "retry",
+  409: "failed",
+});
 
 const ID_16 = /^[A-Za-z0-9]{16}$/;
 
@@ -192,14 +192,7 @@ export function skalinProfile(options: SkalinProfileOptions): Profile {
         if (value !== undefined) item[field] = value;
       }
       const data = encodeJson(item);
-      if (data.byteLength > limits.maxEventBytes) {
-        throw new EventValidationError(
-          "event",
-          "maxBytes",
-          `encodes to ${data.byteLength} bytes`,
-          `at most ${limits.maxEventBytes} bytes per Skalin hit`,
-        );
-      }
+      checkEncodedSize(data, limits.maxEventBytes);
       return { data, group, stream: "" };
     },
 
@@ -235,11 +228,10 @@ export function skalinProfile(options: SkalinProfileOptions): Profile {
     },
 
     readResponse(response: TransportResponse) {
-      return wholeBatchOutcome(
-        response,
-        SKALIN_STATUS_TABLE,
-        reasonOf(undefined, response.status, response.body),
-      );
+      return classifyResponse(response, Date.now(), {
+        table: SKALIN_STATUS_TABLE,
+        reason: reasonOf(undefined, response.status, response.body),
+      }) ?? ALL_DELIVERED;
     },
   };
 }

@@ -16,7 +16,7 @@ import { SKALIN_GROUPS, SKALIN_MAX_ITEMS_PER_GROUP, SKALIN_RATE_LIMIT } from "./
 import {
   isObject,
   jsonResponse,
-  KeyedRateLimiter,
+  keyedRateLimiter,
   parseBody,
   retryAfterSeconds,
 } from "./_route_common.ts";
@@ -76,7 +76,7 @@ function itemProblem(item: JsonValue, group: string): string | undefined {
 export function skalinRoute(options: SkalinRouteOptions): Route {
   const { clientIds, rateLimit = SKALIN_RATE_LIMIT } = options;
   const known = new Set(clientIds);
-  const limiter = rateLimit === false ? undefined : new KeyedRateLimiter(rateLimit);
+  const limiter = rateLimit === false ? undefined : keyedRateLimiter(rateLimit);
 
   return {
     name: "skalin",
@@ -84,7 +84,7 @@ export function skalinRoute(options: SkalinRouteOptions): Route {
     path: "/hit/bulk",
 
     decode(request: Request, body: Uint8Array, context: RouteContext) {
-      const wait = limiter?.take(context.remoteAddr ?? "unknown", context.now) ?? 0;
+      const wait = limiter?.(context.remoteAddr ?? "unknown", context.now) ?? 0;
       if (wait > 0) {
         return jsonResponse(429, { error: "rate limit exceeded" }, {
           "Retry-After": retryAfterSeconds(wait),

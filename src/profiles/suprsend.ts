@@ -6,7 +6,7 @@
  */
 import { type Framing, jsonArrayFraming } from "../chunk.ts";
 import { EventValidationError } from "../errors/event_validation_error.ts";
-import type { IdemtrackEvent, JsonObject } from "../event.ts";
+import { checkEncodedSize, type IdemtrackEvent, type JsonObject } from "../event.ts";
 import { LENIENT_KEY_POLICY } from "../idempotency_key.ts";
 import type {
   BatchOutcome,
@@ -18,21 +18,18 @@ import type {
 } from "../profile.ts";
 import type { RateLimit } from "../token_bucket.ts";
 import type { TransportResponse } from "../transport.ts";
+import {
+  ALL_DELIVERED,
+  classifyResponse,
+  classifyStatus,
+  outcomeOf,
+  parseRetryAfter,
+  reasonOf,
+  type StatusTable,
+} from "../response.ts";
 import { encodeBase64 } from "../_base64.ts";
 import { md5Hex, sha256Hex } from "../../wasm/hash.ts";
-import {
-  classifyStatus,
-  encodeJson,
-  joinBody,
-  outcomeOf,
-  parseJsonObject,
-  parseRetryAfterMs,
-  reasonOf,
-  requireString,
-  type StatusTable,
-  trimBaseUrl,
-  wholeBatchOutcome,
-} from "./_common.ts";
+import { encodeJson, joinBody, parseJsonObject, requireString, trimBaseUrl } from "./_common.ts";
 
 /** Options of {@linkcode suprsendProfile}. */
 export interface SuprsendProfileOptions {
@@ -72,8 +69,11 @@ export const SUPRSEND_FRAMING: Framing = jsonArrayFraming("[", "]");
 /** The content type the SDKs send and sign. */
 export const SUPRSEND_CONTENT_TYPE = "application/json; charset=utf-8";
 
-/** SuprSend needs nothing beyond plain HTTP semantics (401 = bad signature). */
-export const SUPRSEND_STATUS_TABLE: StatusTable = Object.freeze({});
+/**
+ * SuprSend needs nothing beyond plain HTTP semantics (401 = bad signature);
+ * it documents no 409, so one is a plain client error.
+ */
+export const SUPRSEND_STATUS_TABLE: StatusTable = Object.freeze({ 409: "failed" });
 
 /** A v4-shaped UUID derived from a key, so an event's `$insert_id` never changes. */
 function insertIdOf(key: string): string {
@@ -222,19 +222,12 @@ export function suprsendProfile(options: SuprsendProfileOptions): Profile {
       if (event.tenantId !== undefined) item.tenant_id = event.tenantId;
       if (event.brandId !== undefined) item.brand_id = event.brandId;
       const data = encodeJson(item);
-      if (data.byteLength > SUPRSEND_LIMITS.maxEventBytes) {
-        throw new EventValidationError(
-          "event",
-          "maxBytes",
-          `encodes to ${data.byteLength} bytes`,
-          `at most ${SUPRSEND_LIMITS.maxEventBytes} bytes per SuprSend event`,
-        );
-      }
+      checkEncodedSize(data, SUPRSEND_LIMITS.maxEventBytes);
       return { data, group: "events", stream: "" };
     },
 
     async buildRequest(batch: OutgoingBatch, now: number): Promise<PreparedRequest> {
-      const body = joinBody("[", batch.records.map((record) => record.data), "]");
+      const body = joinBody("[", batch.records, "]");
       const date = new Date(now).toUTCString();
       const signature = await sign(
         suprsendStringToSign("POST", body, SUPRSEND_CONTENT_TYPE, date, requestUri),
@@ -259,14 +252,13 @@ export function suprsendProfile(options: SuprsendProfileOptions): Profile {
         : undefined;
       const ok = response.status >= 200 && response.status < 300;
       if (!ok || variant === "legacy" || !Array.isArray(json?.records)) {
-        return wholeBatchOutcome(
-          response,
-          SUPRSEND_STATUS_TABLE,
-          reasonOf(message, response.status, response.body),
-        );
+        return classifyResponse(response, Date.now(), {
+          table: SUPRSEND_STATUS_TABLE,
+          reason: reasonOf(message, response.status, response.body),
+        }) ?? ALL_DELIVERED;
       }
       const records = json.records;
-      const retryAfterMs = parseRetryAfterMs(response.headers.get("retry-after"));
+      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), Date.now());
       const outcomes = batch.records.map((_, index): RecordOutcome => {
         const record = records[index];
         if (typeof record !== "object" || record === null || Array.isArray(record)) {
@@ -282,7 +274,13 @@ export function suprsendProfile(options: SuprsendProfileOptions): Profile {
           : `record status ${code}`;
         const verdict = classifyStatus(code, SUPRSEND_STATUS_TABLE);
         // A single record cannot be split further: a 413 on it is final.
-        return outcomeOf(verdict === "split" ? "failed" : verdict, reason, code, retryAfterMs);
+        // (The table settles 409, so no record is left a body-read "conflict".)
+        return outcomeOf(
+          verdict === "split" || verdict === "conflict" ? "failed" : verdict,
+          reason,
+          code,
+          retryAfterMs,
+        );
       });
       return { kind: "each", outcomes };
     },

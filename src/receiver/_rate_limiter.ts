@@ -3,7 +3,7 @@ import { type RateLimit, TokenBucket } from "../token_bucket.ts";
 // Tenants are authenticated, so few; the cap only bounds memory against a misconfiguration.
 const MAX_TENANTS = 10_000;
 
-/** One token bucket per tenant. */
+/** One token bucket per tenant (or any other key, such as a client IP). */
 export class RateLimiter {
   readonly #limit: RateLimit;
   readonly #now: () => number;
@@ -16,8 +16,12 @@ export class RateLimiter {
     this.#now = now;
   }
 
-  /** 0 if the tenant may send now, else milliseconds to wait. */
-  take(tenant: string): number {
+  /**
+   * Takes `count` tokens for `tenant`: 0 if it may send now, else milliseconds
+   * to wait. A request larger than the whole bucket could never pass, so
+   * `count` is capped at the burst.
+   */
+  take(tenant: string, count = 1): number {
     let bucket = this.#buckets.get(tenant);
     if (bucket === undefined) {
       if (this.#buckets.size >= MAX_TENANTS) {
@@ -31,6 +35,6 @@ export class RateLimiter {
       });
       this.#buckets.set(tenant, bucket);
     }
-    return bucket.take();
+    return bucket.take(Math.min(count, this.#limit.burst));
   }
 }
