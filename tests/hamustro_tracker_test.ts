@@ -218,3 +218,133 @@ Deno.test("trackEvent sends when the last sync is older than queueRetention and 
   assert.equal(snapshot.values.get("hamustro.lastSyncTime"), clock.now());
   assert.equal(snapshot.records.length, 0, "every payload was deleted after its 200");
 });
+
+Deno.test("non-200 answers keep the payloads and they are resent, accepted exactly once", async () => {
+  const clock = new ManualClock(Date.now());
+  const collector = startCollector(SECRET, { clock });
+  collector.faults.push(
+    { kind: "status", status: 503 },
+    { kind: "status", status: 401 },
+    { kind: "status", status: 400 },
+    { kind: "lose", status: 500 }, // processed, but the 200 is lost
+  );
+  const tracker = new ClientTracker(options(collector, { queueSize: 4, clock }));
+  try {
+    await tracker.ready;
+    const started = tracker.stats().lastSyncTime;
+    for (let i = 0; i < 4; i++) tracker.trackEvent("tap", { i: String(i) });
+    for (let sent = 1; sent <= 5; sent++) {
+      await waitFor(() => collector.requests.length === sent, `request ${sent}`);
+      if (sent < 5) {
+        // The answer is read and the backoff timer set (the request timeout cleared).
+        await waitFor(
+          () => tracker.stats().retried === 4 * sent && clock.pendingDelays.length === 1,
+          `backoff after answer ${sent}`,
+        );
+        // Between answers every payload is still held: nothing deleted before a 200.
+        assert.equal(tracker.stats().inFlight, 4);
+        assert.equal(tracker.stats().lastSyncTime, started, "no sync time without a 200");
+        clock.advance(120_000); // past any backoff
+      }
+    }
+    await waitFor(() => tracker.stats().delivered === 4, "delivered after the 200");
+    assert.deepEqual(collector.requests.map((r) => r.status), [503, 401, 400, 500, 200]);
+    const bodies = collector.requests.map((r) => r.protobuf!.payloads.map((p) => p.nr));
+    for (const nrs of bodies) assert.deepEqual(nrs, [1, 2, 3, 4], "the same payloads each time");
+    assert.deepEqual(acceptedNrs(collector), [1, 2, 3, 4], "once each at the sink");
+    const stats = tracker.stats();
+    assert.equal(stats.failed, 0);
+    assert.equal(stats.queued + stats.inFlight, 0);
+    assert.equal(stats.lastSyncTime, clock.now(), "the 200 stored the sync time");
+  } finally {
+    const closing = tracker.close({ timeoutMs: 1000 });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    clock.advance(1000); // bounds the close if an assertion failed with payloads in flight
+    await closing;
+    await collector.close();
+  }
+});
+
+Deno.test("a new tracker over the same FileStorage continues nr and sends unsent events exactly once", async () => {
+  const collector = startCollector(SECRET);
+  const path = `${await tempDir()}/queue.log`;
+  const first = new ClientTracker(
+    options(collector, { storage: new FileStorage(path), queueSize: 5 }),
+  );
+  await first.ready;
+  first.setUser("t1", "u1");
+  for (let i = 1; i <= 5; i++) first.trackEvent("first", { i: String(i) });
+  await waitFor(() => collector.accepted.length === 5, "the first five delivered");
+  collector.failAll = 503;
+  for (let i = 6; i <= 8; i++) first.trackEvent("first", { i: String(i) });
+  const left = await first.close({ timeoutMs: 50 });
+  assert.equal(left.pending, 3, "three payloads left in storage");
+  collector.failAll = undefined;
+
+  const second = new ClientTracker(
+    options(collector, { storage: new FileStorage(path), queueSize: 2 }),
+  );
+  try {
+    await second.ready;
+    assert.deepEqual(second.loadUser(), { tenantId: "t1", userId: "u1" });
+    assert.equal(second.loadNumberPerSession(), 8);
+    second.trackEvent("second", { i: "9" });
+    second.trackEvent("second", { i: "10" });
+    await second.flush();
+    await waitFor(() => collector.accepted.length === 10, "all ten accepted");
+    assert.deepEqual(acceptedNrs(collector).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    for (const accepted of collector.accepted) {
+      const event = accepted.event;
+      const params = event.parameters as Array<{ name: string; value: string }>;
+      assert.equal(params[0]!.value, String(event.nr), "each nr carries its own event");
+      assert.equal(event.user_id, "u1");
+      assert.equal(event.session, second.session);
+    }
+  } finally {
+    await second.close();
+    await collector.close();
+  }
+});
+
+Deno.test("events of an older session restored from storage go out in their own Collection", async () => {
+  const collector = startCollector(SECRET);
+  const path = `${await tempDir()}/queue.log`;
+  collector.failAll = 503;
+  const old = new ClientTracker(
+    options(collector, { storage: new FileStorage(path), queueSize: 2 }),
+  );
+  old.trackEvent("old", { v: "1" });
+  old.trackEvent("old", { v: "2" });
+  await waitFor(() => collector.requests.length > 0, "a refused send");
+  await old.close({ timeoutMs: 50 });
+  collector.failAll = undefined;
+
+  // The app was updated: new product version, new session.
+  const updated = new ClientTracker(
+    options(collector, { storage: new FileStorage(path), productVersion: "2.4.0", queueSize: 1 }),
+  );
+  try {
+    await updated.ready;
+    assert.notEqual(updated.session, old.session);
+    assert.equal(updated.loadNumberPerSession(), 0, "a new session counts from the start");
+    assert.deepEqual(
+      Object.keys(updated.loadCollections()).sort(),
+      [old.session, updated.session].sort(),
+    );
+    updated.trackEvent("new", { v: "3" });
+    await updated.flush();
+    await waitFor(() => collector.accepted.length === 3, "three accepted");
+    const delivered = collector.requests.filter((r) => r.status === 200).map((r) => r.protobuf!);
+    const bySession = new Map(delivered.map((c) => [c.session, c]));
+    const oldCollection = bySession.get(sessionOf("device-42", "ios-app", "17.1", "2.3.0", 8))!;
+    const newCollection = bySession.get(sessionOf("device-42", "ios-app", "17.1", "2.4.0", 8))!;
+    assert.equal(oldCollection.productVersion, "2.3.0");
+    assert.deepEqual(oldCollection.payloads.map((p) => [p.event, p.nr]), [["old", 1], ["old", 2]]);
+    assert.equal(newCollection.productVersion, "2.4.0");
+    assert.deepEqual(newCollection.payloads.map((p) => [p.event, p.nr]), [["new", 1]]);
+    assert.ok(delivered.every((c) => c.payloads.length > 0), "no Collection without payloads");
+  } finally {
+    await updated.close();
+    await collector.close();
+  }
+});
