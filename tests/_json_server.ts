@@ -99,7 +99,7 @@ export function startJsonServer(options: JsonServerOptions = {}): Promise<JsonSe
   const hung = new Set<() => void>();
   const waiters: Array<{ count: number; resolve: () => void }> = [];
   let httpServer: Deno.HttpServer;
-    const server: JsonServer = {
+  const server: JsonServer = {
     url: "",
     port: 0,
     requests: [],

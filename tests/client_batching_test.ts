@@ -194,7 +194,9 @@ Deno.test("send() delivers at once and resolves with the bulk result", async () 
 Deno.test("gzip compression sends Content-Encoding: gzip bodies the server can read", async () => {
   const server = await startJsonServer();
   const c = client(server.url, { compression: "gzip" });
-  for (let i = 0; i < 50; i++) c.track("compressible", { text: "aaaa".repeat(50) }, { userId: "u1" });
+  for (let i = 0; i < 50; i++) {
+    c.track("compressible", { text: "aaaa".repeat(50) }, { userId: "u1" });
+  }
   await c.flush();
   assert.equal(server.requests[0]!.headers.get("content-encoding"), "gzip");
   assert.ok(server.requests[0]!.bytes < 50 * 200, `compressed to ${server.requests[0]!.bytes}`);

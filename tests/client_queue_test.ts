@@ -25,7 +25,9 @@ Deno.test("overflow 'reject' throws QueueFullError at maxQueueSize and keeps the
   for (let i = 0; i < 3; i++) c.track("e", {}, { userId: "u1", idempotencyKey: key(i) });
   assert.throws(
     () => c.track("e", {}, { userId: "u1", idempotencyKey: key(3) }),
-    (error) => isQueueFullError(error) && error.bound === "events" && /'maxQueueSize' is 3/.test(error.message),
+    (error) =>
+      isQueueFullError(error) && error.bound === "events" &&
+      /'maxQueueSize' is 3/.test(error.message),
   );
   await c.flush();
   assert.deepEqual(server.accepted.map((e) => e.idempotency_key), [key(0), key(1), key(2)]);
@@ -155,7 +157,12 @@ Deno.test("stats() shows backpressure while requests are in flight", async () =>
   await flushed;
   const after = c.stats();
   assert.deepEqual(
-    { queued: after.queued, inFlight: after.inFlight, delivered: after.delivered, requests: after.requests },
+    {
+      queued: after.queued,
+      inFlight: after.inFlight,
+      delivered: after.delivered,
+      requests: after.requests,
+    },
     { queued: 0, inFlight: 0, delivered: 5, requests: 3 },
   );
   await c.close();

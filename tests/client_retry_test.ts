@@ -196,10 +196,12 @@ Deno.test("413 splits the batch and resends the halves under new keys, dropping 
 });
 
 Deno.test("400 and 422 are permanent: reported with the server's reason and not retried", async () => {
-  for (const [status, body, reason] of [
-    [400, '{"error":"bad_request","detail":"properties too deep"}', "properties too deep"],
-    [422, '{"error":"idempotency_key_reused","detail":"different body"}', "different body"],
-  ] as const) {
+  for (
+    const [status, body, reason] of [
+      [400, '{"error":"bad_request","detail":"properties too deep"}', "properties too deep"],
+      [422, '{"error":"idempotency_key_reused","detail":"different body"}', "different body"],
+    ] as const
+  ) {
     const server = await startJsonServer();
     const errors: IdemtrackError[] = [];
     const c = client(server.url, { onError: (e) => errors.push(e) });

@@ -348,3 +348,91 @@ Deno.test("events of an older session restored from storage go out in their own 
     await collector.close();
   }
 });
+
+Deno.test("after kill -9 at random moments no nr is reused, no acknowledged event is lost, none is duplicated", async () => {
+  const collector = startCollector(SECRET);
+  const path = `${await tempDir()}/queue.log`;
+  const child = new URL("./_hamustro_tracker_child.ts", import.meta.url).pathname;
+  const cwd = new URL("..", import.meta.url).pathname;
+  const acknowledged = new Map<string, number>();
+  try {
+    for (let run = 0; run < 3; run++) {
+      const process = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", child, "track", path, collector.base, SECRET, `r${run}`],
+        cwd,
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      // Kill after a random number of acknowledged steps (random moments relative to sends).
+      const killAfter = 2 + Math.floor(Math.random() * 30);
+      const reader = process.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let buffered = "";
+      let lines = 0;
+      while (lines < killAfter) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffered += value;
+        const parts = buffered.split("\n");
+        buffered = parts.pop()!;
+        for (const line of parts) {
+          lines++;
+          acknowledged.set(`r${run}`, Number(line));
+        }
+      }
+      process.kill("SIGKILL");
+      await process.status;
+      await reader.cancel().catch(() => {});
+      assert.ok(acknowledged.has(`r${run}`), `run ${run} acknowledged something before the kill`);
+    }
+    const finish = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", child, "finish", path, collector.base, SECRET],
+      cwd,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(
+      new TextDecoder().decode(finish.stdout).trim(),
+      "done",
+      new TextDecoder().decode(finish.stderr),
+    );
+
+    // On the wire: one event per (session, nr), whatever was resent.
+    const byNr = new Map<string, string>();
+    for (const request of collector.requests) {
+      for (const payload of request.protobuf!.payloads) {
+        const identity = payload.parameters.map((p) => `${p.name}=${p.value}`).join("&");
+        const key = `${request.protobuf!.session}:${payload.nr}`;
+        const earlier = byNr.get(key);
+        assert.ok(
+          earlier === undefined || earlier === identity,
+          `nr ${key} reused: ${earlier} / ${identity}`,
+        );
+        byNr.set(key, identity);
+      }
+    }
+    // At the sink: each event once; every acknowledged one there.
+    const seen = new Map<string, number>();
+    for (const accepted of collector.accepted) {
+      const params = accepted.event.parameters as Array<{ name: string; value: string }>;
+      const identity = params.map((p) => `${p.name}=${p.value}`).join("&");
+      seen.set(identity, (seen.get(identity) ?? 0) + 1);
+    }
+    const duplicated = [...seen].filter(([, count]) => count > 1);
+    assert.deepEqual(duplicated, [], "no event twice at the sink");
+    const lost: string[] = [];
+    for (const [run, highest] of acknowledged) {
+      for (let i = 0; i <= highest; i++) {
+        if (!seen.has(`run=${run}&i=${i}`)) lost.push(`${run}/${i}`);
+      }
+    }
+    assert.deepEqual(
+      lost,
+      [],
+      `acknowledged events lost (acknowledged: ${JSON.stringify([...acknowledged])})`,
+    );
+    const nrs = collector.accepted.map((a) => a.event.nr as number).sort((a, b) => a - b);
+    assert.equal(new Set(nrs).size, nrs.length, "distinct nr at the sink");
+  } finally {
+    await collector.close();
+  }
+});

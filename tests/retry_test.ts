@@ -40,7 +40,12 @@ Deno.test("planRetry() stops after maxRetries", () => {
 });
 
 Deno.test("planRetry() honours Retry-After with floor and cap, free for the first few", () => {
-  const options = { maxRetries: 0, freeRetryAfters: 2, retryAfterFloorMs: 500, retryAfterCapMs: 10_000 };
+  const options = {
+    maxRetries: 0,
+    freeRetryAfters: 2,
+    retryAfterFloorMs: 500,
+    retryAfterCapMs: 10_000,
+  };
   const first = planRetry(INITIAL_RETRY_STATE, 0, options);
   assert.ok(first.retry);
   assert.equal(first.delayMs, 500, "floor");
