@@ -436,3 +436,55 @@ Deno.test("after kill -9 at random moments no nr is reused, no acknowledged even
     await collector.close();
   }
 });
+
+Deno.test("deno task receiver with --hamustro-secret serves /api/v1/track for the tracker", async () => {
+  const dir = await tempDir();
+  const root = new URL("..", import.meta.url).pathname;
+  const server = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      `${root}deno.json`,
+      `${root}scripts/receiver.ts`,
+      "--port",
+      "0",
+      "--store",
+      "memory",
+      "--sink",
+      `${dir}/events.jsonl`,
+      "--hamustro-secret",
+      SECRET,
+    ],
+    cwd: root,
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let text = "";
+    while (!text.includes("\n")) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    const base = text.split("\n")[0]!;
+    assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const tracker = new ClientTracker({ ...options({ base } as Collector), queueSize: 2 });
+    tracker.trackEvent("one");
+    tracker.trackEvent("two");
+    const result = await tracker.flush();
+    await tracker.close();
+    assert.equal(result.success, 2);
+    const lines = (await Deno.readTextFile(`${dir}/events.jsonl`)).trim().split("\n");
+    const events = lines.map((line) => JSON.parse(line).event);
+    assert.deepEqual(events.map((e) => [e.event, e.nr, e.session]), [
+      ["one", 1, tracker.session],
+      ["two", 2, tracker.session],
+    ]);
+  } finally {
+    server.kill("SIGKILL");
+    await server.status;
+    await reader.cancel().catch(() => {});
+  }
+});
