@@ -200,7 +200,7 @@ function systemTimezone(): string | undefined {
  * import { ClientTracker } from "./client_tracker.ts";
  * import assert from "node:assert/strict";
  *
- * const statuses: number[] = [];
+ * const bodySizes: number[] = [];
  * await using tracker = new ClientTracker({
  *   collectorUrl: "http://127.0.0.1:8080",
  *   sharedSecretKey: "s3cret",
@@ -210,7 +210,7 @@ function systemTimezone(): string | undefined {
  *   productVersion: "2.3.0",
  *   env: "PRODUCTION",
  *   transport: (request) => {
- *     statuses.push(request.body.length);
+ *     bodySizes.push(request.body.length);
  *     return Promise.resolve({ status: 200, headers: new Headers(), body: "" });
  *   },
  *   exitHook: false,
@@ -221,6 +221,7 @@ function systemTimezone(): string | undefined {
  * const result = await tracker.flush();
  * assert.equal(result.success, 1);
  * assert.equal(tracker.stats().nr, 1);
+ * assert.equal(bodySizes.length, 1);
  * ```
  */
 export class ClientTracker {
