@@ -1,6 +1,8 @@
 /**
- * Starts an idemtrack receiver (the generic JSON route) on a port, with an
- * embedded persistent dedupe store and a JSON-lines sink.
+ * Starts an idemtrack receiver on a port, with an embedded persistent dedupe
+ * store and a JSON-lines sink. It serves the generic JSON route
+ * (`POST /v1/events/batch`) and the Hamustro collector route
+ * (`POST /api/v1/track`).
  *
  * ```sh
  * deno task receiver --port 8787 --sink events.jsonl --token acme=s3cret-token
@@ -9,7 +11,10 @@
  * Flags: `--port` (default 8787, 0 = any free port), `--hostname` (127.0.0.1),
  * `--sink <file>` (idemtrack-events.jsonl), `--store <path>|memory`
  * (.idemtrack/receiver.kv), `--token <tenant>=<token>` (repeatable; none = open
- * collector, tenant "default"), `--rate-limit` (100 rq/s, burst 500 per tenant).
+ * collector, tenant "default"), `--rate-limit` (100 rq/s, burst 500 per tenant),
+ * `--hamustro-secret <secret>` (the shared secret of the Hamustro route; also read
+ * from `HAMUSTRO_SHARED_SECRET`; without either, the Hamustro route is not mounted),
+ * `--hamustro-signature required|optional` (default required).
  * The first line printed is the receiver's base URL.
  *
  * @module
@@ -26,6 +31,7 @@ import {
   KvDedupeStore,
   MemoryDedupeStore,
 } from "../src/receiver/mod.ts";
+import { hamustroRoute } from "../src/hamustro/route.ts";
 
 function fail(message: string): never {
   console.error(`receiver: ${message}`);
@@ -41,6 +47,8 @@ const { values } = parseArgs({
     store: { type: "string", default: ".idemtrack/receiver.kv" },
     token: { type: "string", multiple: true, default: [] },
     "rate-limit": { type: "boolean", default: false },
+    "hamustro-secret": { type: "string" },
+    "hamustro-signature": { type: "string", default: "required" },
   },
 });
 
@@ -55,6 +63,12 @@ for (const pair of values.token) {
   tokens[pair.slice(at + 1)] = pair.slice(0, at);
 }
 
+const hamustroSecret = values["hamustro-secret"] ?? Deno.env.get("HAMUSTRO_SHARED_SECRET");
+const signature = values["hamustro-signature"];
+if (signature !== "required" && signature !== "optional") {
+  fail(`--hamustro-signature must be "required" or "optional": current value is ${signature}`);
+}
+
 let store: DedupeStore;
 if (values.store === "memory") {
   store = new MemoryDedupeStore();
@@ -64,7 +78,10 @@ if (values.store === "memory") {
 }
 const auth = Object.keys(tokens).length > 0 ? bearerAuth({ tokens }) : undefined;
 const receiver = createReceiver({
-  routes: [createJsonRoute(auth === undefined ? {} : { auth })],
+  routes: [
+    createJsonRoute(auth === undefined ? {} : { auth }),
+    ...(hamustroSecret ? [hamustroRoute({ sharedSecretKey: hamustroSecret, signature })] : []),
+  ],
   sink: new JsonLinesSink(values.sink),
   store,
   rateLimit: values["rate-limit"],
@@ -79,6 +96,9 @@ const server = Deno.serve({
     console.error(
       `idemtrack receiver: POST http://${host}:${port}/v1/events/batch → ${values.sink} (store: ${values.store})`,
     );
+    if (hamustroSecret) {
+      console.error(`idemtrack receiver: POST http://${host}:${port}/api/v1/track (Hamustro)`);
+    }
   },
 }, receiver);
 

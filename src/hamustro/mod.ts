@@ -39,3 +39,4 @@ export {
   type Payload,
   PayloadSchema,
 } from "./gen/hamustro_pb.ts";
+export * from "./client_tracker.ts";
