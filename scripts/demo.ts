@@ -13,6 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { Client } from "../mod.ts";
+import { ClientTracker, hamustroRoute } from "../src/hamustro/mod.ts";
 import {
   type AcceptedEvent,
   callbackSink,
@@ -26,10 +27,13 @@ const { values: args } = parseArgs({
     events: { type: "string", default: "100000" },
     "fault-rate": { type: "string", default: "0.15" },
     seed: { type: "string", default: "7" },
+    "hamustro-events": { type: "string", default: "20000" },
   },
 });
 const totalEvents = Number(args.events);
 const faultRate = Number(args["fault-rate"]);
+const hamustroEvents = Number(args["hamustro-events"]);
+const HAMUSTRO_SECRET = "demo-shared-secret";
 
 /** mulberry32: a small seeded PRNG so a run can be repeated. */
 function seeded(seed: number): () => number {
@@ -46,12 +50,15 @@ const random = seeded(Number(args.seed));
 
 // ---- the receiver, with a sink that counts what arrives ----
 const arrivals = new Map<string, number>();
+const hamustroArrivals = new Map<string, number>();
 const receiver = createReceiver({
-  routes: [createJsonRoute()],
+  routes: [createJsonRoute(), hamustroRoute({ sharedSecretKey: HAMUSTRO_SECRET })],
   store: new MemoryDedupeStore(),
   sink: callbackSink((events: readonly AcceptedEvent[]) => {
-    for (const { key } of events) {
-      if (key !== undefined) arrivals.set(key, (arrivals.get(key) ?? 0) + 1);
+    for (const { key, route } of events) {
+      if (key === undefined) continue;
+      const seen = route === "hamustro" ? hamustroArrivals : arrivals;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
     }
   }),
   onError: () => {},
@@ -101,7 +108,8 @@ const server = Deno.serve(
     return response;
   },
 );
-const endpoint = `http://127.0.0.1:${server.addr.port}/v1/events/batch`;
+const origin = `http://127.0.0.1:${server.addr.port}`;
+const endpoint = `${origin}/v1/events/batch`;
 
 // ---- the client, under a realistic load ----
 const PLANS = ["free", "pro", "team", "enterprise"];
@@ -145,6 +153,31 @@ for (let i = 0; i < totalEvents; i++) {
 const summary = await client.close();
 const elapsedMs = performance.now() - started;
 const stats = client.stats();
+
+// ---- a Hamustro tracker (protobuf, signed) through the same faulty server ----
+const tracker = new ClientTracker({
+  collectorUrl: origin,
+  sharedSecretKey: HAMUSTRO_SECRET,
+  deviceId: "demo-device-0001",
+  clientId: "demo-ios-app",
+  systemVersion: "17.1",
+  productVersion: "4.2.1",
+  env: "PRODUCTION",
+  queueSize: 500,
+  exitHook: false,
+});
+await tracker.ready;
+tracker.setUser("acme", "user-42");
+const hamustroStarted = performance.now();
+for (let i = 0; i < hamustroEvents; i++) {
+  tracker.trackEvent(i % 10 === 0 ? "App.Open" : "Screen.View", {
+    screen: PAGES[i % PAGES.length]!,
+    index: String(i),
+  });
+  if (i % 5_000 === 4_999) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+const trackerSummary = await tracker.close({ timeoutMs: 60_000 });
+const hamustroElapsedMs = performance.now() - hamustroStarted;
 await server.shutdown();
 await receiver.close();
 
@@ -155,6 +188,9 @@ for (const key of tracked) {
   if (count === 0) lost++;
   if (count > 1) duplicatesAtSink += count - 1;
 }
+let hamustroDuplicates = 0;
+for (const count of hamustroArrivals.values()) if (count > 1) hamustroDuplicates += count - 1;
+const hamustroLost = hamustroEvents - hamustroArrivals.size;
 const r = receiver.stats;
 const rows: Array<[string, string | number]> = [
   ["tracked", tracked.length],
@@ -175,11 +211,24 @@ const rows: Array<[string, string | number]> = [
   ],
   ["events/s", Math.round(tracked.length / (elapsedMs / 1000))],
   ["elapsed", `${(elapsedMs / 1000).toFixed(2)} s`],
+  ["", ""],
+  ["Hamustro tracker (protobuf, signed)", ""],
+  ["tracked", hamustroEvents],
+  ["arrived at the sink (unique session:nr)", hamustroArrivals.size],
+  ["duplicates at the sink", hamustroDuplicates],
+  ["lost", hamustroLost],
+  ["delivered / pending (tracker)", `${trackerSummary.delivered} / ${trackerSummary.pending}`],
+  ["events/s", Math.round(hamustroEvents / (hamustroElapsedMs / 1000))],
 ];
 const width = Math.max(...rows.map(([label]) => label.length));
 console.log("idemtrack demo — Client → loopback receiver with injected faults\n");
-for (const [label, value] of rows) console.log(`${label.padEnd(width)}  ${value}`);
-if (lost !== 0 || duplicatesAtSink !== 0 || summary.failed !== 0) {
+for (const [label, value] of rows) {
+  console.log(label === "" ? "" : `${label.padEnd(width)}  ${value}`);
+}
+if (
+  lost !== 0 || duplicatesAtSink !== 0 || summary.failed !== 0 || hamustroLost !== 0 ||
+  hamustroDuplicates !== 0
+) {
   console.error("\nFAILED: events were lost or duplicated");
   Deno.exit(1);
 }

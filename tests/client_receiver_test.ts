@@ -59,6 +59,7 @@ Deno.test("a 409 duplicate for a request whose answer was lost counts as deliver
     );
     assert.deepEqual([...sinkCounts(server)].sort(), keys.map((key) => [key, 1]).sort());
     assert.equal(client.stats().failed, 0);
+    assert.equal(client.stats().duplicates, 5, "the 409's records count as duplicates");
   } finally {
     await server.close();
   }

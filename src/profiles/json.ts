@@ -122,6 +122,8 @@ function readResult(value: unknown): RecordOutcome | undefined {
 }
 
 /** Reads `results` when it holds one readable result per record. */
+const DUPLICATE: RecordOutcome = Object.freeze({ status: "duplicate" });
+
 function readResults(body: string, count: number): RecordOutcome[] | undefined {
   let parsed: unknown;
   try {
@@ -199,7 +201,13 @@ export function jsonProfile(options: JsonProfileOptions): Profile {
       const ok = status >= 200 && status < 300;
       if (ok || status === 409) {
         const outcomes = readResults(response.body, batch.records.length);
-        if (outcomes !== undefined) return { kind: "each", outcomes };
+        if (outcomes !== undefined) {
+          // A 409 repeats the original results: what was accepted then is a duplicate now.
+          return {
+            kind: "each",
+            outcomes: ok ? outcomes : outcomes.map((o) => o.status === "delivered" ? DUPLICATE : o),
+          };
+        }
         if (ok) return { kind: "all", outcome: { status: "delivered" } };
       }
       return classifyResponse(response, Date.now())!;
