@@ -196,7 +196,9 @@ const rows: Array<[string, string | number]> = [
   ["tracked", tracked.length],
   [
     "delivered (client)",
-    `${summary.delivered} (${summary.duplicates} of them answered 409: already there)`,
+    `${
+      summary.delivered + summary.duplicates
+    } (${summary.duplicates} of them answered 409: already there)`,
   ],
   ["arrived at the sink (unique)", arrivals.size],
   ["duplicates suppressed (receiver)", `${r.duplicates} events, ${r.duplicateRequests} requests`],
