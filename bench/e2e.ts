@@ -181,6 +181,24 @@ async function stats(
   return await (await fetch(`${base}/stats`)).json();
 }
 
+/** nproc, CPU model and memory, so figures can be reported with the machine they came from. */
+function machine(): string {
+  let model = "unknown CPU";
+  try {
+    const match = Deno.readTextFileSync("/proc/cpuinfo").match(/^model name\s*:\s*(.+)$/m);
+    if (match) model = match[1]!.trim();
+  } catch {
+    // not Linux
+  }
+  const memory = Deno.systemMemoryInfo();
+  const gib = (bytes: number) => (bytes / 1024 ** 3).toFixed(1);
+  return `machine: ${navigator.hardwareConcurrency} CPUs (nproc), ${model}, ${
+    gib(memory.total)
+  } GiB RAM (${gib(memory.available)} GiB available), load average ${
+    Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
+  }, Deno ${Deno.version.deno}`;
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -245,6 +263,7 @@ async function main(): Promise<void> {
   };
   const floor = row("floor");
   const client = row("client");
+  console.log(machine());
   console.table([floor, client]);
   console.log(
     `client/floor events/s ratio: ${

@@ -213,6 +213,74 @@ function checkJson(field: string, value: unknown, depth: number): void {
   }
 }
 
+let cachedPrefixes: readonly string[] | undefined;
+let cachedFirstCodes: number[] = [];
+
+/**
+ * ASCII-lowercased first character codes of the prefixes: a key whose first
+ * character matches none of them cannot start with a reserved prefix (letters
+ * compare equal under `| 0x20` in either case; other characters only equal
+ * themselves), so the full case-insensitive check runs only for candidates.
+ */
+function firstCodesOf(prefixes: readonly string[]): number[] {
+  if (prefixes !== cachedPrefixes) {
+    cachedPrefixes = prefixes;
+    cachedFirstCodes = prefixes.map((prefix) => prefix.charCodeAt(0) | 0x20);
+  }
+  return cachedFirstCodes;
+}
+
+function mayBeReserved(key: string, firstCodes: number[]): boolean {
+  const code = key.charCodeAt(0);
+  if (code >= 0x80 || key.length === 0) return true;
+  const lower = code | 0x20;
+  for (let i = 0; i < firstCodes.length; i++) {
+    if (firstCodes[i] === lower) return true;
+  }
+  return false;
+}
+
+/**
+ * Properties that are a plain object, in one pass: values checked as
+ * `checkJson` would (flat primitives inline), keys against the reserved
+ * prefixes. Returns the first reserved key, reported only once every value is
+ * known to be valid (value errors come first, as in `checkOtherProperties`).
+ */
+function checkPlainProperties(
+  properties: JsonObject,
+  prefixes: readonly string[],
+): string | undefined {
+  const firstCodes = firstCodesOf(prefixes);
+  let reservedKey: string | undefined;
+  for (const key in properties) {
+    if (!Object.hasOwn(properties, key)) continue;
+    const item = properties[key];
+    const kind = typeof item;
+    if (!(kind === "string" || kind === "boolean" || item === null)) {
+      if (kind !== "number" || !Number.isFinite(item)) checkJson(`properties.${key}`, item, 1);
+    }
+    if (
+      reservedKey === undefined && mayBeReserved(key, firstCodes) &&
+      reservedPrefixOf(key, prefixes) !== undefined
+    ) {
+      reservedKey = key;
+    }
+  }
+  return reservedKey;
+}
+
+/** Properties that are not a plain object: the general checks (arrays, null prototypes, errors). */
+function checkOtherProperties(
+  properties: unknown,
+  prefixes: readonly string[],
+): string | undefined {
+  checkJson("properties", properties, 0);
+  if (typeof properties !== "object" || properties === null || Array.isArray(properties)) {
+    throw new EventValidationError("properties", "type", "is not an object", "a plain object");
+  }
+  return Object.keys(properties).find((key) => reservedPrefixOf(key, prefixes) !== undefined);
+}
+
 function lastSegment(pathname: string): string {
   const segment = pathname.split("/").pop() ?? "";
   try {
@@ -317,20 +385,16 @@ export function createEvent(input: EventInput, rules: EventRules = {}): Idemtrac
     );
   }
   const properties = input.properties ?? {};
-  checkJson("properties", properties, 0);
-  if (typeof properties !== "object" || properties === null || Array.isArray(properties)) {
-    throw new EventValidationError("properties", "type", "is not an object", "a plain object");
-  }
-  for (const key of Object.keys(properties)) {
-    const reserved = reservedPrefixOf(key, reservedPrefixes);
-    if (reserved !== undefined) {
-      throw new EventValidationError(
-        `properties.${key}`,
-        "reserved",
-        `starts with the reserved prefix '${reserved}'`,
-        `property names not starting with ${reservedPrefixes.map((p) => `'${p}'`).join(" or ")}`,
-      );
-    }
+  const reservedKey = Object.getPrototypeOf(properties) === Object.prototype
+    ? checkPlainProperties(properties, reservedPrefixes)
+    : checkOtherProperties(properties, reservedPrefixes);
+  if (reservedKey !== undefined) {
+    throw new EventValidationError(
+      `properties.${reservedKey}`,
+      "reserved",
+      `starts with the reserved prefix '${reservedPrefixOf(reservedKey, reservedPrefixes)}'`,
+      `property names not starting with ${reservedPrefixes.map((p) => `'${p}'`).join(" or ")}`,
+    );
   }
   if (input.context !== undefined) checkJson("context", input.context, 0);
   let timestamp: number;
