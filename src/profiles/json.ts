@@ -101,14 +101,17 @@ export function jsonWireText(event: IdemtrackEvent, iso: (ms: number) => string)
   return text + "}";
 }
 
+const DELIVERED: RecordOutcome = Object.freeze({ status: "delivered" });
+const DUPLICATE: RecordOutcome = Object.freeze({ status: "duplicate" });
+
 function readResult(value: unknown): RecordOutcome | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const result = value as Record<string, unknown>;
   switch (result.status) {
     case "accepted":
-      return { status: "delivered" };
+      return DELIVERED;
     case "duplicate":
-      return { status: "duplicate" };
+      return DUPLICATE;
     case "rejected": {
       const code = typeof result.code === "string" ? result.code : "rejected";
       const reason = typeof result.reason === "string" ? result.reason : code;
@@ -121,25 +124,34 @@ function readResult(value: unknown): RecordOutcome | undefined {
   }
 }
 
-/** Reads `results` when it holds one readable result per record. */
-const DUPLICATE: RecordOutcome = Object.freeze({ status: "duplicate" });
-
-function readResults(body: string, count: number): RecordOutcome[] | undefined {
+/**
+ * Reads `results` when it holds one readable result per record. A 2xx whose
+ * counts say every record was accepted is delivered as a whole (no per-record
+ * walk); a 409 repeats the original results, so what was accepted then is a
+ * duplicate now.
+ */
+function readResults(body: string, count: number, ok: boolean): BatchOutcome | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
   } catch {
     return undefined;
   }
-  const results = (parsed as { results?: unknown } | null)?.results;
+  const answer = parsed as
+    | { results?: unknown; accepted?: unknown; rejected?: unknown; duplicates?: unknown }
+    | null;
+  const results = answer?.results;
   if (!Array.isArray(results) || results.length !== count) return undefined;
+  if (ok && answer!.accepted === count && answer!.rejected === 0 && answer!.duplicates === 0) {
+    return { kind: "all", outcome: DELIVERED };
+  }
   const outcomes: RecordOutcome[] = [];
   for (const result of results) {
     const outcome = readResult(result);
     if (outcome === undefined) return undefined;
-    outcomes.push(outcome);
+    outcomes.push(!ok && outcome === DELIVERED ? DUPLICATE : outcome);
   }
-  return outcomes;
+  return { kind: "each", outcomes };
 }
 
 /**
@@ -200,15 +212,9 @@ export function jsonProfile(options: JsonProfileOptions): Profile {
       const { status } = response;
       const ok = status >= 200 && status < 300;
       if (ok || status === 409) {
-        const outcomes = readResults(response.body, batch.records.length);
-        if (outcomes !== undefined) {
-          // A 409 repeats the original results: what was accepted then is a duplicate now.
-          return {
-            kind: "each",
-            outcomes: ok ? outcomes : outcomes.map((o) => o.status === "delivered" ? DUPLICATE : o),
-          };
-        }
-        if (ok) return { kind: "all", outcome: { status: "delivered" } };
+        const outcome = readResults(response.body, batch.records.length, ok);
+        if (outcome !== undefined) return outcome;
+        if (ok) return { kind: "all", outcome: DELIVERED };
       }
       return classifyResponse(response, Date.now())!;
     },
