@@ -2,7 +2,7 @@
 // parent kills with SIGKILL. Usage:
 //   _client_crash_child.ts track <path> <url> <durability> <prefix> <count>
 //      tracks events 0..count-1 (key `<prefix>-<i>`, properties {seq: i}) in chunks and prints
-//        "T <i>"  after track() accepted every event up to i,
+//        "T <i> <ms>"  after track() accepted every event up to i, ms after the store opened,
 //        "A <i>"  once every event up to i is acknowledged as persisted: storage.sync() resolved
 //                 (everyWrite: after each chunk; interval: every syncIntervalMs, as its timer does),
 //        "closed" after close() delivered everything (if it lives that long).
@@ -34,6 +34,7 @@ async function track(
   const storage = new FileStorage(path, { durability, syncIntervalMs: SYNC_INTERVAL_MS });
   const client = new Client({ endpoint: url, storage, exitHook: false });
   await client.flush(); // opens the store, so that every later track() is journaled at once
+  const start = performance.now();
   let tracked = -1;
   let acked = -1;
   const acknowledge = async () => {
@@ -57,7 +58,7 @@ async function track(
       });
     }
     tracked = end - 1;
-    print(`T ${tracked}`);
+    print(`T ${tracked} ${Math.round(performance.now() - start)}`);
     await macrotask();
     if (durability === "everyWrite") await acknowledge();
   }

@@ -18,6 +18,8 @@ interface KillReport {
   acked: number;
   /** The child finished on its own before the kill came. */
   exited: boolean;
+  /** When each "T" line was printed, ms after the store opened, by event index. */
+  trackedAtMs: Map<number, number>;
 }
 
 /** Sink: how many times each key reached it, and the seq each event carried. */
@@ -57,18 +59,21 @@ async function trackAndKill(
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const report: KillReport = { tracked: -1, acked: -1, exited: false };
+  const report: KillReport = { tracked: -1, acked: -1, exited: false, trackedAtMs: new Map() };
   const decoder = new TextDecoder();
   const reader = child.stdout.getReader();
   let buffered = "";
+  let pendingRead: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
   const readLines = (chunk: Uint8Array | undefined) => {
     buffered += decoder.decode(chunk, { stream: chunk !== undefined });
     const lines = buffered.split("\n");
     buffered = lines.pop()!;
     for (const line of lines) {
-      const [kind, value] = line.split(" ");
-      if (kind === "T") report.tracked = Number(value);
-      else if (kind === "A") report.acked = Number(value);
+      const [kind, value, ms] = line.split(" ");
+      if (kind === "T") {
+        report.tracked = Number(value);
+        report.trackedAtMs.set(report.tracked, Number(ms));
+      } else if (kind === "A") report.acked = Number(value);
       else if (kind === "closed") report.exited = true;
     }
   };
@@ -80,12 +85,15 @@ async function trackAndKill(
       readLines(value);
     }
     if (delayMs > 0) {
-      // Keep reading while waiting, so the child never blocks on a full pipe.
-      const until = Date.now() + delayMs;
-      const stop = new Promise<void>((resolve) => setTimeout(resolve, delayMs));
-      while (Date.now() < until) {
-        const next = await Promise.race([reader.read(), stop.then(() => undefined)]);
-        if (next === undefined || next.done) break;
+      // Keep reading while waiting, so the child never blocks on a full pipe; a read still
+      // pending when the time is up is awaited after the kill (its lines count).
+      const stop = new Promise<"stop">((resolve) => setTimeout(() => resolve("stop"), delayMs));
+      for (;;) {
+        pendingRead ??= reader.read();
+        const next = await Promise.race([pendingRead, stop]);
+        if (next === "stop") break;
+        pendingRead = undefined;
+        if (next.done) break;
         readLines(next.value);
       }
     }
@@ -98,7 +106,8 @@ async function trackAndKill(
     clearTimeout(deadline);
     // Lines printed before death count: they were true when printed.
     for (;;) {
-      const { value, done } = await reader.read();
+      const { value, done } = await (pendingRead ?? reader.read());
+      pendingRead = undefined;
       if (done) break;
       readLines(value);
     }
@@ -139,6 +148,7 @@ for (const durability of ["everyWrite", "interval"] as const) {
         const path = `${dir}/queue.log`;
         const prefix = `${durability}-${seed}-${run}`;
         const where = `seed ${seed}, run ${run}`;
+        const before = { ...receiver.stats };
         try {
           // Mostly mid-tracking; near the end it lands while the last batches are delivered.
           const killAfter = randomInt(random, 10, EVENTS / 100) * 100 - 1;
@@ -181,14 +191,19 @@ for (const durability of ["everyWrite", "interval"] as const) {
           for (let i = kill.acked + 1; i <= kill.tracked; i++) {
             if (arrivals.has(eventKey(prefix, i))) windowArrived++;
           }
+          const windowMs = (kill.trackedAtMs.get(kill.tracked) ?? 0) -
+            (kill.trackedAtMs.get(kill.acked) ?? 0);
           windows.push(
             `run ${run}: killed at tracked=${kill.tracked}${
               kill.exited ? " (after close)" : ""
             }, ` +
-              `acked=${kill.acked}, not-yet-synced window=${kill.tracked - kill.acked} ` +
+              `acked=${kill.acked}, not-yet-synced window=${kill.tracked - kill.acked} events ` +
+              `/ ${windowMs} ms of tracking ` +
               `(${windowArrived} of them delivered anyway), restored=${done.restored}, ` +
               `delivered by the new process=${done.summary.delivered}+${done.summary.duplicates} dup, ` +
-              `at the sink=${delivered}`,
+              `at the sink=${delivered}; the receiver answered ` +
+              `${receiver.stats.duplicates - before.duplicates} duplicate events and ` +
+              `${receiver.stats.duplicateRequests - before.duplicateRequests} duplicate requests`,
           );
         } finally {
           await Deno.remove(dir, { recursive: true });
