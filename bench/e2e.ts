@@ -21,7 +21,7 @@ function flag(name: string): string | undefined {
   return index >= 0 ? Deno.args[index + 1] : undefined;
 }
 
-interface EventSpec {
+export interface EventSpec {
   name: string;
   userId: string;
   key: string;
@@ -29,7 +29,7 @@ interface EventSpec {
 }
 
 /** Deterministic events; keys carry a run prefix so runs never collide at the receiver. */
-function makeEvents(count: number, prefix: string): EventSpec[] {
+export function makeEvents(count: number, prefix: string): EventSpec[] {
   return Array.from({ length: count }, (_, i) => ({
     name: "product_viewed",
     userId: `user-${String(i % 5000).padStart(6, "0")}`,
@@ -45,7 +45,7 @@ function makeEvents(count: number, prefix: string): EventSpec[] {
   }));
 }
 
-interface RunFigures {
+export interface RunFigures {
   mode: string;
   events: number;
   wallMs: number;
@@ -54,7 +54,7 @@ interface RunFigures {
   requests: number;
 }
 
-function peakRssMb(): number {
+export function peakRssMb(): number {
   try {
     const status = Deno.readTextFileSync("/proc/self/status");
     const match = status.match(/VmHWM:\s+(\d+) kB/);
@@ -143,7 +143,17 @@ async function runClient(url: string, prefix: string): Promise<RunFigures> {
 
 async function child(mode: "floor" | "client", url: string, prefix: string): Promise<RunFigures> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", import.meta.filename!, "--child", mode, url, prefix, "--events", String(EVENTS)],
+    args: [
+      "run",
+      "-A",
+      import.meta.filename!,
+      "--child",
+      mode,
+      url,
+      prefix,
+      "--events",
+      String(EVENTS),
+    ],
     stdout: "piped",
     stderr: "inherit",
   }).output();
@@ -151,16 +161,19 @@ async function child(mode: "floor" | "client", url: string, prefix: string): Pro
   return JSON.parse(new TextDecoder().decode(output.stdout));
 }
 
-async function stats(base: string): Promise<{ accepted: number; duplicates: number; requests: number }> {
+export async function stats(
+  base: string,
+): Promise<{ accepted: number; duplicates: number; requests: number }> {
   return await (await fetch(`${base}/stats`)).json();
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-async function main(): Promise<void> {
+/** Starts tests/_json_server.ts in another process; `stop()` ends it. */
+export async function startReceiverProcess(): Promise<{ base: string; stop(): Promise<void> }> {
   const server = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("../tests/_json_server.ts", import.meta.url).pathname],
     stdin: "piped",
@@ -175,7 +188,18 @@ async function main(): Promise<void> {
     line += value;
   }
   reader.releaseLock();
-  const base = `http://127.0.0.1:${line.trim()}`;
+  return {
+    base: `http://127.0.0.1:${line.trim()}`,
+    async stop() {
+      await server.stdin.close();
+      await server.status;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const server = await startReceiverProcess();
+  const base = server.base;
   const url = `${base}/v1/events/batch`;
   const results: Record<string, RunFigures[]> = { floor: [], client: [] };
   const checks: Record<string, { delivered: number; duplicates: number }[]> = {
@@ -184,7 +208,9 @@ async function main(): Promise<void> {
   };
   try {
     for (let run = 0; run < RUNS; run++) {
-      for (const mode of run % 2 === 0 ? ["floor", "client"] as const : ["client", "floor"] as const) {
+      for (
+        const mode of run % 2 === 0 ? ["floor", "client"] as const : ["client", "floor"] as const
+      ) {
         const before = await stats(base);
         const figures = await child(mode, url, `${mode}${run}`);
         const after = await stats(base);
@@ -196,8 +222,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await server.stdin.close();
-    await server.status;
+    await server.stop();
   }
   const row = (mode: string) => {
     const runs = results[mode]!;
@@ -225,7 +250,7 @@ async function main(): Promise<void> {
   );
 }
 
-if (Deno.args[0] === "--child") {
+if (import.meta.main && Deno.args[0] === "--child") {
   const [, mode, url, prefix] = Deno.args;
   const figures = mode === "floor" ? await runFloor(url!, prefix!) : await runClient(url!, prefix!);
   console.log(JSON.stringify(figures));
