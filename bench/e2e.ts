@@ -27,7 +27,7 @@ function flag(name: string): string | undefined {
   return index >= 0 ? Deno.args[index + 1] : undefined;
 }
 
-interface EventSpec {
+export interface EventSpec {
   name: string;
   userId: string;
   key: string;
@@ -54,7 +54,12 @@ function makeEvent(i: number, prefix: string): EventSpec {
   };
 }
 
-interface RunFigures {
+/** `count` events made by {@linkcode makeEvent}, for benchmarks that need them all up front. */
+export function makeEvents(count: number, prefix: string): EventSpec[] {
+  return Array.from({ length: count }, (_, i) => makeEvent(i, prefix));
+}
+
+export interface RunFigures {
   mode: string;
   events: number;
   wallMs: number;
@@ -63,7 +68,7 @@ interface RunFigures {
   requests: number;
 }
 
-function peakRssMb(): number {
+export function peakRssMb(): number {
   try {
     const status = Deno.readTextFileSync("/proc/self/status");
     const match = status.match(/VmHWM:\s+(\d+) kB/);
@@ -175,7 +180,7 @@ async function child(mode: "floor" | "client", url: string, prefix: string): Pro
   return JSON.parse(new TextDecoder().decode(output.stdout));
 }
 
-async function stats(
+export async function stats(
   base: string,
 ): Promise<{ accepted: number; duplicates: number; requests: number }> {
   return await (await fetch(`${base}/stats`)).json();
@@ -199,12 +204,13 @@ function machine(): string {
   }, Deno ${Deno.version.deno}`;
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-async function main(): Promise<void> {
+/** Starts tests/_json_server.ts in another process; `stop()` ends it. */
+export async function startReceiverProcess(): Promise<{ base: string; stop(): Promise<void> }> {
   const server = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("../tests/_json_server.ts", import.meta.url).pathname],
     stdin: "piped",
@@ -219,7 +225,18 @@ async function main(): Promise<void> {
     line += value;
   }
   reader.releaseLock();
-  const base = `http://127.0.0.1:${line.trim()}`;
+  return {
+    base: `http://127.0.0.1:${line.trim()}`,
+    async stop() {
+      await server.stdin.close();
+      await server.status;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const server = await startReceiverProcess();
+  const base = server.base;
   const url = `${base}/v1/events/batch`;
   const results: Record<string, RunFigures[]> = { floor: [], client: [] };
   const checks: Record<string, { delivered: number; duplicates: number }[]> = {
@@ -242,8 +259,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await server.stdin.close();
-    await server.status;
+    await server.stop();
   }
   const row = (mode: string) => {
     const runs = results[mode]!;
@@ -274,7 +290,7 @@ async function main(): Promise<void> {
   );
 }
 
-if (Deno.args[0] === "--child") {
+if (import.meta.main && Deno.args[0] === "--child") {
   const [, mode, url, prefix] = Deno.args;
   const figures = mode === "floor" ? await runFloor(url!, prefix!) : await runClient(url!, prefix!);
   console.log(JSON.stringify(figures));

@@ -1,5 +1,5 @@
 // Durable appends per second for FileStorage in each durability mode, with an
-// in-memory journal as the comparison in the same run.
+// MemoryStorage (the default driver) as the comparison in the same run.
 //
 //   npx -y deno@2 bench --allow-all bench/storage_bench.ts
 //
@@ -8,7 +8,7 @@
 // removed (delivered), so the log stays bounded and compaction runs as in
 // production. appends/s = 1000 × iter/s.
 import { FileStorage } from "../src/storage/file_storage.ts";
-import { LiveState } from "../src/storage/_live_state.ts";
+import { MemoryStorage } from "../src/memory_storage.ts";
 import type { Durability } from "../src/storage/_options.ts";
 import type { QueuedRecord } from "../src/storage.ts";
 
@@ -40,15 +40,17 @@ globalThis.addEventListener("unload", () => {
   }
 });
 
-const memory = new LiveState();
+const memory = new MemoryStorage();
+await memory.open();
 Deno.bench({
-  name: "memory (LiveState journal): 1000 appends",
+  name: "MemoryStorage: 1000 appends + sync()",
   group: "1000 appends then sync",
   baseline: true,
-  fn() {
+  async fn() {
     const batch = records(RECORDS_PER_ITERATION);
-    for (const record of batch) memory.apply({ type: "append", records: [record] });
-    memory.apply({ type: "remove", recordIds: batch.map((r) => r.id) });
+    for (const record of batch) memory.append([record]);
+    await memory.sync();
+    memory.remove(batch.map((r) => r.id));
   },
 });
 

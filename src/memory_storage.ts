@@ -1,14 +1,32 @@
 import type { JsonValue } from "./event.ts";
 import type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "./storage.ts";
 
+/** Options of {@linkcode MemoryStorage}. */
+export interface MemoryStorageOptions {
+  /**
+   * Another instance whose data this one shares: a new driver over the same
+   * queue, as a restarted client over a durable store would get one.
+   *
+   * @default {undefined} (a new, empty queue)
+   */
+  sharedWith?: MemoryStorage;
+}
+
+interface MemoryData {
+  readonly records: Map<string, QueuedRecord>;
+  readonly batches: Map<string, StoredBatch>;
+  readonly values: Map<string, JsonValue>;
+}
+
 /**
  * The default storage: the queue journal kept in this process's memory.
  *
  * It does **not** survive a restart: events still queued when the process
  * ends are lost (use a durable driver such as `./storage/file` for that).
- * It does survive a client: a new client opened on the same instance resumes
- * whatever the previous one left (queued records, formed batches with their
- * keys, values), which is how tests simulate a crash without a file.
+ * It does survive a client: a new client opened on the same instance (or on
+ * a `new MemoryStorage({ sharedWith })`) resumes whatever the previous one
+ * left (queued records, formed batches with their keys, values), which is how
+ * tests simulate a crash without a file.
  *
  * @example Usage
  * ```ts
@@ -23,13 +41,24 @@ import type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "./stor
  * const again = await storage.open(); // what a new client would resume
  * assert.equal(again.records.length, 1);
  * assert.equal(again.batches[0]?.id, "batch-0001");
+ * const other = new MemoryStorage({ sharedWith: storage }); // a new driver over the same data
+ * assert.equal((await other.open()).records[0]?.key, "event-0001");
  * ```
  */
 export class MemoryStorage implements Storage {
   readonly name = "memory";
-  readonly #records = new Map<string, QueuedRecord>();
-  readonly #batches = new Map<string, StoredBatch>();
-  readonly #values = new Map<string, JsonValue>();
+  readonly #data: MemoryData;
+  readonly #records: Map<string, QueuedRecord>;
+  readonly #batches: Map<string, StoredBatch>;
+  readonly #values: Map<string, JsonValue>;
+
+  constructor(options: MemoryStorageOptions = {}) {
+    const { sharedWith } = options;
+    this.#data = sharedWith === undefined
+      ? { records: new Map(), batches: new Map(), values: new Map() }
+      : sharedWith.#data;
+    ({ records: this.#records, batches: this.#batches, values: this.#values } = this.#data);
+  }
 
   /** Returns what the store holds; may be called again by a later client. */
   open(): Promise<StorageSnapshot> {
@@ -46,7 +75,8 @@ export class MemoryStorage implements Storage {
   }
 
   saveBatch(batch: StoredBatch): Promise<void> {
-    this.#batches.set(batch.id, batch);
+    // A copy: the caller may reuse its arrays (the records themselves are kept as given).
+    this.#batches.set(batch.id, { ...batch, recordIds: [...batch.recordIds] });
     return Promise.resolve();
   }
 
@@ -61,7 +91,7 @@ export class MemoryStorage implements Storage {
 
   setValue(key: string, value: JsonValue | undefined): void {
     if (value === undefined) this.#values.delete(key);
-    else this.#values.set(key, value);
+    else this.#values.set(key, structuredClone(value));
   }
 
   sync(): Promise<void> {

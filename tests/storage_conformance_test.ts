@@ -1,5 +1,6 @@
 // Runs the shared conformance suite against every driver that works under Deno.
 // BrowserStorage runs the same cases in headless Chromium (browser_storage_test.ts).
+import { MemoryStorage } from "../src/memory_storage.ts";
 import { DenoKvStorage } from "../src/storage/deno_kv_storage.ts";
 import { FileStorage } from "../src/storage/file_storage.ts";
 import type { Durability } from "../src/storage/_options.ts";
@@ -19,11 +20,19 @@ function fileDriver(durability: Durability): DriverFactory {
   };
 }
 
-// MemoryStorage (src/memory_storage.ts, written with the Client) joins here once
-// merged: its store object is shared between connect()s, e.g.
-//   { name: "MemoryStorage", createStore: async () => { const shared = new MemoryStore();
-//     return { connect: () => new MemoryStorage(shared), destroy: async () => {} }; } }
 export const denoDrivers: DriverFactory[] = [
+  {
+    name: "MemoryStorage",
+    createStore() {
+      // Each connect() is a new driver over the data of the first one.
+      const first = new MemoryStorage();
+      let connected = 0;
+      return Promise.resolve({
+        connect: () => connected++ === 0 ? first : new MemoryStorage({ sharedWith: first }),
+        destroy: () => Promise.resolve(),
+      });
+    },
+  },
   fileDriver("everyWrite"),
   fileDriver("interval"),
   fileDriver("none"),

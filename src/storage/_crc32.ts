@@ -1,12 +1,21 @@
 // CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), as used by zip, gzip and png.
-const TABLE: Uint32Array = (() => {
-  const table = new Uint32Array(256);
+// Slicing-by-8: eight 256-entry tables let the loop consume 8 bytes per step,
+// several times faster than one table lookup per byte (the log checksums every byte it writes).
+const TABLES: Uint32Array = (() => {
+  const tables = new Uint32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
+    tables[n] = c >>> 0;
   }
-  return table;
+  for (let n = 0; n < 256; n++) {
+    let c = tables[n]!;
+    for (let t = 1; t < 8; t++) {
+      c = tables[c & 0xff]! ^ (c >>> 8);
+      tables[t * 256 + n] = c;
+    }
+  }
+  return tables;
 })();
 
 /**
@@ -14,7 +23,16 @@ const TABLE: Uint32Array = (() => {
  * of one call is the `crc` of the next, so a checksum can span two buffers.
  */
 export function crc32(bytes: Uint8Array, crc = 0, start = 0, end = bytes.length): number {
+  const t = TABLES;
   let c = ~crc;
-  for (let i = start; i < end; i++) c = TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  let i = start;
+  for (const last = end - 8; i <= last; i += 8) {
+    const a = c ^ (bytes[i]! | bytes[i + 1]! << 8 | bytes[i + 2]! << 16 | bytes[i + 3]! << 24);
+    c = t[1792 + (a & 0xff)]! ^ t[1536 + ((a >>> 8) & 0xff)]! ^
+      t[1280 + ((a >>> 16) & 0xff)]! ^ t[1024 + (a >>> 24)]! ^
+      t[768 + bytes[i + 4]!]! ^ t[512 + bytes[i + 5]!]! ^ t[256 + bytes[i + 6]!]! ^
+      t[bytes[i + 7]!]!;
+  }
+  for (; i < end; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }

@@ -29,6 +29,8 @@ const enum Op {
 }
 
 const encoder = new TextEncoder();
+/** Strings up to this length are tried as ASCII first. */
+const ASCII_FAST_PATH_MAX = 256;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** A growable buffer of frames. */
@@ -148,9 +150,24 @@ export class FrameWriter {
   #string(value: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     this.#reserve(4 + value.length * 3);
-    const { written } = encoder.encodeInto(value, this.#buffer.subarray(this.#length + 4));
+    const buffer = this.#buffer;
+    const start = this.#length + 4;
+    const length = value.length;
+    // Ids, keys and groups are short ASCII: copying the units beats a
+    // TextEncoder call (and its subarray) per string several times over.
+    let i = 0;
+    if (length <= ASCII_FAST_PATH_MAX) {
+      for (; i < length; i++) {
+        const unit = value.charCodeAt(i);
+        if (unit > 0x7f) break;
+        buffer[start + i] = unit;
+      }
+    }
+    const written = i === length
+      ? length
+      : i + encoder.encodeInto(value.slice(i), buffer.subarray(start + i)).written;
     this.#view.setUint32(this.#length, written, true);
-    this.#length += 4 + written;
+    this.#length = start + written;
   }
 
   #u32(value: number): void {

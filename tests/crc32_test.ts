@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { crc32 as zlibCrc32 } from "node:zlib";
+import { crc32 } from "../src/storage/_crc32.ts";
+import { seededRandom } from "./_random.ts";
+
+const reference = (bytes: Uint8Array): number => zlibCrc32(bytes) >>> 0;
+
+Deno.test("crc32() matches node:zlib over every length and offset around the 8-byte step", () => {
+  const random = seededRandom(7);
+  const bytes = Uint8Array.from({ length: 4096 + 13 }, () => Math.floor(random() * 256));
+  for (let start = 0; start < 9; start++) {
+    for (let end = start; end < start + 40; end++) {
+      assert.equal(
+        crc32(bytes, 0, start, end),
+        reference(bytes.subarray(start, end)),
+        `${start}..${end}`,
+      );
+    }
+  }
+  assert.equal(crc32(bytes), reference(bytes));
+  assert.equal(crc32(new TextEncoder().encode("123456789")), 0xcbf43926); // the standard check value
+});
+
+Deno.test("crc32() continues across calls: two halves give the checksum of the whole", () => {
+  const random = seededRandom(11);
+  const bytes = Uint8Array.from({ length: 1001 }, () => Math.floor(random() * 256));
+  for (const cut of [0, 1, 7, 8, 9, 500, 1000, 1001]) {
+    assert.equal(
+      crc32(bytes, crc32(bytes, 0, 0, cut), cut, bytes.length),
+      reference(bytes),
+      `cut ${cut}`,
+    );
+  }
+});
