@@ -28,9 +28,9 @@ import {
   createReceiver,
   type DedupeStore,
   JsonLinesSink,
-  KvDedupeStore,
   MemoryDedupeStore,
 } from "../src/receiver/mod.ts";
+import { KvDedupeStore } from "../src/receiver/kv_dedupe_store.ts";
 import { hamustroRoute } from "../src/hamustro/route.ts";
 
 function fail(message: string): never {

@@ -6,7 +6,7 @@ import type { DecodedBatch, DecodedRecord, RecordResult, Route } from "./route.t
 
 /** Options of {@linkcode createJsonRoute}. */
 export interface JsonRouteOptions {
-  /** URLPattern pathname. @default {"/v1/events/batch"} */
+  /** Pathname pattern. @default {"/v1/events/batch"} */
   path?: string;
   /** Who the request is from. @default {openAuth("default")} (no credentials) */
   auth?: Authenticator;

@@ -42,7 +42,7 @@ function eventId(tenant: string, key: string): string {
 /**
  * In-process dedupe store: bounded, with keys expiring after the TTL (claims
  * after the lease). Claims are synchronous, hence atomic within the process.
- * Keys are lost on restart: use {@linkcode KvDedupeStore} to keep them.
+ * Keys are lost on restart: use `KvDedupeStore` (`./receiver/deno-kv`) to keep them.
  *
  * @example Usage
  * ```ts

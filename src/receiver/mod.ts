@@ -32,5 +32,4 @@ export * from "./sink.ts";
 export * from "./json_lines_sink.ts";
 export * from "./dedupe_store.ts";
 export * from "./memory_dedupe_store.ts";
-export * from "./kv_dedupe_store.ts";
 export * from "./node_adapter.ts";

@@ -57,8 +57,11 @@ async function writeResponse(response: Response, outgoing: ServerResponse): Prom
     outgoing.end();
     return;
   }
-  for await (const chunk of response.body) {
-    if (!outgoing.write(chunk)) {
+  const reader = response.body.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    if (!outgoing.write(value)) {
       await new Promise<void>((resolve) => outgoing.once("drain", resolve));
     }
   }

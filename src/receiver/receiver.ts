@@ -1,3 +1,4 @@
+import { compilePathPattern, type PathPattern } from "./_path_pattern.ts";
 import { sha256Hex } from "../../wasm/hash.ts";
 import { utf8ByteLength } from "../_utf8.ts";
 import { type Clock, systemClock } from "../clock.ts";
@@ -15,7 +16,7 @@ import type { AcceptedEvent, Sink } from "./sink.ts";
 export interface ReceiverOptions {
   /** Where accepted events go (see {@linkcode callbackSink}, {@linkcode JsonLinesSink}). */
   sink: Sink;
-  /** Endpoints, matched in order by method and URLPattern pathname. @default {[createJsonRoute()]} */
+  /** Endpoints, matched in order by method and pathname pattern (`/v1/:tenant/x`). @default {[createJsonRoute()]} */
   routes?: readonly Route[];
   /** Where idempotency keys are remembered. @default {a new MemoryDedupeStore()} */
   store?: DedupeStore;
@@ -121,7 +122,7 @@ function remoteAddrOf(info: ReceiverInfo | undefined): string | undefined {
 
 interface CompiledRoute {
   readonly route: Route;
-  readonly pattern: URLPattern;
+  readonly pattern: PathPattern;
 }
 
 const IN_PROGRESS: RecordResult = Object.freeze({
@@ -199,7 +200,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
   }
   const compiled: CompiledRoute[] = routes.map((route) => ({
     route,
-    pattern: new URLPattern({ pathname: route.path }),
+    pattern: compilePathPattern(route.path),
   }));
   const limiter = rateLimit === false ? undefined : new RateLimiter(
     rateLimit === true ? DEFAULT_RECEIVER_RATE_LIMIT : rateLimit,
@@ -224,9 +225,9 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     const pathname = new URL(request.url).pathname;
     const allowed: string[] = [];
     for (const { route, pattern } of compiled) {
-      const found = pattern.exec({ pathname });
-      if (found === null) continue;
-      if (route.method === request.method) return { route, params: found.pathname.groups };
+      const params = pattern.match(pathname);
+      if (params === null) continue;
+      if (route.method === request.method) return { route, params };
       allowed.push(route.method);
     }
     if (allowed.length > 0) {

@@ -54,7 +54,7 @@ export interface Route {
   readonly name: string;
   /** HTTP method, usually `"POST"`. */
   readonly method: string;
-  /** URLPattern pathname, e.g. `/v1/events/batch` or `/api/v1/:tenant/graphql`. */
+  /** Pathname pattern (`:name` matches one segment), e.g. `/v1/events/batch` or `/api/v1/:tenant/graphql`. */
   readonly path: string;
   /**
    * Media types the route decodes (parameters such as `charset` are ignored).

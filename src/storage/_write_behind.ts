@@ -58,8 +58,10 @@ export class WriteBehind {
   /** Resolves when every op pushed so far is written; rejects with the write's error. */
   sync(): Promise<void> {
     if (this.#written >= this.#pushed) return Promise.resolve();
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#waiters.push({ seq: this.#pushed, resolve, reject });
+    // Not Promise.withResolvers: the npm build targets Node 20, which lacks it.
+    const promise = new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ seq: this.#pushed, resolve, reject });
+    });
     this.#kick();
     return promise;
   }
