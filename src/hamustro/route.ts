@@ -9,8 +9,13 @@ import type {
 } from "../receiver/route.ts";
 import { hamustroSession } from "../session.ts";
 import { verifyHamustro } from "../signature.ts";
-import { decodeCollection, formatOfContentType } from "./decode.ts";
-import type { Collection, Payload } from "./gen/hamustro_pb.ts";
+import {
+  type DecodedCollection,
+  type DecodedPayload,
+  formatOfContentType,
+  type HamustroFormat,
+  readCollection,
+} from "./decode.ts";
 import { HAMUSTRO_TRACK_PATH } from "./profile.ts";
 
 /** Options of {@linkcode hamustroRoute}. */
@@ -54,12 +59,13 @@ function answer(status: number, error: string, detail: string): Response {
   });
 }
 
-function uint64Json(value: bigint): number | string {
+function uint64Json(value: number | bigint): number | string {
+  if (typeof value === "number") return value;
   return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
 }
 
 /** The Collection's own fields as the sink sees them (proto names, env by name). */
-function collectionJson(collection: Collection): JsonObject {
+function collectionJson(collection: DecodedCollection): JsonObject {
   const out: JsonObject = {
     device_id: collection.deviceId,
     client_id: collection.clientId,
@@ -79,7 +85,12 @@ function collectionJson(collection: Collection): JsonObject {
   return out;
 }
 
-function payloadJson(base: JsonObject, payload: Payload, remoteAddr?: string): JsonObject {
+function payloadJson(
+  base: JsonObject,
+  payload: DecodedPayload,
+  format: HamustroFormat,
+  remoteAddr?: string,
+): JsonObject {
   const out: JsonObject = {
     ...base,
     at: uint64Json(payload.at),
@@ -93,7 +104,10 @@ function payloadJson(base: JsonObject, payload: Payload, remoteAddr?: string): J
   const ip = payload.ip || remoteAddr;
   if (ip) out.ip = ip;
   if (payload.country) out.country = payload.country;
-  out.parameters = payload.parameters.map(({ name, value }) => ({ name, value }));
+  // The hand decoder's parameters are plain and fresh; protobuf-es messages (JSON bodies) are not.
+  out.parameters = format === "protobuf"
+    ? payload.parameters as unknown as JsonObject[]
+    : payload.parameters.map(({ name, value }) => ({ name, value }));
   return out;
 }
 
@@ -198,9 +212,9 @@ export function hamustroRoute(options: HamustroRouteOptions): Route {
           }`,
         );
       }
-      let collection: Collection;
+      let collection: DecodedCollection;
       try {
-        collection = decodeCollection(body, format);
+        collection = readCollection(body, format);
       } catch (error) {
         return answer(400, "invalid_body", (error as Error).message);
       }
@@ -215,7 +229,7 @@ export function hamustroRoute(options: HamustroRouteOptions): Route {
       const base = collectionJson(collection);
       const records: DecodedRecord[] = collection.payloads.map((payload) => ({
         key: `${collection.session}:${payload.nr}`,
-        event: payloadJson(base, payload, context.remoteAddr),
+        event: payloadJson(base, payload, format, context.remoteAddr),
       }));
       return { tenant, records };
     },
