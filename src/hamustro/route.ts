@@ -1,3 +1,4 @@
+import { utf8ByteLength } from "../_utf8.ts";
 import type { JsonObject } from "../event.ts";
 import { environmentName } from "../environment.ts";
 import type {
@@ -109,6 +110,19 @@ function payloadJson(
     ? payload.parameters as unknown as JsonObject[]
     : payload.parameters.map(({ name, value }) => ({ name, value }));
   return out;
+}
+
+/**
+ * An upper bound of a payload event's JSON size, from the wire bytes it was
+ * read from, so the receiver need not encode it to check `maxEventBytes`.
+ * JSON escapes each byte of a string into at most 6 bytes (`\u00XX`; a bad
+ * byte becomes U+FFFD, 3 bytes); every string and parameter took at least 2
+ * wire bytes (tag, length), so 8 × the wire bytes covers their contents,
+ * quotes and parameter braces; the keys, `at` (≤ 22 characters) and `nr`
+ * take under 256 bytes; `ip` may be the client's address.
+ */
+function jsonBytesUpperBound(baseBytes: number, wireBytes: number, remoteAddr?: string): number {
+  return baseBytes + 256 + 8 * wireBytes + 18 * (remoteAddr?.length ?? 0);
 }
 
 /**
@@ -227,9 +241,14 @@ export function hamustroRoute(options: HamustroRouteOptions): Route {
       }
       if (collection.payloads.length === 0) return new Response(null, { status: 204 });
       const base = collectionJson(collection);
+      const baseBytes = utf8ByteLength(JSON.stringify(base));
+      const remoteAddr = context.remoteAddr;
       const records: DecodedRecord[] = collection.payloads.map((payload) => ({
         key: `${collection.session}:${payload.nr}`,
-        event: payloadJson(base, payload, format, context.remoteAddr),
+        event: payloadJson(base, payload, format, remoteAddr),
+        jsonBytesUpperBound: payload.byteLength === undefined
+          ? undefined
+          : jsonBytesUpperBound(baseBytes, payload.byteLength, remoteAddr),
       }));
       return { tenant, records };
     },
