@@ -4,7 +4,7 @@
  *
  * Run: `npx -y deno@2 bench --allow-all bench/hamustro_bench.ts`
  */
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { chunkBySize } from "../src/chunk.ts";
 import { createEvent } from "../src/event.ts";
 import { signHamustro } from "../src/signature.ts";
@@ -22,7 +22,10 @@ import {
   jsonCollectionFraming,
 } from "../src/hamustro/json_codec.ts";
 import { CollectionSchema, PayloadSchema } from "../src/hamustro/gen/hamustro_pb.ts";
+import { decodeCollection, readCollection } from "../src/hamustro/decode.ts";
 import { hamustroProfile } from "../src/hamustro/profile.ts";
+import { hamustroRoute } from "../src/hamustro/route.ts";
+import { createReceiver } from "../src/receiver/receiver.ts";
 
 const SECRET = "bench-secret";
 const profile = hamustroProfile({
@@ -149,4 +152,43 @@ Deno.bench("collection: frameCollectionJson of pre-encoded payloads, signed", {
   group: "collection",
 }, () => {
   signHamustro(1_700_000_000, frameCollectionJson(jsonFrame, jsonPayloads), SECRET);
+});
+
+// Decoding at the receiver: the same 500 KB protobuf body.
+const fittingBody = frameCollection(header, fitting);
+Deno.bench("decode: protobuf-es fromBinary of a 500 KB Collection", {
+  group: "decode",
+  baseline: true,
+}, () => {
+  fromBinary(CollectionSchema, fittingBody);
+});
+Deno.bench("decode: protobuf-es fromBinary + required-field check (decodeCollection)", {
+  group: "decode",
+}, () => {
+  decodeCollection(fittingBody, "protobuf");
+});
+Deno.bench("decode: hand readCollection (required fields checked)", { group: "decode" }, () => {
+  readCollection(fittingBody, "protobuf");
+});
+
+// The receiver: route (signature, decode, session) + core (size checks, dedupe claims, sink).
+// A fresh receiver (empty memory store) per iteration, so every payload is claimed.
+const route = hamustroRoute({ sharedSecretKey: SECRET });
+Deno.bench(`receiver: one signed 500 KB Collection (${fitting.length} payloads), hamustroRoute`, {
+  group: "receiver",
+}, async () => {
+  const receiver = createReceiver({ routes: [route], sink: { write: () => {} } });
+  const time = String(Math.floor(Date.now() / 1000));
+  const answer = await receiver(
+    new Request("http://127.0.0.1/api/v1/track", {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/protobuf",
+        "X-Hamustro-Time": time,
+        "X-Hamustro-Signature": signHamustro(time, fittingBody, SECRET),
+      },
+      body: fittingBody as Uint8Array<ArrayBuffer>,
+    }),
+  );
+  if (answer.status !== 200) throw new Error(`HTTP ${answer.status}`);
 });

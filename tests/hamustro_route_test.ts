@@ -4,6 +4,10 @@ import { createEvent } from "../src/event.ts";
 import type { DecodedBatch, RouteContext } from "../src/receiver/route.ts";
 import { hamustroProfile, type HamustroProfileOptions } from "../src/hamustro/profile.ts";
 import { hamustroRoute } from "../src/hamustro/route.ts";
+import { encodeCollectionFields, frameCollection } from "../src/hamustro/codec.ts";
+import { createReceiver } from "../src/receiver/receiver.ts";
+import type { AcceptedEvent } from "../src/receiver/sink.ts";
+import { randomInt, randomText, seededRandom } from "./_random.ts";
 
 const SECRET = "receiver-secret-value";
 const NOW = 1_700_000_000_000;
@@ -322,4 +326,126 @@ Deno.test("bad route options throw typed errors", () => {
     TypeError,
   );
   assert.throws(() => hamustroRoute({ sharedSecretKey: SECRET, maxClockSkewMs: -1 }), RangeError);
+});
+
+/** Protobuf wire bytes written by the test, so payloads can hold any bytes (even invalid UTF-8). */
+function wireField(tag: number, bytes: ArrayLike<number>): number[] {
+  const out = [tag];
+  let length = bytes.length;
+  while (length > 127) {
+    out.push((length & 127) | 128);
+    length >>>= 7;
+  }
+  out.push(length, ...Array.from(bytes));
+  return out;
+}
+
+function wireVarint(tag: number, value: bigint): number[] {
+  const out = [tag];
+  while (value > 127n) {
+    out.push(Number(value & 127n) | 128);
+    value >>= 7n;
+  }
+  out.push(Number(value));
+  return out;
+}
+
+/** Strings whose JSON is as much larger than their bytes as possible, and ordinary ones. */
+function adversarialBytes(random: () => number): number[] {
+  const kind = randomInt(random, 0, 4);
+  const length = randomInt(random, 0, 300);
+  if (kind === 0) return Array.from({ length }, () => randomInt(random, 0, 0x1f)); // \u00XX
+  if (kind === 1) return Array.from({ length }, () => [0x22, 0x5c][randomInt(random, 0, 1)]!);
+  if (kind === 2) return Array.from({ length }, () => randomInt(random, 0x80, 0xff)); // U+FFFD
+  return [...new TextEncoder().encode(randomText(random, length))];
+}
+
+function protobufRequest(header: Uint8Array, payloads: Uint8Array[]): [Request, Uint8Array] {
+  const body = frameCollection(header, payloads);
+  const incoming = request(body, { "Content-Type": "application/protobuf" });
+  return [incoming, body];
+}
+
+const HEADER = encodeCollectionFields({
+  deviceId: DEVICE,
+  clientId: "c1",
+  session: SESSION,
+  systemVersion: "14.1",
+  productVersion: "2.3",
+  env: "PRODUCTION",
+});
+
+Deno.test("the size bound of each protobuf payload is never below its event's JSON size", async () => {
+  const utf8Bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).length;
+  let records = 0;
+  for (let seed = 1; seed <= 60; seed++) {
+    const random = seededRandom(seed);
+    const payloads = Array.from({ length: randomInt(random, 1, 6) }, () => {
+      const bytes = [
+        ...wireVarint(0x08, [0n, 2n ** 64n - 1n, 2n ** 53n][randomInt(random, 0, 2)]!),
+        ...wireField(0x12, adversarialBytes(random)),
+        ...wireVarint(0x18, 2n ** 32n - 1n),
+      ];
+      for (const tag of [0x22, 0x2a, 0x32, 0x3a, 0x42]) {
+        if (random() < 0.5) {
+          bytes.push(...wireField(tag, random() < 0.3 ? [] : adversarialBytes(random)));
+        }
+      }
+      for (let i = randomInt(random, 0, 40); i > 0; i--) {
+        const empty = random() < 0.5;
+        bytes.push(...wireField(0x4a, [
+          ...wireField(0x0a, empty ? [] : adversarialBytes(random)),
+          ...wireField(0x12, empty ? [] : adversarialBytes(random)),
+        ]));
+      }
+      return Uint8Array.from(bytes);
+    });
+    const [incoming, body] = protobufRequest(HEADER, payloads);
+    const remoteAddr = random() < 0.5 ? "2001:db8:85a3::8a2e:370:7334" : undefined;
+    const decoded = await route.decode(incoming, body, context(NOW, remoteAddr));
+    assert.ok(!(decoded instanceof Response), `seed ${seed}`);
+    for (const record of decoded.records) {
+      records++;
+      const bound = record.jsonBytesUpperBound;
+      assert.ok(bound !== undefined);
+      assert.ok(
+        bound >= utf8Bytes(record.event),
+        `seed ${seed}: ${bound} < ${utf8Bytes(record.event)}`,
+      );
+    }
+  }
+  assert.ok(records > 150);
+});
+
+Deno.test("the receiver still refuses a protobuf payload one byte over maxEventBytes, and takes one at it", async () => {
+  const small = Uint8Array.from([
+    ...wireVarint(0x08, 1n),
+    ...wireField(0x12, [0x65]),
+    ...wireVarint(0x18, 1n),
+  ]);
+  const large = Uint8Array.from([
+    ...wireVarint(0x08, 1n),
+    ...wireField(0x12, [0x65]),
+    ...wireVarint(0x18, 2n),
+    ...wireField(0x4a, [...wireField(0x0a, [0x6b]), ...wireField(0x12, Array(3000).fill(0x01))]),
+  ]);
+  // The exact size of the large event, measured from what the route hands over.
+  const [probe, probeBody] = protobufRequest(HEADER, [small, large]);
+  const decoded = await route.decode(probe, probeBody, context(NOW));
+  assert.ok(!(decoded instanceof Response));
+  const exact = new TextEncoder().encode(JSON.stringify(decoded.records[1]!.event)).length;
+  for (const [maxEventBytes, largeAccepted] of [[exact - 1, false], [exact, true]] as const) {
+    const stored: AcceptedEvent[] = [];
+    const receiver = createReceiver({
+      routes: [route],
+      sink: { write: (events) => void stored.push(...events) },
+      maxEventBytes,
+      clock: { now: () => NOW },
+    });
+    const [incoming] = protobufRequest(HEADER, [small, large]);
+    const answer = await receiver(incoming);
+    assert.equal(answer.status, largeAccepted ? 200 : 400, `maxEventBytes ${maxEventBytes}`);
+    if (!largeAccepted) assert.equal((await answer.json()).error, "event_too_large");
+    assert.deepEqual(stored.map((e) => e.event.nr), largeAccepted ? [1, 2] : [1]);
+  }
 });

@@ -5,10 +5,60 @@ import {
   isFieldSet,
   type Message,
 } from "@bufbuild/protobuf";
-import { type Collection, CollectionSchema } from "./gen/hamustro_pb.ts";
+import { readCollectionBinary } from "./_collection_reader.ts";
+import { type Collection, CollectionSchema, type Environment } from "./gen/hamustro_pb.ts";
 
 /** A Hamustro body format, named after its content type. */
 export type HamustroFormat = "protobuf" | "json";
+
+/** One `Parameter` of a decoded payload. */
+export interface DecodedParameter {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** One `Payload` of a decoded Collection; optional strings that are unset read `""`. */
+export interface DecodedPayload {
+  /** Epoch seconds: a number up to `Number.MAX_SAFE_INTEGER`, a bigint beyond. */
+  readonly at: number | bigint;
+  readonly event: string;
+  readonly nr: number;
+  readonly timezone: string;
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly ip: string;
+  readonly country: string;
+  readonly parameters: readonly DecodedParameter[];
+  /**
+   * Bytes of the body this payload was read from (protobuf bodies only): every
+   * string of the payload lies within them, so they bound its size without
+   * re-encoding it.
+   */
+  readonly byteLength?: number;
+}
+
+/**
+ * A decoded Collection, as plain data with the generated `Collection`'s field
+ * names (a protobuf-es `Collection` fits this type too); optional strings
+ * that are unset read `""`.
+ */
+export interface DecodedCollection {
+  readonly deviceId: string;
+  readonly clientId: string;
+  readonly session: string;
+  readonly systemVersion: string;
+  readonly productVersion: string;
+  readonly env: Environment;
+  readonly deviceMake: string;
+  readonly deviceModel: string;
+  readonly system: string;
+  readonly systemLanguage: string;
+  readonly browser: string;
+  readonly browserVersion: string;
+  readonly productGitHash: string;
+  readonly productLanguage: string;
+  readonly payloads: readonly DecodedPayload[];
+}
 
 /** `FieldPresence.LEGACY_REQUIRED`: how protobuf-es marks a proto2 `required` field. */
 const LEGACY_REQUIRED = 3;
@@ -90,21 +140,72 @@ export function missingRequiredField(schema: DescMessage, message: Message): str
  * ```
  */
 export function decodeCollection(body: Uint8Array, format: HamustroFormat): Collection {
-  let collection: Collection;
+  return checkRequired(decodeWithSchema(body, format));
+}
+
+function decodeError(format: HamustroFormat, error: unknown): SyntaxError {
+  return new SyntaxError(
+    `Cannot decode the ${format} collection: ${
+      error instanceof Error ? error.message : String(error)
+    }`,
+  );
+}
+
+function missingFieldError(missing: string): SyntaxError {
+  return new SyntaxError(`Cannot accept the collection as required field '${missing}' is missing`);
+}
+
+function checkRequired(collection: Collection): Collection {
+  const missing = missingRequiredField(CollectionSchema, collection);
+  if (missing !== undefined) throw missingFieldError(missing);
+  return collection;
+}
+
+function decodeWithSchema(body: Uint8Array, format: HamustroFormat): Collection {
   try {
-    collection = format === "protobuf"
+    return format === "protobuf"
       ? fromBinary(CollectionSchema, body)
       : fromJson(CollectionSchema, JSON.parse(utf8.decode(body)));
   } catch (error) {
-    throw new SyntaxError(
-      `Cannot decode the ${format} collection: ${
-        error instanceof Error ? error.message : String(error)
-      }`,
-    );
+    throw decodeError(format, error);
   }
-  const missing = missingRequiredField(CollectionSchema, collection);
-  if (missing !== undefined) {
-    throw new SyntaxError(`Cannot accept the collection as required field '${missing}' is missing`);
+}
+
+/**
+ * Decodes a Collection body into plain data, accepting and refusing exactly
+ * what {@linkcode decodeCollection} does with the same messages. Protobuf
+ * bodies are read by a hand-written decoder for the fixed schema (several
+ * times faster than protobuf-es reflection, and each payload carries the
+ * `byteLength` it was read from); JSON bodies go through protobuf-es
+ * `fromJson`.
+ *
+ * @throws {SyntaxError} naming what was wrong (bad bytes, bad JSON, missing field).
+ *
+ * @example Usage
+ * ```ts
+ * import { readCollection } from "./decode.ts";
+ * import { encodeCollectionFields, encodePayload, frameCollection } from "./codec.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const header = encodeCollectionFields({
+ *   deviceId: "d", clientId: "c", session: "s", systemVersion: "1", productVersion: "2",
+ *   env: "STAGING",
+ * });
+ * const body = frameCollection(header, [encodePayload({ at: 1, event: "e", nr: 7 })]);
+ * const collection = readCollection(body, "protobuf");
+ * assert.equal(collection.env, 8);
+ * assert.equal(collection.payloads[0]?.nr, 7);
+ * assert.throws(() => readCollection(body.subarray(0, body.length - 1), "protobuf"), /premature end/);
+ * ```
+ */
+export function readCollection(body: Uint8Array, format: HamustroFormat): DecodedCollection {
+  if (format === "json") return checkRequired(decodeWithSchema(body, format));
+  let read: DecodedCollection | string;
+  try {
+    read = readCollectionBinary(body);
+  } catch (error) {
+    throw decodeError(format, error);
   }
-  return collection;
+  if (typeof read === "string") throw missingFieldError(read);
+  return read;
 }

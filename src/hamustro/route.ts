@@ -1,3 +1,4 @@
+import { utf8ByteLength } from "../_utf8.ts";
 import type { JsonObject } from "../event.ts";
 import { environmentName } from "../environment.ts";
 import type {
@@ -9,8 +10,13 @@ import type {
 } from "../receiver/route.ts";
 import { hamustroSession } from "../session.ts";
 import { verifyHamustro } from "../signature.ts";
-import { decodeCollection, formatOfContentType } from "./decode.ts";
-import type { Collection, Payload } from "./gen/hamustro_pb.ts";
+import {
+  type DecodedCollection,
+  type DecodedPayload,
+  formatOfContentType,
+  type HamustroFormat,
+  readCollection,
+} from "./decode.ts";
 import { HAMUSTRO_TRACK_PATH } from "./profile.ts";
 
 /** Options of {@linkcode hamustroRoute}. */
@@ -54,12 +60,13 @@ function answer(status: number, error: string, detail: string): Response {
   });
 }
 
-function uint64Json(value: bigint): number | string {
+function uint64Json(value: number | bigint): number | string {
+  if (typeof value === "number") return value;
   return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
 }
 
 /** The Collection's own fields as the sink sees them (proto names, env by name). */
-function collectionJson(collection: Collection): JsonObject {
+function collectionJson(collection: DecodedCollection): JsonObject {
   const out: JsonObject = {
     device_id: collection.deviceId,
     client_id: collection.clientId,
@@ -79,7 +86,12 @@ function collectionJson(collection: Collection): JsonObject {
   return out;
 }
 
-function payloadJson(base: JsonObject, payload: Payload, remoteAddr?: string): JsonObject {
+function payloadJson(
+  base: JsonObject,
+  payload: DecodedPayload,
+  format: HamustroFormat,
+  remoteAddr?: string,
+): JsonObject {
   const out: JsonObject = {
     ...base,
     at: uint64Json(payload.at),
@@ -93,8 +105,24 @@ function payloadJson(base: JsonObject, payload: Payload, remoteAddr?: string): J
   const ip = payload.ip || remoteAddr;
   if (ip) out.ip = ip;
   if (payload.country) out.country = payload.country;
-  out.parameters = payload.parameters.map(({ name, value }) => ({ name, value }));
+  // The hand decoder's parameters are plain and fresh; protobuf-es messages (JSON bodies) are not.
+  out.parameters = format === "protobuf"
+    ? payload.parameters as unknown as JsonObject[]
+    : payload.parameters.map(({ name, value }) => ({ name, value }));
   return out;
+}
+
+/**
+ * An upper bound of a payload event's JSON size, from the wire bytes it was
+ * read from, so the receiver need not encode it to check `maxEventBytes`.
+ * JSON escapes each byte of a string into at most 6 bytes (`\u00XX`; a bad
+ * byte becomes U+FFFD, 3 bytes); every string and parameter took at least 2
+ * wire bytes (tag, length), so 8 × the wire bytes covers their contents,
+ * quotes and parameter braces; the keys, `at` (≤ 22 characters) and `nr`
+ * take under 256 bytes; `ip` may be the client's address.
+ */
+function jsonBytesUpperBound(baseBytes: number, wireBytes: number, remoteAddr?: string): number {
+  return baseBytes + 256 + 8 * wireBytes + 18 * (remoteAddr?.length ?? 0);
 }
 
 /**
@@ -198,9 +226,9 @@ export function hamustroRoute(options: HamustroRouteOptions): Route {
           }`,
         );
       }
-      let collection: Collection;
+      let collection: DecodedCollection;
       try {
-        collection = decodeCollection(body, format);
+        collection = readCollection(body, format);
       } catch (error) {
         return answer(400, "invalid_body", (error as Error).message);
       }
@@ -213,9 +241,14 @@ export function hamustroRoute(options: HamustroRouteOptions): Route {
       }
       if (collection.payloads.length === 0) return new Response(null, { status: 204 });
       const base = collectionJson(collection);
+      const baseBytes = utf8ByteLength(JSON.stringify(base));
+      const remoteAddr = context.remoteAddr;
       const records: DecodedRecord[] = collection.payloads.map((payload) => ({
         key: `${collection.session}:${payload.nr}`,
-        event: payloadJson(base, payload, context.remoteAddr),
+        event: payloadJson(base, payload, format, remoteAddr),
+        jsonBytesUpperBound: payload.byteLength === undefined
+          ? undefined
+          : jsonBytesUpperBound(baseBytes, payload.byteLength, remoteAddr),
       }));
       return { tenant, records };
     },

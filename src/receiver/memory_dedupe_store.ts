@@ -59,7 +59,8 @@ function eventId(tenant: string, key: string): string {
  */
 export class MemoryDedupeStore implements DedupeStore {
   readonly #maxKeys: number;
-  // Insertion order approximates expiry order; a commit re-inserts its keys.
+  // Insertion order approximates expiry order: a commit completes a fresh claim where it is
+  // (near the end already) and re-inserts any other key.
   readonly #entries = new Map<string, Entry>();
   #evicted = 0;
 
@@ -158,8 +159,16 @@ export class MemoryDedupeStore implements DedupeStore {
     const { owner, request, eventKeys } = commit;
     for (const key of eventKeys) {
       const id = eventId(tenant, key);
-      this.#entries.delete(id);
-      this.#entries.set(id, { owner, done: true, expiresAt });
+      const entry = this.#entries.get(id);
+      if (entry !== undefined && entry.owner === owner && !entry.done) {
+        // Claimed moments ago, so already near the end of the insertion order: completed in
+        // place, which spares re-inserting every key of a request.
+        entry.done = true;
+        entry.expiresAt = expiresAt;
+      } else {
+        this.#entries.delete(id);
+        this.#entries.set(id, { owner, done: true, expiresAt });
+      }
     }
     if (request !== undefined) {
       this.#entries.delete(requestId(tenant, request.key));

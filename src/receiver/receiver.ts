@@ -362,7 +362,10 @@ export function createReceiver(options: ReceiverOptions): Receiver {
       records.forEach((record, index) => {
         if (record.rejected !== undefined) {
           results[index] = { status: "rejected", ...record.rejected, retryable: false };
-        } else if (utf8ByteLength(JSON.stringify(record.event)) > maxEventBytes) {
+        } else if (
+          (record.jsonBytesUpperBound ?? Infinity) > maxEventBytes &&
+          utf8ByteLength(JSON.stringify(record.event)) > maxEventBytes
+        ) {
           results[index] = {
             status: "rejected",
             code: "event_too_large",

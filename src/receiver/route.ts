@@ -19,6 +19,13 @@ export interface DecodedRecord {
   readonly key?: string;
   /** The event as the sink receives it. */
   readonly event: JsonObject;
+  /**
+   * An upper bound of `event`'s size as JSON (UTF-8 bytes) that the route
+   * knows without encoding it (e.g. from the wire bytes it was read from).
+   * When it is within the receiver's `maxEventBytes` the core does not
+   * measure the event; when absent or larger, it does.
+   */
+  readonly jsonBytesUpperBound?: number;
   /** Set when the route already refused this record (bad field, too large). */
   readonly rejected?: { readonly code: string; readonly reason: string };
 }

@@ -1,0 +1,229 @@
+import { ProtoReader, WireError } from "./_proto_reader.ts";
+import type { DecodedCollection, DecodedParameter, DecodedPayload } from "./decode.ts";
+import type { Environment } from "./gen/hamustro_pb.ts";
+
+export { WireError };
+
+/** protobuf-es's default recursion limit; skipped groups may nest up to it minus the depth. */
+const RECURSION_LIMIT = 100;
+/** Largest `Environment` number: `env` is a closed proto2 enum, other values are unknown fields. */
+const ENV_MAX = 11;
+/** Collection's required fields (1–6) in declaration order, as bits of `seen`. */
+const COLLECTION_REQUIRED = [
+  "device_id",
+  "client_id",
+  "session",
+  "system_version",
+  "product_version",
+  "env",
+] as const;
+const ALL_COLLECTION_REQUIRED = 0b11_1111;
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Reads one `Parameter`, appends it, returns its first missing required field. */
+function readParameter(r: ProtoReader, into: DecodedParameter[]): string | undefined {
+  const end = r.end();
+  let name = "";
+  let value = "";
+  let seen = 0;
+  while (r.pos < end) {
+    r.tag();
+    // Known fields are read as their declared type whatever the wire type, as protobuf-es does.
+    switch (r.field) {
+      case 1:
+        name = r.string();
+        seen |= 1;
+        break;
+      case 2:
+        value = r.string();
+        seen |= 2;
+        break;
+      default:
+        r.skip(r.wireType, r.field, RECURSION_LIMIT - 3);
+    }
+  }
+  into.push({ name, value });
+  return (seen & 1) === 0 ? "name" : (seen & 2) === 0 ? "value" : undefined;
+}
+
+/** Reads one `Payload`, appends it, returns the path of its first missing required field. */
+function readPayload(r: ProtoReader, into: DecodedPayload[]): string | undefined {
+  const end = r.end();
+  const start = r.pos;
+  let at: number | bigint = 0;
+  let event = "";
+  let nr = 0;
+  let timezone = "";
+  let tenantId = "";
+  let userId = "";
+  let ip = "";
+  let country = "";
+  const parameters: DecodedParameter[] = [];
+  let seen = 0;
+  let parameterMissing: string | undefined;
+  while (r.pos < end) {
+    r.tag();
+    switch (r.field) {
+      case 1:
+        at = r.uint64();
+        seen |= 1;
+        break;
+      case 2:
+        event = r.string();
+        seen |= 2;
+        break;
+      case 3:
+        nr = r.uint32();
+        seen |= 4;
+        break;
+      case 4:
+        timezone = r.string();
+        break;
+      case 5:
+        tenantId = r.string();
+        break;
+      case 6:
+        userId = r.string();
+        break;
+      case 7:
+        ip = r.string();
+        break;
+      case 8:
+        country = r.string();
+        break;
+      case 9: {
+        const missing = readParameter(r, parameters);
+        if (missing !== undefined && parameterMissing === undefined) {
+          parameterMissing = `parameters[${parameters.length - 1}].${missing}`;
+        }
+        break;
+      }
+      default:
+        r.skip(r.wireType, r.field, RECURSION_LIMIT - 2);
+    }
+  }
+  // A nested field may run past the declared end (protobuf-es reads on): count what was read.
+  into.push({
+    at,
+    event,
+    nr,
+    timezone,
+    tenantId,
+    userId,
+    ip,
+    country,
+    parameters,
+    byteLength: r.pos - start,
+  });
+  if ((seen & 1) === 0) return "at";
+  if ((seen & 2) === 0) return "event";
+  if ((seen & 4) === 0) return "nr";
+  return parameterMissing;
+}
+
+/**
+ * Decodes a protobuf `Collection` body by hand for the fixed Hamustro
+ * schema, with the result and the errors of protobuf-es `fromBinary`
+ * followed by a check of the proto2 `required` fields.
+ *
+ * @throws {WireError} when the bytes are not a valid message.
+ * @returns The collection, or the path of the first missing required field
+ * (e.g. `payloads[2].nr`) in declaration order.
+ */
+export function readCollectionBinary(body: Uint8Array): DecodedCollection | string {
+  const r = new ProtoReader(body);
+  const end = body.length;
+  const payloads: DecodedPayload[] = [];
+  const out: Mutable<DecodedCollection> = {
+    deviceId: "",
+    clientId: "",
+    session: "",
+    systemVersion: "",
+    productVersion: "",
+    env: 0,
+    deviceMake: "",
+    deviceModel: "",
+    system: "",
+    systemLanguage: "",
+    browser: "",
+    browserVersion: "",
+    productGitHash: "",
+    productLanguage: "",
+    payloads,
+  };
+  let seen = 0;
+  let payloadMissing: string | undefined;
+  while (r.pos < end) {
+    r.tag();
+    switch (r.field) {
+      case 1:
+        out.deviceId = r.string();
+        seen |= 1;
+        break;
+      case 2:
+        out.clientId = r.string();
+        seen |= 2;
+        break;
+      case 3:
+        out.session = r.string();
+        seen |= 4;
+        break;
+      case 4:
+        out.systemVersion = r.string();
+        seen |= 8;
+        break;
+      case 5:
+        out.productVersion = r.string();
+        seen |= 16;
+        break;
+      case 6: {
+        const env = r.uint32() | 0;
+        if (env >= 0 && env <= ENV_MAX) {
+          out.env = env as Environment;
+          seen |= 32;
+        }
+        break;
+      }
+      case 7:
+        out.deviceMake = r.string();
+        break;
+      case 8:
+        out.deviceModel = r.string();
+        break;
+      case 9:
+        out.system = r.string();
+        break;
+      case 10:
+        out.systemLanguage = r.string();
+        break;
+      case 11:
+        out.browser = r.string();
+        break;
+      case 12:
+        out.browserVersion = r.string();
+        break;
+      case 13:
+        out.productGitHash = r.string();
+        break;
+      case 14:
+        out.productLanguage = r.string();
+        break;
+      case 15: {
+        const missing = readPayload(r, payloads);
+        if (missing !== undefined && payloadMissing === undefined) {
+          payloadMissing = `payloads[${payloads.length - 1}].${missing}`;
+        }
+        break;
+      }
+      default:
+        r.skip(r.wireType, r.field, RECURSION_LIMIT - 1);
+    }
+  }
+  if (seen !== ALL_COLLECTION_REQUIRED) {
+    for (let bit = 0; bit < COLLECTION_REQUIRED.length; bit++) {
+      if ((seen & (1 << bit)) === 0) return COLLECTION_REQUIRED[bit]!;
+    }
+  }
+  return payloadMissing ?? out;
+}
