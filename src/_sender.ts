@@ -111,11 +111,11 @@ export class Sender {
         };
       }
       for (const hook of hooks.beforeRequest ?? []) {
-        request = (await hook(request, outgoing)) ?? request;
+        request = (await hook({ request, batch: outgoing })) ?? request;
       }
       const response = await transport({ ...request, signal: controller.signal });
       this.requests++;
-      for (const hook of hooks.afterResponse ?? []) hook(response, outgoing);
+      for (const hook of hooks.afterResponse ?? []) hook({ response, batch: outgoing });
       const outcome = profile.readResponse(response, outgoing);
       const cause = response.status >= 300
         ? new HttpError(response.status, batch.id, readReason(outcome))

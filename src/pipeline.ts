@@ -96,23 +96,43 @@ export interface CloseSummary {
   pending: number;
 }
 
-/** Extension points, ky style: arrays of functions run in order. */
+/** What a `beforeRequest` hook gets. */
+export interface BeforeRequestState {
+  /** The request as built (and compressed) so far; earlier hooks may have replaced it. */
+  readonly request: PreparedRequest;
+  readonly batch: OutgoingBatch;
+}
+
+/** What an `afterResponse` hook gets. */
+export interface AfterResponseState {
+  readonly response: TransportResponse;
+  readonly batch: OutgoingBatch;
+}
+
+/** What a `drop` hook gets. */
+export interface DropState {
+  /** The events the overflow policy dropped (the oldest ones, or the new one). */
+  readonly records: readonly FailedRecord[];
+}
+
+/**
+ * Extension points, ky style: arrays of functions run in order, each taking
+ * one state object (`beforeRequest({ request, batch })`). `error` gets the
+ * error itself and `batchSettled` its {@linkcode BatchReport}.
+ */
 export interface PipelineHooks {
   /** May return a replacement request (extra headers, signing). */
   beforeRequest?: Array<
-    (
-      request: PreparedRequest,
-      batch: OutgoingBatch,
-    ) => PreparedRequest | void | Promise<PreparedRequest | void>
+    (state: BeforeRequestState) => PreparedRequest | void | Promise<PreparedRequest | void>
   >;
   /** Every HTTP answer, before the profile reads it. */
-  afterResponse?: Array<(response: TransportResponse, batch: OutgoingBatch) => void>;
+  afterResponse?: Array<(state: AfterResponseState) => void>;
   /** After each answered request (delivered, duplicate, failed and retrying counts). */
   batchSettled?: Array<(report: BatchReport) => void>;
   /** Failures worth knowing: `DeliveryError` (events failed for good), `StorageError`. */
   error?: Array<(error: IdemtrackError) => void>;
   /** Events dropped by the overflow policy. */
-  drop?: Array<(dropped: readonly FailedRecord[]) => void>;
+  drop?: Array<(state: DropState) => void>;
 }
 
 /** Options of {@linkcode Pipeline}. */
@@ -361,7 +381,7 @@ export class Pipeline {
         this.#settler.stats.tracked++;
         this.#settler.stats.dropped++;
       }
-      emit(this.#hooks.drop, overflow.dropped);
+      emit(this.#hooks.drop, { records: overflow.dropped });
       if (!overflow.admit) return;
     }
     this.#queue.push(this.#add(encoded, key, event));
