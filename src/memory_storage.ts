@@ -12,8 +12,84 @@ export interface MemoryStorageOptions {
   sharedWith?: MemoryStorage;
 }
 
+/**
+ * The records in append order, without a per-record hash table: records are
+ * settled mostly in the order they were queued, so a removal usually matches
+ * the oldest record (`head`); the others wait in `gone` (in removal order,
+ * matched at the head as it reaches them) and are resolved in bulk when they
+ * pile up. Removed records are released as the head passes them.
+ */
+class RecordLog {
+  #records: QueuedRecord[] = [];
+  #head = 0;
+  #gone: string[] = [];
+  #goneHead = 0;
+
+  append(records: readonly QueuedRecord[]): void {
+    for (let i = 0; i < records.length; i++) this.#records.push(records[i]!);
+  }
+
+  remove(ids: readonly string[]): void {
+    const records = this.#records;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (this.#head < records.length && records[this.#head]!.id === id) {
+        records[this.#head++] = undefined as unknown as QueuedRecord;
+      } else {
+        this.#gone.push(id);
+      }
+    }
+    // Earlier out-of-order removals the head has now reached.
+    while (
+      this.#goneHead < this.#gone.length && this.#head < records.length &&
+      records[this.#head]!.id === this.#gone[this.#goneHead]
+    ) {
+      records[this.#head++] = undefined as unknown as QueuedRecord;
+      this.#goneHead++;
+    }
+    const pending = this.#gone.length - this.#goneHead;
+    if (pending === 0) {
+      this.#gone = [];
+      this.#goneHead = 0;
+    } else if (pending > 1024 && pending * 2 > records.length - this.#head) {
+      this.#resolve();
+      return;
+    }
+    if (this.#head > 1024 && this.#head * 2 > records.length) {
+      this.#records = records.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** The records not removed, in append order. */
+  live(): QueuedRecord[] {
+    this.#resolve();
+    return this.#records.slice(this.#head);
+  }
+
+  get size(): number {
+    this.#resolve();
+    return this.#records.length - this.#head;
+  }
+
+  /** Applies the pending out-of-order removals in one pass. */
+  #resolve(): void {
+    if (this.#goneHead === this.#gone.length) return;
+    const gone = new Set(this.#gone.slice(this.#goneHead));
+    const kept: QueuedRecord[] = [];
+    for (let i = this.#head; i < this.#records.length; i++) {
+      const record = this.#records[i]!;
+      if (!gone.has(record.id)) kept.push(record);
+    }
+    this.#records = kept;
+    this.#head = 0;
+    this.#gone = [];
+    this.#goneHead = 0;
+  }
+}
+
 interface MemoryData {
-  readonly records: Map<string, QueuedRecord>;
+  readonly records: RecordLog;
   readonly batches: Map<string, StoredBatch>;
   readonly values: Map<string, JsonValue>;
 }
@@ -48,14 +124,14 @@ interface MemoryData {
 export class MemoryStorage implements Storage {
   readonly name = "memory";
   readonly #data: MemoryData;
-  readonly #records: Map<string, QueuedRecord>;
+  readonly #records: RecordLog;
   readonly #batches: Map<string, StoredBatch>;
   readonly #values: Map<string, JsonValue>;
 
   constructor(options: MemoryStorageOptions = {}) {
     const { sharedWith } = options;
     this.#data = sharedWith === undefined
-      ? { records: new Map(), batches: new Map(), values: new Map() }
+      ? { records: new RecordLog(), batches: new Map(), values: new Map() }
       : sharedWith.#data;
     ({ records: this.#records, batches: this.#batches, values: this.#values } = this.#data);
   }
@@ -63,7 +139,7 @@ export class MemoryStorage implements Storage {
   /** Returns what the store holds; may be called again by a later client. */
   open(): Promise<StorageSnapshot> {
     return Promise.resolve({
-      records: [...this.#records.values()],
+      records: this.#records.live(),
       batches: [...this.#batches.values()],
       values: new Map(this.#values),
       skipped: { entries: 0, bytes: 0 },
@@ -71,7 +147,7 @@ export class MemoryStorage implements Storage {
   }
 
   append(records: readonly QueuedRecord[]): void {
-    for (const record of records) this.#records.set(record.id, record);
+    this.#records.append(records);
   }
 
   saveBatch(batch: StoredBatch): Promise<void> {
@@ -82,11 +158,11 @@ export class MemoryStorage implements Storage {
 
   settleBatch(batchId: string, removedRecordIds: readonly string[]): void {
     this.#batches.delete(batchId);
-    for (const id of removedRecordIds) this.#records.delete(id);
+    this.#records.remove(removedRecordIds);
   }
 
   remove(recordIds: readonly string[]): void {
-    for (const id of recordIds) this.#records.delete(id);
+    this.#records.remove(recordIds);
   }
 
   setValue(key: string, value: JsonValue | undefined): void {

@@ -54,7 +54,7 @@ Deno.test("overflow 'dropOldest' drops the oldest queued events, counts and repo
   const c = client(server.url, {
     maxQueueSize: 3,
     overflow: "dropOldest",
-    hooks: { drop: [(records) => dropped.push(...records)] },
+    hooks: { drop: [({ records }) => dropped.push(...records)] },
   });
   for (let i = 0; i < 5; i++) c.track("e", {}, { userId: "u1", idempotencyKey: key(i) });
   await c.flush();
@@ -72,7 +72,7 @@ Deno.test("overflow 'dropNewest' drops the incoming events, counts and reports t
   const c = client(server.url, {
     maxQueueSize: 3,
     overflow: "dropNewest",
-    hooks: { drop: [(records) => dropped.push(...records)] },
+    hooks: { drop: [({ records }) => dropped.push(...records)] },
   });
   for (let i = 0; i < 5; i++) c.track("e", {}, { userId: "u1", idempotencyKey: key(i) });
   const result = await c.flush();

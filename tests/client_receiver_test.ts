@@ -108,7 +108,7 @@ Deno.test("a 422 key reuse is reported as a permanent failure with the server's 
       onError: (error) => errors.push(error),
       // A caller that pins the request key reuses it for a different body.
       hooks: {
-        beforeRequest: [(request) => ({
+        beforeRequest: [({ request }) => ({
           ...request,
           headers: { ...request.headers, "x-idempotency-key": "pinned-request-key" },
         })],

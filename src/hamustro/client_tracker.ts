@@ -310,7 +310,7 @@ export class ClientTracker {
       retry: { maxRetries, maxTotalBackoffMs: Infinity },
       exitHook,
       hooks: {
-        afterResponse: [(response) => {
+        afterResponse: [({ response }) => {
           if (response.status === 200) this.#synced();
         }],
         ...(onError && { error: [onError] }),

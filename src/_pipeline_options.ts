@@ -1,0 +1,150 @@
+import { type Clock, systemClock } from "./clock.ts";
+import { fetchTransport } from "./fetch_transport.ts";
+import { MemoryStorage } from "./memory_storage.ts";
+import {
+  DEFAULT_PIPELINE_OPTIONS,
+  type OverflowPolicy,
+  type PipelineHooks,
+  type PipelineOptions,
+} from "./pipeline.ts";
+import type { Profile } from "./profile.ts";
+import { resolveRetryOptions } from "./retry.ts";
+import type { Storage } from "./storage.ts";
+import { TokenBucket } from "./token_bucket.ts";
+import type { Transport } from "./transport.ts";
+
+/** Pipeline options checked, defaulted and bounded by the profile's limits. */
+export interface ResolvedPipelineOptions {
+  readonly profile: Profile;
+  readonly storage: Storage;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly retry: ReturnType<typeof resolveRetryOptions>;
+  readonly flushAt: number;
+  readonly flushIntervalMs: number;
+  readonly maxBatchBytes: number;
+  readonly maxBatchEvents: number;
+  readonly maxItemsPerType: number;
+  /** An event must fit in a request on its own. */
+  readonly maxEventBytes: number;
+  readonly maxQueueSize: number;
+  readonly maxQueueBytes: number;
+  readonly overflow: OverflowPolicy;
+  readonly timeoutMs: number;
+  readonly concurrency: number;
+  readonly compression: "gzip" | false;
+  readonly bucket: TokenBucket | undefined;
+  readonly hooks: PipelineHooks;
+  readonly waitUntil: ((promise: Promise<unknown>) => void) | undefined;
+  readonly exitHook: boolean;
+  readonly exitTimeoutMs: number;
+}
+
+function positiveInteger(name: string, value: number, allowInfinity = false): void {
+  const ok = value >= 1 && (Number.isInteger(value) || (allowInfinity && value === Infinity));
+  if (!ok) {
+    throw new RangeError(
+      `Cannot create client as '${name}' must be a positive integer: current value is ${value}`,
+    );
+  }
+}
+
+function nonNegative(name: string, value: number): void {
+  if (!(value >= 0) || !Number.isFinite(value)) {
+    throw new RangeError(
+      `Cannot create client as '${name}' must be a non-negative number: current value is ${value}`,
+    );
+  }
+}
+
+/**
+ * Destructures the options with their defaults, in one place, and checks them.
+ *
+ * @throws {TypeError} for a missing profile, an unknown overflow policy or compression.
+ * @throws {RangeError} for counts and durations out of range.
+ */
+export function resolvePipelineOptions(options: PipelineOptions): ResolvedPipelineOptions {
+  const { profile } = options;
+  if (profile === undefined || typeof profile.encode !== "function") {
+    throw new TypeError("Cannot create client as 'profile' must be a Profile");
+  }
+  const d = DEFAULT_PIPELINE_OPTIONS;
+  const {
+    storage = new MemoryStorage(),
+    transport = fetchTransport(),
+    clock = systemClock,
+    flushAt = d.flushAt,
+    flushIntervalMs = d.flushIntervalMs,
+    maxBatchBytes = profile.limits.maxBatchBytes,
+    maxBatchEvents = profile.limits.maxBatchEvents,
+    maxItemsPerType = profile.limits.maxItemsPerGroup,
+    maxQueueSize = d.maxQueueSize,
+    maxQueueBytes = d.maxQueueBytes,
+    overflow = d.overflow,
+    retry = {},
+    timeoutMs = d.timeoutMs,
+    concurrency = d.concurrency,
+    rateLimit = profile.rateLimit ?? false,
+    compression = d.compression,
+    hooks = {},
+    waitUntil,
+    exitHook = d.exitHook,
+    exitTimeoutMs = d.exitTimeoutMs,
+  } = options;
+  positiveInteger("flushAt", flushAt, true);
+  nonNegative("flushIntervalMs", flushIntervalMs);
+  positiveInteger("maxBatchBytes", maxBatchBytes);
+  positiveInteger("maxBatchEvents", maxBatchEvents, true);
+  positiveInteger("maxItemsPerType", maxItemsPerType, true);
+  positiveInteger("maxQueueSize", maxQueueSize, true);
+  positiveInteger("maxQueueBytes", maxQueueBytes, true);
+  positiveInteger("concurrency", concurrency);
+  nonNegative("timeoutMs", timeoutMs);
+  nonNegative("exitTimeoutMs", exitTimeoutMs);
+  if (!["reject", "dropOldest", "dropNewest"].includes(overflow)) {
+    throw new TypeError(
+      `Cannot create client as 'overflow' must be "reject", "dropOldest" or "dropNewest": current value is ${
+        JSON.stringify(overflow)
+      }`,
+    );
+  }
+  if (compression !== false && compression !== "gzip") {
+    throw new TypeError(
+      `Cannot create client as 'compression' must be "gzip" or false: current value is ${
+        JSON.stringify(compression)
+      }`,
+    );
+  }
+  const boundedBatchBytes = Math.min(maxBatchBytes, profile.limits.maxBatchBytes);
+  return {
+    profile,
+    storage,
+    transport,
+    clock,
+    retry: resolveRetryOptions(retry),
+    flushAt,
+    flushIntervalMs,
+    maxBatchBytes: boundedBatchBytes,
+    maxBatchEvents: Math.min(maxBatchEvents, profile.limits.maxBatchEvents),
+    maxItemsPerType: Math.min(maxItemsPerType, profile.limits.maxItemsPerGroup),
+    maxEventBytes: Math.min(
+      profile.limits.maxEventBytes,
+      boundedBatchBytes - profile.framing.emptyBytes - profile.framing.itemBytes(0, true, ""),
+    ),
+    maxQueueSize,
+    maxQueueBytes,
+    overflow,
+    timeoutMs,
+    concurrency,
+    compression,
+    bucket: rateLimit === false ? undefined : new TokenBucket({
+      ratePerSecond: rateLimit.requestsPerSecond,
+      burst: rateLimit.burst,
+      now: () => clock.now(),
+    }),
+    hooks,
+    waitUntil,
+    exitHook,
+    exitTimeoutMs,
+  };
+}

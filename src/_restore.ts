@@ -1,0 +1,85 @@
+import type { JsonValue } from "./event.ts";
+import { StorageError } from "./errors/storage_error.ts";
+import { INITIAL_RETRY_STATE } from "./retry.ts";
+import type { QueuedRecord, StorageSnapshot } from "./storage.ts";
+import type { ActiveBatch } from "./_batcher.ts";
+import type { Journal } from "./_journal.ts";
+import type { Entry } from "./_queue.ts";
+import type { Settler } from "./_settle.ts";
+
+/** What a previous run left, as live pipeline state. */
+export interface Restored {
+  /** Saved batches with their stored keys, to send first. */
+  readonly batches: ActiveBatch[];
+  /** Queued records in no batch, oldest first (seq <= 0). */
+  readonly entries: Entry[];
+  /** The key-value area as stored. */
+  readonly values: Map<string, JsonValue>;
+}
+
+/**
+ * Opens the storage and turns its snapshot into batches and queued entries,
+ * counted as held. A batch whose records are gone is settled; a record in
+ * two batches stays in the first.
+ *
+ * @throws {StorageError} when the store cannot be opened.
+ */
+export async function restore(journal: Journal, settler: Settler): Promise<Restored> {
+  const { storage } = journal;
+  let snapshot: StorageSnapshot;
+  try {
+    snapshot = await storage.open();
+  } catch (cause) {
+    throw cause instanceof StorageError
+      ? cause
+      : new StorageError(storage.name, "cannot open", { cause });
+  }
+  if (snapshot.skipped.entries > 0) {
+    settler.emitError(
+      new StorageError(
+        storage.name,
+        `recovery skipped ${snapshot.skipped.entries} damaged entries (${snapshot.skipped.bytes} bytes)`,
+      ),
+    );
+  }
+  const byId = new Map<string, QueuedRecord>();
+  for (const record of snapshot.records) byId.set(record.id, record);
+  let seq = -snapshot.records.length;
+  const newEntry = (record: QueuedRecord, inBatch: boolean): Entry => {
+    const { id, key, group, stream, data, queuedAt } = record;
+    const entry: Entry = { id, key, group, stream, data, queuedAt, seq: seq++, inBatch };
+    settler.hold(entry);
+    settler.stats.tracked++;
+    return entry;
+  };
+  const batches: ActiveBatch[] = [];
+  const batched = new Set<string>();
+  for (const stored of snapshot.batches) {
+    const entries: Entry[] = [];
+    for (const id of stored.recordIds) {
+      const record = byId.get(id);
+      if (record === undefined || batched.has(id)) continue;
+      batched.add(id);
+      entries.push(newEntry(record, true));
+    }
+    if (entries.length === 0) {
+      storage.settleBatch(stored.id, []);
+      continue;
+    }
+    settler.inFlight += entries.length;
+    batches.push({
+      id: stored.id,
+      stream: stored.stream,
+      entries,
+      attempt: stored.attempt,
+      createdAt: stored.createdAt,
+      retry: { ...INITIAL_RETRY_STATE, retries: stored.attempt },
+      saved: true,
+    });
+  }
+  const entries: Entry[] = [];
+  for (const record of snapshot.records) {
+    if (!batched.has(record.id)) entries.push(newEntry(record, false));
+  }
+  return { batches, entries, values: snapshot.values };
+}

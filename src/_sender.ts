@@ -1,0 +1,144 @@
+import type { Clock } from "./clock.ts";
+import { HttpError } from "./errors/http_error.ts";
+import type { IdemtrackError } from "./errors/idemtrack_error.ts";
+import { NetworkError } from "./errors/network_error.ts";
+import { TimeoutError } from "./errors/timeout_error.ts";
+import type { PipelineHooks } from "./pipeline.ts";
+import type { BatchOutcome, OutgoingBatch, Profile } from "./profile.ts";
+import type { TokenBucket } from "./token_bucket.ts";
+import type { Transport } from "./transport.ts";
+import type { ActiveBatch } from "./_batcher.ts";
+
+/** How requests go out. */
+export interface SenderOptions {
+  readonly profile: Profile;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly timeoutMs: number;
+  readonly compression: "gzip" | false;
+  readonly bucket: TokenBucket | undefined;
+  readonly hooks: PipelineHooks;
+}
+
+/** One send's meaning: the profile's outcome, with the error behind a non-2xx or failed send. */
+export interface SendResult {
+  readonly outcome: BatchOutcome;
+  readonly cause?: IdemtrackError;
+}
+
+async function gzip(body: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([body as BlobPart]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+function readReason(outcome: BatchOutcome): string {
+  if (outcome.kind === "split") return outcome.reason;
+  const first = outcome.kind === "all" ? outcome.outcome : outcome.outcomes[0];
+  return first !== undefined && "reason" in first ? first.reason : "";
+}
+
+/**
+ * Sends batches: request building, compression, hooks, the per-request
+ * timeout, the rate limit, and the waits between retries; `abort()` ends
+ * every request and wait at once.
+ */
+export class Sender {
+  readonly #options: SenderOptions;
+  readonly #sleepers = new Set<() => void>();
+  readonly #controllers = new Set<AbortController>();
+  /** HTTP requests that got an answer. */
+  requests = 0;
+
+  constructor(options: SenderOptions) {
+    this.#options = options;
+  }
+
+  /** Waits `delayMs` (cut short by `abort()`). */
+  sleep(delayMs: number): Promise<void> {
+    if (delayMs <= 0) return Promise.resolve();
+    const { clock } = this.#options;
+    return new Promise((resolve) => {
+      const wake = () => {
+        this.#sleepers.delete(wake);
+        clock.clearTimeout(id);
+        resolve();
+      };
+      const id = clock.setTimeout(wake, delayMs);
+      this.#sleepers.add(wake);
+    });
+  }
+
+  /** Waits for a rate-limit token; false when aborted meanwhile. */
+  async throttle(aborted: () => boolean): Promise<boolean> {
+    const { bucket } = this.#options;
+    if (bucket === undefined) return true;
+    for (let wait = bucket.take(); wait > 0; wait = bucket.take()) {
+      await this.sleep(wait);
+      if (aborted()) return false;
+    }
+    return true;
+  }
+
+  /** Aborts requests in flight and ends waits. */
+  abort(): void {
+    for (const controller of this.#controllers) controller.abort();
+    for (const wake of this.#sleepers) wake();
+  }
+
+  /** One send: the profile's outcome, or a retry outcome for network errors and timeouts. */
+  async send(batch: ActiveBatch): Promise<SendResult> {
+    const { profile, transport, clock, timeoutMs, compression, hooks } = this.#options;
+    const outgoing: OutgoingBatch = {
+      id: batch.id,
+      stream: batch.stream,
+      records: batch.entries.map((entry) => entry),
+      attempt: batch.attempt,
+    };
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = clock.setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    this.#controllers.add(controller);
+    try {
+      let request = await profile.buildRequest(outgoing, clock.now());
+      if (compression === "gzip") {
+        request = {
+          ...request,
+          headers: { ...request.headers, "content-encoding": "gzip" },
+          body: await gzip(request.body),
+        };
+      }
+      for (const hook of hooks.beforeRequest ?? []) {
+        request = (await hook({ request, batch: outgoing })) ?? request;
+      }
+      const response = await transport({ ...request, signal: controller.signal });
+      this.requests++;
+      for (const hook of hooks.afterResponse ?? []) hook({ response, batch: outgoing });
+      const outcome = profile.readResponse(response, outgoing);
+      const cause = response.status >= 300
+        ? new HttpError(response.status, batch.id, readReason(outcome))
+        : undefined;
+      return cause === undefined ? { outcome } : { outcome, cause };
+    } catch (error) {
+      const cause = timedOut
+        ? new TimeoutError(batch.id, timeoutMs)
+        : new NetworkError(batch.id, error);
+      return {
+        outcome: {
+          kind: "all",
+          outcome: {
+            status: "retry",
+            code: timedOut ? "timeout" : "network",
+            reason: cause.message,
+          },
+        },
+        cause,
+      };
+    } finally {
+      clock.clearTimeout(timer);
+      this.#controllers.delete(controller);
+    }
+  }
+}
