@@ -1,6 +1,5 @@
 import type { Clock } from "../clock.ts";
 import { systemClock } from "../clock.ts";
-import type { EnvironmentValue } from "../environment.ts";
 import { ClientClosedError } from "../errors/client_closed_error.ts";
 import { EventValidationError } from "../errors/event_validation_error.ts";
 import type { IdemtrackError } from "../errors/idemtrack_error.ts";
@@ -17,9 +16,12 @@ import {
 import type { Storage } from "../storage.ts";
 import type { Transport } from "../transport.ts";
 import { type CollectionFields, encodePayload, type PayloadFields } from "./codec.ts";
-import type { HamustroFormat } from "./decode.ts";
 import { encodePayloadJson } from "./json_codec.ts";
-import { DEFAULT_HAMUSTRO_PROFILE_OPTIONS, hamustroProfile } from "./profile.ts";
+import {
+  DEFAULT_HAMUSTRO_PROFILE_OPTIONS,
+  hamustroProfile,
+  type HamustroTrackerAttributes,
+} from "./profile.ts";
 import { restoringProfile } from "./_restoring_profile.ts";
 import {
   collectionToJson,
@@ -35,36 +37,7 @@ export type { TrackerUser } from "./_tracker_state.ts";
 export type PerEventValue = string | (() => string | undefined);
 
 /** Options of {@linkcode ClientTracker}: the seed's attributes plus delivery settings. */
-export interface ClientTrackerOptions {
-  /** Collector base URL; events go to `{collectorUrl}/api/v1/track`. */
-  collectorUrl: string;
-  /** Secret for `X-Hamustro-Signature`; never logged. */
-  sharedSecretKey: string;
-  /** The raw device id; the wire carries its sha256 hex. */
-  deviceId: string;
-  clientId: string;
-  systemVersion: string;
-  productVersion: string;
-  /** Environment by name (`"PRODUCTION"`) or number. */
-  env: EnvironmentValue;
-  /** @default {undefined} */
-  deviceMake?: string;
-  /** @default {undefined} */
-  deviceModel?: string;
-  /** @default {undefined} */
-  system?: string;
-  /** @default {undefined} */
-  systemLanguage?: string;
-  /** @default {undefined} */
-  browser?: string;
-  /** @default {undefined} */
-  browserVersion?: string;
-  /** @default {undefined} */
-  productGitHash?: string;
-  /** @default {undefined} */
-  productLanguage?: string;
-  /** Body format. @default {"protobuf"} */
-  format?: HamustroFormat;
+export interface ClientTrackerOptions extends HamustroTrackerAttributes {
   /** Send when this many payloads are unsent. @default {20} */
   queueSize?: number;
   /** Send when the last successful sync is older than this many **minutes**. @default {1440} */

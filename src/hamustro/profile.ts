@@ -35,8 +35,12 @@ import {
 /** The collector's track endpoint, relative to `collectorUrl`. */
 export const HAMUSTRO_TRACK_PATH = "/api/v1/track";
 
-/** Options of {@linkcode hamustroProfile}: the seed's `ClientTracker` attributes plus limits. */
-export interface HamustroProfileOptions {
+/**
+ * The seed's `ClientTracker` attributes: where to send, the secret, and the
+ * Collection fields. Shared by {@linkcode HamustroProfileOptions} and the
+ * tracker's options.
+ */
+export interface HamustroTrackerAttributes {
   /** Collector base URL; requests go to `{collectorUrl}/api/v1/track`. */
   collectorUrl: string;
   /** Shared secret for `X-Hamustro-Signature`; never logged or echoed. */
@@ -66,6 +70,10 @@ export interface HamustroProfileOptions {
   productLanguage?: string;
   /** Body format. @default {"protobuf"} */
   format?: HamustroFormat;
+}
+
+/** Options of {@linkcode hamustroProfile}: the seed's `ClientTracker` attributes plus limits. */
+export interface HamustroProfileOptions extends HamustroTrackerAttributes {
   /** Extra request headers (the seed's `SetHeaders`). @default {{}} */
   headers?: Record<string, string>;
   /** `timezone` of payloads whose event has no `context.timezone`. @default {the system time zone} */
