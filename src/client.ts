@@ -1,4 +1,3 @@
-import type { Clock } from "./clock.ts";
 import type { IdemtrackError } from "./errors/idemtrack_error.ts";
 import { createEvent, type EventInput, type EventRules, type JsonObject } from "./event.ts";
 import type { IdemtrackEvent } from "./event.ts";
@@ -8,20 +7,20 @@ import {
   DEFAULT_PIPELINE_OPTIONS,
   type DeliveryResult,
   type FailedRecord,
-  type OverflowPolicy,
   Pipeline,
-  type PipelineHooks,
+  type PipelineOptions,
   type PipelineStats,
 } from "./pipeline.ts";
 import type { Profile } from "./profile.ts";
 import { jsonProfile } from "./profiles/json.ts";
-import { DEFAULT_RETRY_OPTIONS } from "./retry.ts";
-import type { Storage } from "./storage.ts";
-import type { RateLimit } from "./token_bucket.ts";
-import type { Transport } from "./transport.ts";
+import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./retry.ts";
 
-/** Options of {@linkcode Client}. */
-export interface ClientOptions {
+/**
+ * Options of {@linkcode Client}: the pipeline's options (batching, queue
+ * bounds, timeouts, drivers, hooks) and the retry policy's, flattened, plus
+ * the default profile's endpoint and the event rules.
+ */
+export interface ClientOptions extends Omit<PipelineOptions, "profile" | "retry">, RetryOptions {
   /** Collector URL for the default JSON profile; a bare origin gets `/v1/events/batch`. Required unless `profile` is given. @default {undefined} */
   endpoint?: string;
   /** Extra headers on every request (JSON profile). @default {{}} */
@@ -30,66 +29,12 @@ export interface ClientOptions {
   token?: string;
   /** Wire format; overrides `endpoint`, `headers` and `token`. @default {jsonProfile({ endpoint, headers, token })} */
   profile?: Profile;
-  /** Send as soon as this many events are queued. @default {20} */
-  flushAt?: number;
-  /** Send whatever is queued this long after the first queued event; `0` disables the timer. @default {5000} */
-  flushIntervalMs?: number;
-  /** Largest request body, bytes; at most the profile's limit. @default {profile.limits.maxBatchBytes (512000)} */
-  maxBatchBytes?: number;
-  /** Most events per request; at most the profile's limit. @default {profile.limits.maxBatchEvents (2000)} */
-  maxBatchEvents?: number;
-  /** Most events of one type per request. @default {profile.limits.maxItemsPerGroup (Infinity)} */
-  maxItemsPerType?: number;
-  /** Most events held (queued and in flight). @default {100000} */
-  maxQueueSize?: number;
-  /** Most bytes held (queued and in flight). @default {67108864} */
-  maxQueueBytes?: number;
-  /** At the queue bound: throw `QueueFullError`, or drop (counted, reported to `hooks.drop`). @default {"reject"} */
-  overflow?: OverflowPolicy;
-  /** Retries of a batch before its events are reported failed. @default {10} */
-  maxRetries?: number;
-  /** Per-request timeout, milliseconds. @default {10000} */
-  timeoutMs?: number;
-  /** Requests in flight at once. @default {2} */
-  concurrency?: number;
-  /** Backoff base: retry `n` waits `random(0, min(cap, base·2^n))` ms. @default {200} */
-  backoffBaseMs?: number;
-  /** Largest single backoff, milliseconds. @default {30000} */
-  backoffCapMs?: number;
-  /** Most total waiting between a batch's sends, milliseconds. @default {900000} */
-  maxTotalBackoffMs?: number;
-  /** Shortest wait on `Retry-After`, milliseconds. @default {100} */
-  retryAfterFloorMs?: number;
-  /** Longest wait a `Retry-After` may impose, milliseconds. @default {300000} */
-  retryAfterCapMs?: number;
-  /** `Retry-After` answers per batch that do not count against `maxRetries`. @default {3} */
-  freeRetryAfters?: number;
-  /** Random source for jitter, in `[0, 1)`. @default {Math.random} */
-  random?: () => number;
-  /** Send-rate limit (requests/s and burst); `false` for none. @default {profile.rateLimit, else false} */
-  rateLimit?: RateLimit | false;
   /** Policy for event idempotency keys given by callers. @default {profile.keyPolicy} */
   keyPolicy?: KeyPolicy;
   /** Largest encoded event, bytes. @default {profile.limits.maxEventBytes (102400)} */
   maxEventBytes?: number;
-  /** Where the queue is journaled. @default {new MemoryStorage()} */
-  storage?: Storage;
-  /** How requests are sent. @default {fetchTransport()} */
-  transport?: Transport;
-  /** Request body compression. @default {false} */
-  compression?: "gzip" | false;
-  /** Time and timers (inject in tests). @default {systemClock} */
-  clock?: Clock;
-  /** Extension points (`beforeRequest`, `afterResponse`, `batchSettled`, `error`, `drop`). @default {{}} */
-  hooks?: PipelineHooks;
   /** Called with every `DeliveryError` and `StorageError` (shorthand for `hooks.error`). @default {undefined} */
   onError?: (error: IdemtrackError) => void;
-  /** Edge/serverless: receives the delivery promise of each tick's events (`ctx.waitUntil`). @default {undefined} */
-  waitUntil?: (promise: Promise<unknown>) => void;
-  /** Flush when the process is about to exit. @default {true} */
-  exitHook?: boolean;
-  /** How long the exit hook may keep the process alive, milliseconds. @default {5000} */
-  exitTimeoutMs?: number;
 }
 
 /** Every default of {@linkcode ClientOptions} that does not come from the profile. */
