@@ -306,3 +306,73 @@ Deno.test("random ops under write-ahead: every crash point is a per-key prefix o
     `seed ${seed}: final records in append order`,
   );
 });
+
+Deno.test("compaction waits while a backlog is pending and runs once it is written", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/queue.log`;
+  const clock = manualClock();
+  const storage = new FileStorage(path, {
+    durability: "interval",
+    clock,
+    compactMinBytes: 64 * 1024,
+  });
+  await storage.open();
+  const opened = storage.compactions;
+  const first = Array.from({ length: 400 }, (_, i) => makeRecord(i, 300));
+  storage.append(first);
+  await storage.sync();
+  // A backlog appended, then 90 % of the written records delivered: the log is mostly dead.
+  const backlog = Array.from({ length: 300 }, (_, i) => makeRecord(400 + i, 300));
+  storage.append(backlog);
+  const delivered = first.slice(0, 360).map((record) => record.id);
+  const batch = { id: "b-1", stream: "", recordIds: delivered, attempt: 0, createdAt: 1 };
+  await storage.saveBatch(batch);
+  storage.settleBatch("b-1", delivered);
+  await storage.saveBatch({ ...batch, id: "b-2", recordIds: ["rec-360"] });
+  assert.equal(storage.compactions, opened, "not compacted while the backlog is pending");
+  await storage.sync();
+  assert.equal(storage.compactions, opened + 1, "compacted once the backlog is written");
+  await storage.close();
+  const reopened = new FileStorage(path);
+  const snapshot = await reopened.open();
+  assert.deepEqual(snapshot.records, [...first.slice(360), ...backlog]);
+  await reopened.close();
+});
+
+Deno.test("a backlog that never drains still lets the log compact once it is 4× the live state", async () => {
+  await using tmp = await tempDir();
+  const path = `${tmp.dir}/queue.log`;
+  const clock = manualClock();
+  const storage = new FileStorage(path, {
+    durability: "interval",
+    clock,
+    compactMinBytes: 16 * 1024,
+  });
+  await storage.open();
+  const opened = storage.compactions;
+  let next = 0;
+  // Each round: 100 records written ahead with their batch and delivered, while 10 more wait.
+  for (let round = 0; round < 40; round++) {
+    const records = Array.from({ length: 110 }, () => makeRecord(next++, 200));
+    storage.append(records);
+    const ids = records.slice(0, 100).map((record) => record.id);
+    await storage.saveBatch({
+      id: `b-${round}`,
+      stream: "",
+      recordIds: ids,
+      attempt: 0,
+      createdAt: 1,
+    });
+    storage.settleBatch(`b-${round}`, ids);
+  }
+  assert.ok(storage.compactions > opened, "compacted despite the pending backlog");
+  // A record takes ~260 B in the log: at most 4× the 400 kept, plus one round's write.
+  const bound = 4 * 400 * 260 + 110 * 260 + 4000;
+  assert.ok(storage.fileBytes <= bound, `log of ${storage.fileBytes} B over ${bound} B`);
+  await storage.close();
+  const reopened = new FileStorage(path);
+  const snapshot = await reopened.open();
+  assert.equal(snapshot.records.length, 40 * 10);
+  assert.deepEqual(snapshot.batches, []);
+  await reopened.close();
+});

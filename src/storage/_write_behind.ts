@@ -73,8 +73,9 @@ const NONE = Number.POSITIVE_INFINITY;
  */
 export class WriteBehind {
   #pending: Entry[] = [];
-  /** Ids of records appended and not yet taken by a write. */
+  /** Ids of records appended and not yet taken by a write, and the size of their data. */
   #unwritten = new Set<string>();
+  #unwrittenBytes = 0;
   #writing: Promise<void> | undefined;
   #timer: TimerId | undefined;
   #waiters: Waiter[] = [];
@@ -96,6 +97,11 @@ export class WriteBehind {
   /** Appended records not yet written. */
   get pendingRecords(): number {
     return this.#unwritten.size;
+  }
+
+  /** Data bytes of the appended records not yet written. */
+  get pendingBytes(): number {
+    return this.#unwrittenBytes;
   }
 
   push(op: StorageOp): void {
@@ -135,7 +141,16 @@ export class WriteBehind {
 
   #enqueue(op: StorageOp): void {
     this.#pending.push({ op, seq: this.#pushed++, urgent: NONE, due: false });
-    if (op.type === "append") { for (const record of op.records) this.#unwritten.add(record.id); }
+    if (op.type === "append") this.#track(op.records, 1);
+  }
+
+  /** Counts records as unwritten (`1`) or taken by a write (`-1`). */
+  #track(records: readonly QueuedRecord[], sign: 1 | -1): void {
+    for (const record of records) {
+      if (sign > 0) this.#unwritten.add(record.id);
+      else this.#unwritten.delete(record.id);
+      this.#unwrittenBytes += sign * record.data.length;
+    }
   }
 
   /** Makes the first `count` pending ops due and waits until `until` is met. */
@@ -235,11 +250,7 @@ export class WriteBehind {
       taken++;
     }
     this.#pending = taken === 0 ? pending : pending.slice(taken);
-    for (const { op } of chunk) {
-      if (op.type === "append") {
-        for (const record of op.records) this.#unwritten.delete(record.id);
-      }
-    }
+    for (const { op } of chunk) if (op.type === "append") this.#track(op.records, -1);
     return chunk;
   }
 
@@ -266,11 +277,7 @@ export class WriteBehind {
       } catch (error) {
         this.#writing = undefined;
         this.#pending = chunk.concat(this.#pending);
-        for (const { op } of chunk) {
-          if (op.type === "append") {
-            for (const record of op.records) this.#unwritten.add(record.id);
-          }
-        }
+        for (const { op } of chunk) if (op.type === "append") this.#track(op.records, 1);
         const failed = this.#waiters;
         this.#waiters = [];
         for (const waiter of failed) waiter.reject(error);

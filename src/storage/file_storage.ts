@@ -148,6 +148,8 @@ export class FileStorage implements Storage {
   readonly #writer = new FrameWriter();
   #handle: fsp.FileHandle | undefined;
   #fileBytes = 0;
+  /** Size of the log right after the last compaction. */
+  #compactedBytes = 0;
   #liveBytes = 0;
   #needsRewrite = false;
   #compactions = 0;
@@ -309,10 +311,23 @@ export class FileStorage implements Storage {
     this.#live.apply(op);
   }
 
-  #compactionDue(): boolean {
+  /**
+   * Compacting re-encodes what is live, so it is due (with enough dead bytes)
+   * only when that is cheap (at most `compactMinBytes` live), or when the log
+   * doubled since the last compaction and the write ends (`settled`) with no
+   * backlog pending (its records would be live at once); so a draining burst
+   * compacts once, not at every halving. Whatever the backlog, the log never
+   * grows past 4× what is live or pending. `adding`: bytes of the write about
+   * to be appended (its ops are applied already).
+   */
+  #compactionDue(settled = true, adding = 0): boolean {
     const { compactMinBytes, compactDeadRatio } = this.#options;
-    return this.#fileBytes >= compactMinBytes &&
-      this.#fileBytes - this.#liveBytes >= this.#fileBytes * compactDeadRatio;
+    const file = this.#fileBytes + adding;
+    if (file < compactMinBytes || file - this.#liveBytes < file * compactDeadRatio) return false;
+    const kept = this.#liveBytes + this.#journal.pendingBytes;
+    return kept <= compactMinBytes ||
+      (settled && this.#journal.pendingRecords === 0 && file >= 2 * this.#compactedBytes) ||
+      file >= 4 * Math.max(kept, compactMinBytes);
   }
 
   async #write(ops: StorageOp[], durable: boolean): Promise<void> {
@@ -323,12 +338,7 @@ export class FileStorage implements Storage {
       writer.op(op);
     }
     try {
-      // Compacting re-encodes the live state: not while a backlog is pending
-      // (its chunks follow at once) nor for a chunk that does not end a write.
-      if (
-        this.#needsRewrite ||
-        (durable && this.#journal.pendingRecords === 0 && this.#compactionDue())
-      ) {
+      if (this.#needsRewrite || this.#compactionDue(durable, writer.length)) {
         await this.#compact();
         return;
       }
@@ -394,6 +404,7 @@ export class FileStorage implements Storage {
     if (durable) syncDirectory(path.dirname(this.path));
     this.#handle = await this.#openAppend();
     this.#fileBytes = size;
+    this.#compactedBytes = size;
     this.#needsRewrite = false;
     this.#compactions++;
   }
