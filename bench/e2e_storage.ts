@@ -12,7 +12,6 @@
  */
 import process from "node:process";
 import { Client } from "../mod.ts";
-import type { Storage } from "../src/storage.ts";
 import { FileStorage } from "../src/storage/file_storage.ts";
 import {
   makeEvents,
@@ -33,10 +32,12 @@ function flag(name: string): string | undefined {
   return index >= 0 ? Deno.args[index + 1] : undefined;
 }
 
-async function runClient(mode: Mode, url: string, prefix: string): Promise<RunFigures> {
+type StorageRun = RunFigures & { compactions: number };
+
+async function runClient(mode: Mode, url: string, prefix: string): Promise<StorageRun> {
   const events = makeEvents(EVENTS, prefix);
   const dir = mode === "memory" ? undefined : await Deno.makeTempDir({ prefix: "idemtrack-e2e-" });
-  const storage: Storage | undefined = dir === undefined ? undefined : new FileStorage(
+  const storage: FileStorage | undefined = dir === undefined ? undefined : new FileStorage(
     `${dir}/queue.log`,
     { durability: mode === "file-interval" ? "interval" : "everyWrite" },
   );
@@ -60,13 +61,14 @@ async function runClient(mode: Mode, url: string, prefix: string): Promise<RunFi
       cpuMs: (cpu.user + cpu.system) / 1000,
       peakRssMb: peakRssMb(),
       requests: client.stats().requests,
+      compactions: storage?.compactions ?? 0,
     };
   } finally {
     if (dir !== undefined) await Deno.remove(dir, { recursive: true });
   }
 }
 
-async function child(mode: Mode, url: string, prefix: string): Promise<RunFigures> {
+async function child(mode: Mode, url: string, prefix: string): Promise<StorageRun> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -89,7 +91,7 @@ async function child(mode: Mode, url: string, prefix: string): Promise<RunFigure
 async function main(): Promise<void> {
   const server = await startReceiverProcess();
   const url = `${server.base}/v1/events/batch`;
-  const results = new Map<Mode, RunFigures[]>(MODES.map((mode) => [mode, []]));
+  const results = new Map<Mode, StorageRun[]>(MODES.map((mode) => [mode, []]));
   const delivered = new Map<Mode, number[]>(MODES.map((mode) => [mode, []]));
   try {
     for (let run = 0; run < RUNS; run++) {
@@ -117,9 +119,16 @@ async function main(): Promise<void> {
       "CPU ms": Math.round(median(runs.map((r) => r.cpuMs))),
       "peak RSS MB": Math.round(Math.max(...runs.map((r) => r.peakRssMb))),
       requests: runs[0]!.requests,
+      compactions: runs.map((r) => r.compactions).join(" "),
       "delivered %": Math.min(...delivered.get(mode)!) / EVENTS * 100,
     };
   }));
+  // e2e.ts keeps its fuller machine() private; this is enough to place the figures.
+  console.log(
+    `machine: ${navigator.hardwareConcurrency} CPUs (nproc), load average ${
+      Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
+    }, Deno ${Deno.version.deno}`,
+  );
   const ratio = memoryEps / median(eps("file-interval"));
   console.log(
     `FileStorage(interval) is ${ratio.toFixed(2)}× slower than MemoryStorage (target ≤ 1.30×; ` +

@@ -1,4 +1,5 @@
 import type { Clock, TimerId } from "../clock.ts";
+import type { QueuedRecord } from "../storage.ts";
 import type { StorageOp } from "./_ops.ts";
 
 /** When a {@linkcode WriteBehind} writes its pending ops without being asked. */
@@ -9,35 +10,81 @@ export interface WriteSchedule {
   readonly delayMs: number;
   /** Pending ops that start a write at once in `"timer"` mode (bounds memory). */
   readonly maxPendingOps: number;
+  /**
+   * Records one write takes at most, so that an urgent write (a batch about
+   * to be sent) waits for one such chunk of a large backlog, not all of it.
+   */
+  readonly maxChunkRecords: number;
   readonly clock: Clock;
 }
 
+/**
+ * Writes one chunk of ops, in order. `durable`: the chunk ends a write
+ * (someone waits for it, or nothing due is left), so it must be made durable
+ * together with every chunk written before it (the file driver fsyncs only
+ * then).
+ */
+export type ChunkWriter = (ops: StorageOp[], durable: boolean) => Promise<void>;
+
+/**
+ * A pending op. `seq`: push order (the parts of a split append share it);
+ * `urgent`: the first urgent push it is written ahead for (`NONE` if none);
+ * `due`: it must be written now, not when the timer fires.
+ */
+interface Entry {
+  readonly op: StorageOp;
+  readonly seq: number;
+  urgent: number;
+  due: boolean;
+}
+
+/** Waits until no pending op has `seq` below `seq`, or no pending op is urgent for `urgent`. */
 interface Waiter {
   readonly seq: number;
+  readonly urgent: number;
   resolve(): void;
   reject(error: unknown): void;
 }
 
+const NONE = Number.POSITIVE_INFINITY;
+
 /**
- * The buffering shared by all drivers: ops are queued synchronously, written
- * in batches by one writer at a time (never two writes in flight), and
- * `sync()` resolves once a write that covers every earlier op has finished.
+ * The buffering shared by all drivers: ops are queued synchronously and
+ * written in chunks by one writer at a time (never two writes in flight).
  *
- * A failed write rejects the `sync()`s waiting on it and puts its ops back in
- * front of the queue; the next push or `sync()` retries them (ops are
- * idempotent, see `LiveState`).
+ * Ops that must be written (because `sync()` or an urgent push waits for
+ * them, the timer fired, or the buffer is full) are "due": they always form a
+ * prefix of the pending list, and the writer takes due chunks from its head.
+ *
+ * `pushUrgent()` (a batch that is sent right after) does not wait for the
+ * whole backlog: the pending list is reordered so that the urgent op, every
+ * other non-append op, and the appended records up to the last one they
+ * reference come first; the rest of the backlog's records follow. This keeps
+ * (1) the order of ops on each key (record id, batch id, value key), so the
+ * state after every op is written is the same; (2) the append order of
+ * records, since they are written as a prefix of the record stream; and
+ * (3) every state a crash can leave consistent: a batch or a removal is never
+ * written before the records it references, and a settle never precedes an
+ * append of the same record (which would bring it back).
+ *
+ * A failed write rejects every waiting `sync()` and puts its ops back in front
+ * of the queue; the next push or `sync()` retries them (ops are idempotent,
+ * see `LiveState`).
  */
 export class WriteBehind {
-  #pending: StorageOp[] = [];
-  #pushed = 0;
-  #written = 0;
+  #pending: Entry[] = [];
+  /** Ids of records appended and not yet taken by a write, and the size of their data. */
+  #unwritten = new Set<string>();
+  #unwrittenBytes = 0;
   #writing: Promise<void> | undefined;
   #timer: TimerId | undefined;
   #waiters: Waiter[] = [];
-  readonly #write: (ops: StorageOp[]) => Promise<void>;
+  #pushed = 0;
+  #urgentPushes = 0;
+  readonly #write: ChunkWriter;
   readonly #schedule: WriteSchedule;
 
-  constructor(write: (ops: StorageOp[]) => Promise<void>, schedule: WriteSchedule) {
+  constructor(write: ChunkWriter, schedule: WriteSchedule) {
     this.#write = write;
     this.#schedule = schedule;
   }
@@ -47,23 +94,43 @@ export class WriteBehind {
     return this.#pending.length;
   }
 
-  push(op: StorageOp): void {
-    this.#pending.push(op);
-    this.#pushed++;
-    const { mode, maxPendingOps } = this.#schedule;
-    if (mode === "eager" || this.#pending.length >= maxPendingOps) this.#kick();
-    else if (this.#writing === undefined) this.#armTimer();
+  /** Appended records not yet written. */
+  get pendingRecords(): number {
+    return this.#unwritten.size;
   }
 
-  /** Resolves when every op pushed so far is written; rejects with the write's error. */
+  /** Data bytes of the appended records not yet written. */
+  get pendingBytes(): number {
+    return this.#unwrittenBytes;
+  }
+
+  push(op: StorageOp): void {
+    this.#enqueue(op);
+    const { mode, maxPendingOps } = this.#schedule;
+    if (mode === "eager" || this.#pending.length >= maxPendingOps) {
+      this.#markDue(this.#pending.length);
+      this.#kick();
+    } else if (this.#writing === undefined) this.#armTimer();
+  }
+
+  /**
+   * Pushes an op and resolves once it is durable with what it depends on (see
+   * the class notes), ahead of the rest of the backlog.
+   */
+  pushUrgent(op: StorageOp): Promise<void> {
+    this.#enqueue(op);
+    const urgent = ++this.#urgentPushes;
+    const count = this.#prioritize();
+    for (let i = 0; i < count; i++) {
+      const entry = this.#pending[i]!;
+      if (entry.urgent === NONE) entry.urgent = urgent;
+    }
+    return this.#wait(count, { seq: 0, urgent });
+  }
+
+  /** Resolves when every op pushed so far is durable; rejects with the write's error. */
   sync(): Promise<void> {
-    if (this.#written >= this.#pushed) return Promise.resolve();
-    // Not Promise.withResolvers: the npm build targets Node 20, which lacks it.
-    const promise = new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ seq: this.#pushed, resolve, reject });
-    });
-    this.#kick();
-    return promise;
+    return this.#wait(this.#pending.length, { seq: this.#pushed, urgent: NONE });
   }
 
   /** Stops the timer; pending ops stay queued (call `sync()` first to write them). */
@@ -72,53 +139,180 @@ export class WriteBehind {
     this.#timer = undefined;
   }
 
+  #enqueue(op: StorageOp): void {
+    this.#pending.push({ op, seq: this.#pushed++, urgent: NONE, due: false });
+    if (op.type === "append") this.#track(op.records, 1);
+  }
+
+  /** Counts records as unwritten (`1`) or taken by a write (`-1`). */
+  #track(records: readonly QueuedRecord[], sign: 1 | -1): void {
+    for (const record of records) {
+      if (sign > 0) this.#unwritten.add(record.id);
+      else this.#unwritten.delete(record.id);
+      this.#unwrittenBytes += sign * record.data.length;
+    }
+  }
+
+  /** Makes the first `count` pending ops due and waits until `until` is met. */
+  #wait(count: number, until: { seq: number; urgent: number }): Promise<void> {
+    if (count === 0 && this.#writing === undefined) return Promise.resolve();
+    this.#markDue(count);
+    // Not Promise.withResolvers: the npm build targets Node 20, which lacks it.
+    const promise = new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ ...until, resolve, reject });
+    });
+    this.#kick();
+    return promise;
+  }
+
+  #markDue(count: number): void {
+    for (let i = 0; i < count; i++) this.#pending[i]!.due = true;
+  }
+
+  /**
+   * Reorders the pending list so that it starts with what the last op (just
+   * pushed) needs, and returns the length of that prefix.
+   */
+  #prioritize(): number {
+    const pending = this.#pending;
+    // Every non-append op goes first (keeping the order of ops on each key),
+    // so every record they reference that is not written yet goes first too.
+    const needed = new Set<string>();
+    const need = (ids: readonly string[]) => {
+      for (const id of ids) if (this.#unwritten.has(id)) needed.add(id);
+    };
+    for (const { op } of pending) {
+      if (op.type === "saveBatch") need(op.batch.recordIds);
+      else if (op.type === "remove") need(op.recordIds);
+      else if (op.type === "settleBatch") need(op.removedRecordIds);
+    }
+    // The last needed record: every record appended before it goes first too.
+    let cutEntry = -1;
+    let cutRecord = 0;
+    for (let i = 0, left = needed.size; i < pending.length && left > 0; i++) {
+      const op = pending[i]!.op;
+      if (op.type !== "append") continue;
+      for (let r = 0; r < op.records.length && left > 0; r++) {
+        if (needed.has(op.records[r]!.id)) {
+          left--;
+          cutEntry = i;
+          cutRecord = r + 1;
+        }
+      }
+    }
+    const head: Entry[] = [];
+    const tail: Entry[] = [];
+    for (let i = 0; i < pending.length; i++) {
+      const entry = pending[i]!;
+      const { op } = entry;
+      if (op.type !== "append" || i < cutEntry) head.push(entry);
+      else if (i > cutEntry) tail.push(entry);
+      else {
+        const [before, after] = splitAppend(entry, cutRecord);
+        head.push(before);
+        if (after !== undefined) tail.push(after);
+      }
+    }
+    this.#pending = head.concat(tail);
+    return head.length;
+  }
+
   #kick(): void {
-    if (this.#writing !== undefined || this.#pending.length === 0) return;
+    if (this.#writing !== undefined || !this.#hasDue()) return;
     this.stop();
     this.#writing = this.#loop();
     // Failures are delivered to the sync() waiters; nothing else awaits the loop.
     this.#writing.catch(() => {});
   }
 
+  /** Due ops always form a prefix of the pending list. */
+  #hasDue(): boolean {
+    return this.#pending.length > 0 && this.#pending[0]!.due;
+  }
+
+  /** Takes the next due chunk off the head of the pending list. */
+  #takeChunk(): Entry[] {
+    const chunk: Entry[] = [];
+    const pending = this.#pending;
+    const { maxChunkRecords } = this.#schedule;
+    let records = 0;
+    let taken = 0;
+    while (taken < pending.length && records < maxChunkRecords) {
+      const entry = pending[taken]!;
+      if (!entry.due) break;
+      const { op } = entry;
+      if (op.type === "append" && records + op.records.length > maxChunkRecords) {
+        const [before, after] = splitAppend(entry, maxChunkRecords - records);
+        chunk.push(before);
+        pending[taken] = after!;
+        break;
+      }
+      chunk.push(entry);
+      if (op.type === "append") records += op.records.length;
+      taken++;
+    }
+    this.#pending = taken === 0 ? pending : pending.slice(taken);
+    for (const { op } of chunk) if (op.type === "append") this.#track(op.records, -1);
+    return chunk;
+  }
+
+  /** Waiters whose ops are all written (as of now). */
+  #satisfied(): (waiter: Waiter) => boolean {
+    let seq = NONE;
+    let urgent = NONE;
+    for (const entry of this.#pending) {
+      if (entry.seq < seq) seq = entry.seq;
+      if (entry.urgent < urgent) urgent = entry.urgent;
+    }
+    return (waiter) => waiter.seq <= seq && (waiter.urgent === NONE || waiter.urgent < urgent);
+  }
+
   // `#writing` is cleared synchronously where the loop ends, before the
   // sync() callers it resolves run: a push they make must start a new loop.
   async #loop(): Promise<void> {
-    while (true) {
-      const ops = this.#pending;
-      const seq = this.#pushed;
-      this.#pending = [];
+    while (this.#hasDue()) {
+      const chunk = this.#takeChunk();
+      // Only a chunk that ends a write or completes a waiter is made durable.
+      const durable = !this.#hasDue() || this.#waiters.some(this.#satisfied());
       try {
-        await this.#write(ops);
+        await this.#write(chunk.map((entry) => entry.op), durable);
       } catch (error) {
         this.#writing = undefined;
-        this.#pending = ops.concat(this.#pending);
+        this.#pending = chunk.concat(this.#pending);
+        for (const { op } of chunk) if (op.type === "append") this.#track(op.records, 1);
         const failed = this.#waiters;
         this.#waiters = [];
         for (const waiter of failed) waiter.reject(error);
         throw error;
       }
-      this.#written = seq;
-      const done = this.#waiters.filter((waiter) => waiter.seq <= seq);
-      this.#waiters = this.#waiters.filter((waiter) => waiter.seq > seq);
-      // Timer mode writes what arrived meanwhile on its own timer, unless it
-      // is plenty or someone waits for it.
-      const more = this.#pending.length > 0 &&
-        (this.#schedule.mode === "eager" || this.#waiters.length > 0 ||
-          this.#pending.length >= this.#schedule.maxPendingOps);
-      if (!more) {
-        this.#writing = undefined;
-        if (this.#pending.length > 0) this.#armTimer();
-      }
-      for (const waiter of done) waiter.resolve();
-      if (!more) return;
+      if (durable) this.#resolveWaiters();
     }
+    this.#writing = undefined;
+    if (this.#pending.length > 0) this.#armTimer();
+  }
+
+  #resolveWaiters(): void {
+    const satisfied = this.#satisfied();
+    const done = this.#waiters.filter(satisfied);
+    if (done.length === 0) return;
+    this.#waiters = this.#waiters.filter((waiter) => !satisfied(waiter));
+    for (const waiter of done) waiter.resolve();
   }
 
   #armTimer(): void {
     if (this.#timer !== undefined) return;
     this.#timer = this.#schedule.clock.setTimeout(() => {
       this.#timer = undefined;
+      this.#markDue(this.#pending.length);
       this.#kick();
     }, this.#schedule.delayMs);
   }
+}
+
+/** Splits an append entry before record `at` (`after` is undefined when nothing is left). */
+function splitAppend(entry: Entry, at: number): [Entry, Entry | undefined] {
+  const records = (entry.op as { records: readonly QueuedRecord[] }).records;
+  const before = { ...entry, op: { type: "append" as const, records: records.slice(0, at) } };
+  if (at >= records.length) return [before, undefined];
+  return [before, { ...entry, op: { type: "append", records: records.slice(at) } }];
 }

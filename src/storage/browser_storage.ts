@@ -11,10 +11,10 @@ import type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "../sto
 import type { BrowserBackend, BrowserMutation } from "./_browser_backend.ts";
 import { globalIndexedDb, openIndexedDbBackend } from "./_indexeddb_backend.ts";
 import { globalLocalStorage, localStorageBackend } from "./_local_storage_backend.ts";
+import { errorMessage as message, Journal } from "./_journal.ts";
 import { LiveState } from "./_live_state.ts";
-import { freezeOp, type StorageOp } from "./_ops.ts";
+import type { StorageOp } from "./_ops.ts";
 import { checkNumber } from "./_options.ts";
-import { WriteBehind } from "./_write_behind.ts";
 
 /** Where {@linkcode BrowserStorage} keeps the queue. */
 export type BrowserBackendKind = "auto" | "indexedDB" | "localStorage";
@@ -79,13 +79,12 @@ const BACKENDS: readonly BrowserBackendKind[] = ["auto", "indexedDB", "localStor
 export class BrowserStorage implements Storage {
   readonly name = "browser";
   readonly #options: Readonly<Required<BrowserStorageOptions>>;
-  readonly #journal: WriteBehind;
+  readonly #journal: Journal;
   readonly #seqs = new Map<string, number>();
   /** Records deleted by a write that has not succeeded yet, so its retry deletes them again. */
   readonly #tombstones = new Map<string, number>();
   #backend: BrowserBackend | undefined;
   #nextSeq = 0;
-  #state: "new" | "open" | "closed" = "new";
 
   constructor(options: BrowserStorageOptions = {}) {
     const { name, backend, syncIntervalMs, clock } = { ...BROWSER_STORAGE_DEFAULTS, ...options };
@@ -106,10 +105,11 @@ export class BrowserStorage implements Storage {
     }
     checkNumber(what, "syncIntervalMs", syncIntervalMs, 0, 2 ** 31 - 1);
     this.#options = { name, backend, syncIntervalMs, clock };
-    this.#journal = new WriteBehind((ops) => this.#write(ops), {
+    this.#journal = new Journal(this.name, (ops) => this.#write(ops), {
       mode: syncIntervalMs === 0 ? "eager" : "timer",
       delayMs: syncIntervalMs,
       maxPendingOps: 4096,
+      maxChunkRecords: 4096,
       clock,
     });
   }
@@ -119,10 +119,8 @@ export class BrowserStorage implements Storage {
     return this.#backend?.kind;
   }
 
-  async open(): Promise<StorageSnapshot> {
-    if (this.#state !== "new") throw new StorageError(this.name, "open() may be called once");
-    this.#state = "open";
-    try {
+  open(): Promise<StorageSnapshot> {
+    return this.#journal.open(async () => {
       this.#backend = await this.#chooseBackend();
       const contents = await this.#backend.load();
       const live = new LiveState();
@@ -134,52 +132,36 @@ export class BrowserStorage implements Storage {
       for (const batch of contents.batches) live.batches.set(batch.id, batch);
       for (const [key, value] of contents.values) live.values.set(key, value);
       return live.snapshot(contents.skipped);
-    } catch (error) {
-      this.#state = "closed";
-      this.#backend?.close();
-      throw error instanceof StorageError
-        ? error
-        : new StorageError(this.name, `cannot open: ${message(error)}`, { cause: error });
-    }
+    }, () => this.#backend?.close());
   }
 
   append(records: readonly QueuedRecord[]): void {
-    this.#push({ type: "append", records });
+    this.#journal.append(records);
   }
 
+  /** Resolves once the batch and its records are committed, ahead of the rest of the backlog. */
   saveBatch(batch: StoredBatch): Promise<void> {
-    this.#push({ type: "saveBatch", batch });
-    return this.sync();
+    return this.#journal.saveBatch(batch);
   }
 
   settleBatch(batchId: string, removedRecordIds: readonly string[]): void {
-    this.#push({ type: "settleBatch", batchId, removedRecordIds });
+    this.#journal.settleBatch(batchId, removedRecordIds);
   }
 
   remove(recordIds: readonly string[]): void {
-    this.#push({ type: "remove", recordIds });
+    this.#journal.remove(recordIds);
   }
 
   setValue(key: string, value: JsonValue | undefined): void {
-    this.#push({ type: "setValue", key, value });
+    this.#journal.setValue(key, value);
   }
 
   sync(): Promise<void> {
-    if (this.#state === "new") {
-      return Promise.reject(new StorageError(this.name, "sync() before open()"));
-    }
     return this.#journal.sync();
   }
 
-  async close(): Promise<void> {
-    if (this.#state !== "open") return;
-    this.#state = "closed";
-    try {
-      await this.#journal.sync();
-    } finally {
-      this.#journal.stop();
-      this.#backend?.close();
-    }
+  close(): Promise<void> {
+    return this.#journal.close(() => this.#backend?.close());
   }
 
   async #chooseBackend(): Promise<BrowserBackend> {
@@ -194,16 +176,6 @@ export class BrowserStorage implements Storage {
       throw new StorageError(this.name, "neither IndexedDB nor localStorage is available");
     }
     return localStorageBackend(local, name);
-  }
-
-  #push(op: StorageOp): void {
-    if (this.#state !== "open") {
-      throw new StorageError(
-        this.name,
-        `cannot ${op.type}: the store is ${this.#state === "new" ? "not open" : "closed"}`,
-      );
-    }
-    this.#journal.push(freezeOp(op));
   }
 
   async #write(ops: StorageOp[]): Promise<void> {
@@ -253,8 +225,4 @@ export class BrowserStorage implements Storage {
       throw new StorageError(this.name, `write failed: ${message(error)}`, { cause: error });
     }
   }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

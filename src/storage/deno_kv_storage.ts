@@ -8,10 +8,10 @@ import { type Clock, systemClock } from "../clock.ts";
 import type { JsonValue } from "../event.ts";
 import { StorageError } from "../errors/storage_error.ts";
 import type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "../storage.ts";
+import { errorMessage as message, Journal } from "./_journal.ts";
 import { LiveState } from "./_live_state.ts";
-import { freezeOp, type StorageOp } from "./_ops.ts";
+import type { StorageOp } from "./_ops.ts";
 import { checkNumber } from "./_options.ts";
-import { WriteBehind } from "./_write_behind.ts";
 
 /** Options of {@linkcode DenoKvStorage}. */
 export interface DenoKvStorageOptions {
@@ -109,14 +109,13 @@ type Mutation =
 export class DenoKvStorage implements Storage {
   readonly name = "deno-kv";
   readonly #options: DenoKvStorageOptions & typeof DENO_KV_STORAGE_DEFAULTS;
-  readonly #journal: WriteBehind;
+  readonly #journal: Journal;
   /** Where each live record lives: its sequence number and part count. */
   readonly #locations = new Map<string, { seq: number; parts: number }>();
   /** Records deleted by a write that has not succeeded yet, so its retry deletes them again. */
   readonly #tombstones = new Map<string, { seq: number; parts: number }>();
   #kv: Deno.Kv | undefined;
   #nextSeq = 0;
-  #state: "new" | "open" | "closed" = "new";
 
   constructor(options: DenoKvStorageOptions = {}) {
     const { path, kv, prefix, syncIntervalMs, clock } = { ...DENO_KV_STORAGE_DEFAULTS, ...options };
@@ -130,77 +129,55 @@ export class DenoKvStorage implements Storage {
     }
     checkNumber(what, "syncIntervalMs", syncIntervalMs, 0, 2 ** 31 - 1);
     this.#options = { path, kv, prefix, syncIntervalMs, clock };
-    this.#journal = new WriteBehind((ops) => this.#commit(ops), {
+    this.#journal = new Journal(this.name, (ops) => this.#commit(ops), {
       mode: syncIntervalMs === 0 ? "eager" : "timer",
       delayMs: syncIntervalMs,
       maxPendingOps: 4096,
+      maxChunkRecords: 4096,
       clock,
     });
   }
 
-  async open(): Promise<StorageSnapshot> {
-    if (this.#state !== "new") throw new StorageError(this.name, "open() may be called once");
-    this.#state = "open";
-    try {
+  open(): Promise<StorageSnapshot> {
+    return this.#journal.open(async () => {
       this.#kv = this.#options.kv ?? await Deno.openKv(this.#options.path);
       return await this.#load(this.#kv);
-    } catch (error) {
-      this.#state = "closed";
-      if (this.#options.kv === undefined) this.#kv?.close();
-      throw error instanceof StorageError
-        ? error
-        : new StorageError(this.name, `cannot open: ${message(error)}`, { cause: error });
-    }
+    }, () => this.#release());
   }
 
   append(records: readonly QueuedRecord[]): void {
-    this.#push({ type: "append", records });
+    this.#journal.append(records);
   }
 
+  /** Resolves once the batch and its records are committed, ahead of the rest of the backlog. */
   saveBatch(batch: StoredBatch): Promise<void> {
-    this.#push({ type: "saveBatch", batch });
-    return this.sync();
+    return this.#journal.saveBatch(batch);
   }
 
   settleBatch(batchId: string, removedRecordIds: readonly string[]): void {
-    this.#push({ type: "settleBatch", batchId, removedRecordIds });
+    this.#journal.settleBatch(batchId, removedRecordIds);
   }
 
   remove(recordIds: readonly string[]): void {
-    this.#push({ type: "remove", recordIds });
+    this.#journal.remove(recordIds);
   }
 
   setValue(key: string, value: JsonValue | undefined): void {
-    this.#push({ type: "setValue", key, value });
+    this.#journal.setValue(key, value);
   }
 
   sync(): Promise<void> {
-    if (this.#state === "new") {
-      return Promise.reject(new StorageError(this.name, "sync() before open()"));
-    }
     return this.#journal.sync();
   }
 
-  async close(): Promise<void> {
-    if (this.#state !== "open") return;
-    this.#state = "closed";
-    try {
-      await this.#journal.sync();
-    } finally {
-      this.#journal.stop();
-      if (this.#options.kv === undefined) this.#kv?.close();
-      this.#kv = undefined;
-    }
+  close(): Promise<void> {
+    return this.#journal.close(() => this.#release());
   }
 
-  #push(op: StorageOp): void {
-    if (this.#state !== "open") {
-      throw new StorageError(
-        this.name,
-        `cannot ${op.type}: the store is ${this.#state === "new" ? "not open" : "closed"}`,
-      );
-    }
-    this.#journal.push(freezeOp(op));
+  /** Closes the database unless the caller passed it in. */
+  #release(): void {
+    if (this.#options.kv === undefined) this.#kv?.close();
+    this.#kv = undefined;
   }
 
   #key(...parts: Deno.KvKeyPart[]): Deno.KvKey {
@@ -407,8 +384,4 @@ function concat(parts: Uint8Array[]): Uint8Array {
     offset += part.length;
   }
   return out;
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -11,12 +11,12 @@ import { type Clock, systemClock } from "../clock.ts";
 import type { JsonValue } from "../event.ts";
 import { StorageError } from "../errors/storage_error.ts";
 import type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "../storage.ts";
+import { errorMessage as message, Journal } from "./_journal.ts";
 import { acquireLock, releaseLock } from "./_lock_file.ts";
 import { FrameWriter, MAGIC, readLog } from "./_log_codec.ts";
 import { LiveState } from "./_live_state.ts";
-import { freezeOp, type StorageOp } from "./_ops.ts";
+import type { StorageOp } from "./_ops.ts";
 import { checkDurability, checkNumber, type Durability } from "./_options.ts";
-import { WriteBehind } from "./_write_behind.ts";
 
 export type { Durability } from "./_options.ts";
 
@@ -77,6 +77,8 @@ export const FILE_STORAGE_DEFAULTS: Readonly<Required<FileStorageOptions>> = Obj
 
 /** Ops pending in `"interval"`/`"none"` mode that trigger a write before the timer. */
 const MAX_PENDING_OPS = 4096;
+/** Records per write: an urgent `saveBatch()` waits for at most this much of a backlog. */
+const MAX_CHUNK_RECORDS = 4096;
 /** Compaction writes the new file in chunks of about this size. */
 const COMPACT_CHUNK_BYTES = 1024 * 1024;
 
@@ -84,10 +86,6 @@ function errorCode(error: unknown): string | undefined {
   return typeof error === "object" && error !== null && "code" in error
     ? String((error as { code: unknown }).code)
     : undefined;
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Bytes a record takes in the log (ids are ASCII in practice; an estimate is enough). */
@@ -145,12 +143,13 @@ export class FileStorage implements Storage {
   readonly path: string;
   readonly #lockPath: string;
   readonly #options: Readonly<Required<FileStorageOptions>>;
-  readonly #journal: WriteBehind;
+  readonly #journal: Journal;
   readonly #live = new LiveState();
   readonly #writer = new FrameWriter();
   #handle: fsp.FileHandle | undefined;
-  #state: "new" | "open" | "closed" = "new";
   #fileBytes = 0;
+  /** Size of the log right after the last compaction. */
+  #compactedBytes = 0;
   #liveBytes = 0;
   #needsRewrite = false;
   #compactions = 0;
@@ -178,10 +177,11 @@ export class FileStorage implements Storage {
     this.path = path;
     this.#lockPath = `${path}.lock`;
     this.#options = { durability, syncIntervalMs, compactMinBytes, compactDeadRatio, clock };
-    this.#journal = new WriteBehind((ops) => this.#write(ops), {
+    this.#journal = new Journal(this.name, (ops, durable) => this.#write(ops, durable), {
       mode: durability === "everyWrite" ? "eager" : "timer",
       delayMs: syncIntervalMs,
       maxPendingOps: MAX_PENDING_OPS,
+      maxChunkRecords: MAX_CHUNK_RECORDS,
       clock,
     });
   }
@@ -196,79 +196,58 @@ export class FileStorage implements Storage {
     return this.#compactions;
   }
 
-  async open(): Promise<StorageSnapshot> {
-    if (this.#state !== "new") throw new StorageError(this.name, "open() may be called once");
-    this.#state = "open";
-    try {
-      await fsp.mkdir(path.dirname(this.path), { recursive: true });
-    } catch (error) {
-      throw new StorageError(
-        this.name,
-        `cannot create the folder of '${this.path}': ${message(error)}`,
-        {
-          cause: error,
-        },
-      );
-    }
-    acquireLock(this.#lockPath, this.name);
-    try {
-      return await this.#recover();
-    } catch (error) {
-      this.#state = "closed";
-      releaseLock(this.#lockPath);
-      throw error;
-    }
+  open(): Promise<StorageSnapshot> {
+    return this.#journal.open(async () => {
+      try {
+        await fsp.mkdir(path.dirname(this.path), { recursive: true });
+      } catch (error) {
+        throw new StorageError(
+          this.name,
+          `cannot create the folder of '${this.path}': ${message(error)}`,
+          { cause: error },
+        );
+      }
+      acquireLock(this.#lockPath, this.name);
+      try {
+        return await this.#recover();
+      } catch (error) {
+        releaseLock(this.#lockPath);
+        throw error;
+      }
+    }, () => {});
   }
 
   append(records: readonly QueuedRecord[]): void {
-    this.#push({ type: "append", records });
+    this.#journal.append(records);
   }
 
+  /** Resolves once the batch and its records are durable, ahead of the rest of the backlog. */
   saveBatch(batch: StoredBatch): Promise<void> {
-    this.#push({ type: "saveBatch", batch });
-    return this.sync();
+    return this.#journal.saveBatch(batch);
   }
 
   settleBatch(batchId: string, removedRecordIds: readonly string[]): void {
-    this.#push({ type: "settleBatch", batchId, removedRecordIds });
+    this.#journal.settleBatch(batchId, removedRecordIds);
   }
 
   remove(recordIds: readonly string[]): void {
-    this.#push({ type: "remove", recordIds });
+    this.#journal.remove(recordIds);
   }
 
   setValue(key: string, value: JsonValue | undefined): void {
-    this.#push({ type: "setValue", key, value });
+    this.#journal.setValue(key, value);
   }
 
   sync(): Promise<void> {
-    if (this.#state === "new") {
-      return Promise.reject(new StorageError(this.name, "sync() before open()"));
-    }
     return this.#journal.sync();
   }
 
-  async close(): Promise<void> {
-    if (this.#state !== "open") return;
-    this.#state = "closed";
-    try {
-      await this.#journal.sync();
-    } finally {
-      this.#journal.stop();
+  close(): Promise<void> {
+    return this.#journal.close(async () => {
       await this.#handle?.close().catch(() => {});
       this.#handle = undefined;
       releaseLock(this.#lockPath);
-    }
-  }
-
-  #push(op: StorageOp): void {
-    if (this.#state !== "open") {
-      throw new StorageError(
-        this.name,
-        `cannot ${op.type}: the store is ${this.#state === "new" ? "not open" : "closed"}`,
-      );
-    }
-    this.#journal.push(freezeOp(op));
+    });
   }
 
   async #recover(): Promise<StorageSnapshot> {
@@ -332,13 +311,26 @@ export class FileStorage implements Storage {
     this.#live.apply(op);
   }
 
-  #compactionDue(): boolean {
+  /**
+   * Compacting re-encodes what is live, so it is due (with enough dead bytes)
+   * only when that is cheap (at most `compactMinBytes` live), or when the log
+   * doubled since the last compaction and the write ends (`settled`) with no
+   * backlog pending (its records would be live at once); so a draining burst
+   * compacts once, not at every halving. Whatever the backlog, the log never
+   * grows past 4× what is live or pending. `adding`: bytes of the write about
+   * to be appended (its ops are applied already).
+   */
+  #compactionDue(settled = true, adding = 0): boolean {
     const { compactMinBytes, compactDeadRatio } = this.#options;
-    return this.#fileBytes >= compactMinBytes &&
-      this.#fileBytes - this.#liveBytes >= this.#fileBytes * compactDeadRatio;
+    const file = this.#fileBytes + adding;
+    if (file < compactMinBytes || file - this.#liveBytes < file * compactDeadRatio) return false;
+    const kept = this.#liveBytes + this.#journal.pendingBytes;
+    return kept <= compactMinBytes ||
+      (settled && this.#journal.pendingRecords === 0 && file >= 2 * this.#compactedBytes) ||
+      file >= 4 * Math.max(kept, compactMinBytes);
   }
 
-  async #write(ops: StorageOp[]): Promise<void> {
+  async #write(ops: StorageOp[], durable: boolean): Promise<void> {
     const writer = this.#writer;
     writer.reset();
     for (const op of ops) {
@@ -346,7 +338,7 @@ export class FileStorage implements Storage {
       writer.op(op);
     }
     try {
-      if (this.#needsRewrite || this.#compactionDue()) {
+      if (this.#needsRewrite || this.#compactionDue(durable, writer.length)) {
         await this.#compact();
         return;
       }
@@ -358,7 +350,7 @@ export class FileStorage implements Storage {
         written += bytesWritten;
         this.#fileBytes += bytesWritten;
       }
-      if (this.#options.durability !== "none") await handle.datasync();
+      if (durable && this.#options.durability !== "none") await handle.datasync();
     } catch (error) {
       // The file may end in a partial entry: the next write rewrites the live
       // state (which these ops are already applied to) instead of appending.
@@ -412,6 +404,7 @@ export class FileStorage implements Storage {
     if (durable) syncDirectory(path.dirname(this.path));
     this.#handle = await this.#openAppend();
     this.#fileBytes = size;
+    this.#compactedBytes = size;
     this.#needsRewrite = false;
     this.#compactions++;
   }
