@@ -51,16 +51,8 @@ export class Batcher {
     this.#settler = settler;
   }
 
-  /**
-   * Takes the next batch off the head of the queue while `mayForm(head)`
-   * allows one. With `onlyFull`, only a batch that waiting could not grow
-   * (it reached a cap, or the next queued event is of another stream).
-   */
-  next(
-    queue: EntryQueue,
-    mayForm: (head: Entry) => boolean,
-    onlyFull = false,
-  ): ActiveBatch | undefined {
+  /** Takes the next batch off the head of the queue while `mayForm(head)` allows one. */
+  next(queue: EntryQueue, mayForm: (head: Entry) => boolean): ActiveBatch | undefined {
     const { maxBatchBytes, maxBatchEvents } = this.#limits;
     for (let head = queue.at(0); head !== undefined; head = queue.at(0)) {
       if (!mayForm(head)) return undefined;
@@ -68,18 +60,14 @@ export class Batcher {
       // chunkBySize then applies the exact caps.
       const slice: Entry[] = [];
       let bytes = 0;
-      let capped = false;
       for (let i = 0; i < queue.length; i++) {
         const entry = queue.at(i)!;
-        capped = entry.stream !== head.stream || slice.length >= maxBatchEvents;
-        if (capped) break;
+        if (entry.stream !== head.stream || slice.length >= maxBatchEvents) break;
         bytes += entry.data.byteLength + 1;
-        capped = slice.length > 0 && bytes > maxBatchBytes;
-        if (capped) break;
+        if (slice.length > 0 && bytes > maxBatchBytes) break;
         slice.push(entry);
       }
       const plan = this.#chunk(slice);
-      if (onlyFull && !capped && plan.chunks.length < 2) return undefined;
       const next = plan.chunks[1]?.[0];
       const consumed = next === undefined ? slice.length : slice.indexOf(next);
       queue.skip(consumed);

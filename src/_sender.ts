@@ -4,7 +4,7 @@ import type { IdemtrackError } from "./errors/idemtrack_error.ts";
 import { NetworkError } from "./errors/network_error.ts";
 import { TimeoutError } from "./errors/timeout_error.ts";
 import type { PipelineHooks } from "./pipeline.ts";
-import type { BatchOutcome, OutgoingBatch, PreparedRequest, Profile } from "./profile.ts";
+import type { BatchOutcome, OutgoingBatch, Profile } from "./profile.ts";
 import type { TokenBucket } from "./token_bucket.ts";
 import type { Transport } from "./transport.ts";
 import type { ActiveBatch } from "./_batcher.ts";
@@ -19,17 +19,6 @@ export interface SenderOptions {
   readonly bucket: TokenBucket | undefined;
   readonly hooks: PipelineHooks;
 }
-
-/** A request built ahead of its send. */
-export interface Prepared {
-  readonly outgoing: OutgoingBatch;
-  readonly request: PreparedRequest;
-  /** When it was built (the request's time stamp), clock milliseconds. */
-  readonly builtAt: number;
-}
-
-/** A request built ahead waits at most this long for a slot before it is built again. */
-const MAX_PREPARED_AGE_MS = 1000;
 
 /** One send's meaning: the profile's outcome, with the error behind a non-2xx or failed send. */
 export interface SendResult {
@@ -96,41 +85,15 @@ export class Sender {
     for (const wake of this.#sleepers) wake();
   }
 
-  /**
-   * Builds a batch's request (profile, compression, `beforeRequest` hooks).
-   * The pipeline calls it ahead of a free slot so the build overlaps the
-   * requests in flight; a failure surfaces when the request is sent.
-   */
-  async prepare(batch: ActiveBatch): Promise<Prepared> {
-    const { profile, clock, compression, hooks } = this.#options;
+  /** One send: the profile's outcome, or a retry outcome for network errors and timeouts. */
+  async send(batch: ActiveBatch): Promise<SendResult> {
+    const { profile, transport, clock, timeoutMs, compression, hooks } = this.#options;
     const outgoing: OutgoingBatch = {
       id: batch.id,
       stream: batch.stream,
       records: batch.entries.map((entry) => entry),
       attempt: batch.attempt,
     };
-    const builtAt = clock.now();
-    let request = await profile.buildRequest(outgoing, builtAt);
-    if (compression === "gzip") {
-      request = {
-        ...request,
-        headers: { ...request.headers, "content-encoding": "gzip" },
-        body: await gzip(request.body),
-      };
-    }
-    for (const hook of hooks.beforeRequest ?? []) {
-      request = (await hook({ request, batch: outgoing })) ?? request;
-    }
-    return { outgoing, request, builtAt };
-  }
-
-  /**
-   * One send: the profile's outcome, or a retry outcome for network errors
-   * and timeouts. `prepared` is a request built ahead by `prepare` (rebuilt
-   * when older than `MAX_PREPARED_AGE_MS`, so its time stamp stays current).
-   */
-  async send(batch: ActiveBatch, prepared?: Promise<Prepared>): Promise<SendResult> {
-    const { profile, transport, clock, timeoutMs, hooks } = this.#options;
     const controller = new AbortController();
     let timedOut = false;
     const timer = clock.setTimeout(() => {
@@ -139,11 +102,17 @@ export class Sender {
     }, timeoutMs);
     this.#controllers.add(controller);
     try {
-      let ready = prepared === undefined ? undefined : await prepared;
-      if (ready === undefined || clock.now() - ready.builtAt > MAX_PREPARED_AGE_MS) {
-        ready = await this.prepare(batch);
+      let request = await profile.buildRequest(outgoing, clock.now());
+      if (compression === "gzip") {
+        request = {
+          ...request,
+          headers: { ...request.headers, "content-encoding": "gzip" },
+          body: await gzip(request.body),
+        };
       }
-      const { outgoing, request } = ready;
+      for (const hook of hooks.beforeRequest ?? []) {
+        request = (await hook({ request, batch: outgoing })) ?? request;
+      }
       const response = await transport({ ...request, signal: controller.signal });
       this.requests++;
       for (const hook of hooks.afterResponse ?? []) hook({ response, batch: outgoing });

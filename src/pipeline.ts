@@ -15,7 +15,7 @@ import { Journal } from "./_journal.ts";
 import { type ResolvedPipelineOptions, resolvePipelineOptions } from "./_pipeline_options.ts";
 import { type Entry, EntryQueue, isFull, makeRoom } from "./_queue.ts";
 import { restore } from "./_restore.ts";
-import { type Prepared, Sender } from "./_sender.ts";
+import { Sender } from "./_sender.ts";
 import { count, emit, emptyResult, finish, Settler, type Waiter } from "./_settle.ts";
 
 /** What `enqueue` does when the queue is at `maxQueueSize` or `maxQueueBytes`. */
@@ -199,13 +199,6 @@ export const DEFAULT_PIPELINE_OPTIONS = Object.freeze({
   exitTimeoutMs: 5000,
 });
 
-/** A batch formed ahead: its save and its request, started. */
-interface Deck {
-  readonly batch: ActiveBatch;
-  readonly saving: Promise<void>;
-  readonly prepared: Promise<Prepared>;
-}
-
 /**
  * The one delivery engine behind the `Client` and Hamustro's `ClientTracker`:
  * an in-memory queue journaled to a {@linkcode Storage}, byte-size batches
@@ -272,12 +265,6 @@ export class Pipeline {
 
   /** Formed batches waiting for a send slot (restored, split, `deliver()`). */
   #ready: ActiveBatch[] = [];
-  /**
-   * The next full batch, formed, saved and built while every slot is busy,
-   * so a slot that frees sends at once instead of forming and building first.
-   */
-  #deck: Deck | undefined;
-  #deckPending = false;
   #active = 0;
 
   #opening: Promise<Map<string, JsonValue>> | undefined;
@@ -592,17 +579,10 @@ export class Pipeline {
   #pump(): void {
     if (!this.#opened || this.#aborted) return;
     while (this.#active < this.#options.concurrency) {
-      let deck: Deck | undefined;
-      let batch = this.#ready.shift();
-      if (batch === undefined && this.#deck !== undefined) {
-        deck = this.#deck;
-        batch = deck.batch;
-        this.#deck = undefined;
-      }
-      batch ??= this.#batcher.next(this.#queue, this.#mayForm);
+      const batch = this.#ready.shift() ?? this.#batcher.next(this.#queue, this.#mayForm);
       if (batch === undefined) break;
       this.#active++;
-      this.#run(batch, deck).catch((cause) => {
+      this.#run(batch).catch((cause) => {
         // A storage failure while saving a batch: its events stay queued in storage.
         this.#storageError(cause, "batch could not be saved");
       }).finally(() => {
@@ -610,42 +590,15 @@ export class Pipeline {
         this.#pump();
       });
     }
-    if (
-      this.#deck === undefined && this.#active >= this.#options.concurrency && !this.#deckPending
-    ) {
-      // In a macrotask: the requests just started get on the wire first.
-      this.#deckPending = true;
-      setTimeout(() => {
-        this.#deckPending = false;
-        this.#fillDeck();
-      }, 0);
-    }
-  }
-
-  #fillDeck(): void {
-    if (this.#deck !== undefined || this.#aborted || this.#active < this.#options.concurrency) {
-      return;
-    }
-    const batch = this.#batcher.next(this.#queue, this.#mayForm, true);
-    if (batch === undefined) return;
-    const saving = this.#batcher.save(batch);
-    const prepared = saving.then(() => this.#sender.prepare(batch));
-    // Both are awaited by the slot that takes the deck; until then a
-    // failure must not surface as an unhandled rejection.
-    saving.catch(() => {});
-    prepared.catch(() => {});
-    this.#deck = { batch, saving, prepared };
   }
 
   /** One batch's life in a send slot: save, send, apply the answer, retry. */
-  async #run(first: ActiveBatch, deck?: Deck): Promise<void> {
+  async #run(first: ActiveBatch): Promise<void> {
     let batch = first;
     while (!this.#aborted) {
-      if (deck !== undefined) await deck.saving;
-      else if (!batch.saved) await this.#batcher.save(batch);
+      if (!batch.saved) await this.#batcher.save(batch);
       if (!await this.#sender.throttle(() => this.#aborted)) return;
-      const { outcome, cause } = await this.#sender.send(batch, deck?.prepared);
-      deck = undefined;
+      const { outcome, cause } = await this.#sender.send(batch);
       if (this.#aborted) return;
       if (outcome.kind === "split") {
         if (batch.entries.length === 1) {
