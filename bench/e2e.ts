@@ -64,6 +64,10 @@ export interface RunFigures {
   events: number;
   wallMs: number;
   cpuMs: number;
+  /** Until every event was handed over (floor: bodies built; client: the last `track()` returned). */
+  handOverMs?: number;
+  /** CPU spent after the hand-over, until everything was delivered. */
+  sendCpuMs?: number;
   peakRssMb: number;
   requests: number;
 }
@@ -77,6 +81,11 @@ export function peakRssMb(): number {
     // not Linux
   }
   return Deno.memoryUsage().rss / 1024 / 1024;
+}
+
+function cpuMsSince(previous: ReturnType<typeof process.cpuUsage>): number {
+  const cpu = process.cpuUsage(previous);
+  return (cpu.user + cpu.system) / 1000;
 }
 
 async function runFloor(url: string, prefix: string): Promise<RunFigures> {
@@ -105,6 +114,8 @@ async function runFloor(url: string, prefix: string): Promise<RunFigures> {
     size += text.length + 1;
   }
   if (parts.length > 0) bodies.push(encoder.encode(`{"events":[${parts.join(",")}]}`));
+  const handOverMs = performance.now() - start;
+  const cpuAtHandOver = process.cpuUsage();
   let next = 0;
   const worker = async () => {
     while (next < bodies.length) {
@@ -126,6 +137,8 @@ async function runFloor(url: string, prefix: string): Promise<RunFigures> {
     events: EVENTS,
     wallMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    handOverMs,
+    sendCpuMs: cpuMsSince(cpuAtHandOver),
     peakRssMb: peakRssMb(),
     requests: bodies.length,
   };
@@ -142,6 +155,8 @@ async function runClient(url: string, prefix: string): Promise<RunFigures> {
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
   }
+  const handOverMs = performance.now() - start;
+  const cpuAtHandOver = process.cpuUsage();
   const summary = await client.close();
   const wallMs = performance.now() - start;
   const cpu = process.cpuUsage(cpu0);
@@ -153,6 +168,8 @@ async function runClient(url: string, prefix: string): Promise<RunFigures> {
     events: EVENTS,
     wallMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    handOverMs,
+    sendCpuMs: cpuMsSince(cpuAtHandOver),
     peakRssMb: peakRssMb(),
     requests: client.stats().requests,
   };
@@ -270,7 +287,10 @@ async function main(): Promise<void> {
       mode,
       "events/s (median)": Math.round(median(eps)),
       "events/s (runs)": eps.map(Math.round).join(" "),
+      "hand-over ms": Math.round(median(runs.map((r) => r.handOverMs ?? NaN))),
+      "send ms": Math.round(median(runs.map((r) => r.wallMs - (r.handOverMs ?? NaN)))),
       "CPU ms": Math.round(median(runs.map((r) => r.cpuMs))),
+      "send CPU ms": Math.round(median(runs.map((r) => r.sendCpuMs ?? NaN))),
       "peak RSS MB": Math.round(Math.max(...runs.map((r) => r.peakRssMb))),
       requests: runs[0]!.requests,
       "delivered %": Math.min(...delivered) / EVENTS * 100,

@@ -68,7 +68,14 @@ interface RunFigures {
   /** Until every event was handed over (floor: encoded and framed; tracker: trackEvent returned). */
   handOverMs: number;
   cpuMs: number;
+  /** CPU spent after the hand-over, until everything was delivered. */
+  sendCpuMs: number;
   requests: number;
+}
+
+function cpuMsSince(previous: ReturnType<typeof process.cpuUsage>): number {
+  const cpu = process.cpuUsage(previous);
+  return (cpu.user + cpu.system) / 1000;
 }
 
 const hex = (algorithm: string, data: string | Uint8Array) =>
@@ -135,6 +142,7 @@ async function runFloor(url: string, device: string): Promise<RunFigures> {
   }
   if (parts.length > 0) flushBody();
   const handOverMs = performance.now() - start;
+  const cpuAtHandOver = process.cpuUsage();
   let next = 0;
   const worker = async () => {
     while (next < bodies.length) {
@@ -163,6 +171,7 @@ async function runFloor(url: string, device: string): Promise<RunFigures> {
     wallMs,
     handOverMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    sendCpuMs: cpuMsSince(cpuAtHandOver),
     requests: bodies.length,
   };
 }
@@ -183,6 +192,7 @@ async function runTracker(base: string, device: string): Promise<RunFigures> {
   tracker.setUser(undefined, "user-1");
   for (const e of events) tracker.trackEvent(e.name, e.params);
   const handOverMs = performance.now() - start;
+  const cpuAtHandOver = process.cpuUsage();
   const summary = await tracker.close();
   const wallMs = performance.now() - start;
   const cpu = process.cpuUsage(cpu0);
@@ -194,6 +204,7 @@ async function runTracker(base: string, device: string): Promise<RunFigures> {
     wallMs,
     handOverMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    sendCpuMs: cpuMsSince(cpuAtHandOver),
     requests: tracker.stats().requests,
   };
 }
@@ -288,7 +299,9 @@ async function main(): Promise<void> {
       "events/s (median)": Math.round(median(eps)),
       "events/s (runs)": eps.map(Math.round).join(" "),
       "hand-over ms": Math.round(median(runs.map((r) => r.handOverMs))),
+      "send ms": Math.round(median(runs.map((r) => r.wallMs - r.handOverMs))),
       "CPU ms": Math.round(median(runs.map((r) => r.cpuMs))),
+      "send CPU ms": Math.round(median(runs.map((r) => r.sendCpuMs))),
       requests: runs[0]!.requests,
       "accepted %": Math.min(...delivered[mode]!) / EVENTS * 100,
     };

@@ -174,11 +174,14 @@ export class Settler {
       failure = entry.event === undefined ? base : { ...base, event: entry.event };
     }
     if (this.#flushWaiters.length > 0) {
+      let anyDone = false;
       for (const waiter of this.#flushWaiters) {
         if (entry.seq <= waiter.target) count(waiter, failure);
+        if (waiter.remaining === 0) anyDone = true;
       }
-      const done = this.#flushWaiters.filter((waiter) => waiter.remaining === 0);
-      if (done.length > 0) {
+      // Filtered only when one finished: this runs once per settled event.
+      if (anyDone) {
+        const done = this.#flushWaiters.filter((waiter) => waiter.remaining === 0);
         this.#flushWaiters = this.#flushWaiters.filter((waiter) => waiter.remaining > 0);
         for (const waiter of done) waiter.resolve(finish(waiter.result));
         this.#onFlushDone();
