@@ -50,8 +50,10 @@ export function makeRecord(i: number, size = 320, stream = ""): QueuedRecord {
   };
 }
 
+/** The record's contract fields only (drivers may drop extra fields callers attach). */
 function plain(record: QueuedRecord) {
-  return { ...record, data: Array.from(record.data) };
+  const { id, key, group, stream, queuedAt } = record;
+  return { id, key, group, stream, queuedAt, data: Array.from(record.data) };
 }
 
 function assertRecords(actual: readonly QueuedRecord[], expected: readonly QueuedRecord[]): void {
@@ -270,6 +272,27 @@ export const conformanceCases: readonly ConformanceCase[] = [
         const snapshot = await reopen(store);
         assertRecords(snapshot.records, records);
         assert.deepEqual(snapshot.batches, [batch("b-1", ["rec-1", "rec-2"])]);
+      }),
+  },
+  {
+    name:
+      "records whose bytes are views into a shared buffer, with extra fields, keep just their own bytes",
+    run: (factory) =>
+      withStore(factory, async (store) => {
+        // Encoders hand out views into shared slabs, and the pipeline passes its queue entries
+        // (records with bookkeeping, functions included): a driver must store only the record.
+        const slab = new Uint8Array(256 * 1024).fill(0x2a);
+        const expected = [1, 2, 3].map((i) => makeRecord(i, 100));
+        const given = expected.map((record, i) => {
+          const view = slab.subarray(1000 * i, 1000 * i + record.data.length);
+          view.set(record.data);
+          return { ...record, data: view, inBatch: false, wake: () => {} } as QueuedRecord;
+        });
+        const storage = store.connect();
+        await storage.open();
+        storage.append(given);
+        await storage.close();
+        assertRecords((await reopen(store)).records, expected);
       }),
   },
   {

@@ -2,6 +2,7 @@ import { encodeBase64 } from "../_base64.ts";
 import type { JsonValue } from "../event.ts";
 import type { QueuedRecord, StoredBatch } from "../storage.ts";
 import type { BrowserBackend, BrowserContents, BrowserMutation } from "./_browser_backend.ts";
+import { plainRecord } from "./_ops.ts";
 
 /** The part of `localStorage` this backend uses. */
 export interface LocalStorageLike {
@@ -74,7 +75,10 @@ export function localStorageBackend(storage: LocalStorageLike, name: string): Br
         for (const m of mutations) {
           switch (m.kind) {
             case "putRecord": {
-              const stored: StoredRecord = { ...m.record, data: encodeBase64(m.record.data) };
+              const stored: StoredRecord = {
+                ...plainRecord(m.record),
+                data: encodeBase64(m.record.data),
+              };
               storage.setItem(`${prefix}r:${m.seq}`, JSON.stringify(stored));
               break;
             }

@@ -31,3 +31,23 @@ export function freezeOp(op: StorageOp): StorageOp {
       return op.value === undefined ? op : { ...op, value: structuredClone(op.value) };
   }
 }
+
+/**
+ * The bytes of a record as a `Uint8Array` that owns its whole buffer.
+ * Encoders hand out views into shared slabs; structured clone (IndexedDB) and
+ * V8 serialization (Deno KV values) copy a view's ENTIRE buffer, which would
+ * store a whole slab per record (or exceed Deno KV's 64 KiB value limit).
+ */
+export function ownBytes(data: Uint8Array): Uint8Array {
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+}
+
+/**
+ * Only a record's own fields, its bytes owning their buffer: callers may pass
+ * richer objects (the pipeline's queue entries carry bookkeeping), and
+ * structured clone or JSON would copy — or refuse — the rest.
+ */
+export function plainRecord(record: QueuedRecord): QueuedRecord {
+  const { id, key, group, stream, queuedAt } = record;
+  return { id, key, group, stream, queuedAt, data: ownBytes(record.data) };
+}

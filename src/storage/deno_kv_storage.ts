@@ -10,7 +10,7 @@ import { StorageError } from "../errors/storage_error.ts";
 import type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "../storage.ts";
 import { errorMessage as message, Journal } from "./_journal.ts";
 import { LiveState } from "./_live_state.ts";
-import type { StorageOp } from "./_ops.ts";
+import { ownBytes, type StorageOp } from "./_ops.ts";
 import { checkNumber } from "./_options.ts";
 
 /** Options of {@linkcode DenoKvStorage}. */
@@ -334,7 +334,7 @@ export class DenoKvStorage implements Storage {
             group: record.group,
             stream: record.stream,
             queuedAt: record.queuedAt,
-            ...(parts === 0 ? { data: record.data } : { parts }),
+            ...(parts === 0 ? { data: ownBytes(record.data) } : { parts }),
           };
           const bytes = 128 + record.id.length + record.key.length + record.group.length +
             record.stream.length + (parts === 0 ? record.data.length : 0);
