@@ -173,4 +173,9 @@ export class ProtoWriter {
   finish(): Uint8Array {
     return this.#buf.slice(0, this.#pos);
   }
+
+  /** The message written since {@linkcode reset}, as a view valid until the next write. */
+  view(): Uint8Array {
+    return this.#buf.subarray(0, this.#pos);
+  }
 }

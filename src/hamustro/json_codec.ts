@@ -1,3 +1,4 @@
+import { SlabEncoder } from "../_slab_encoder.ts";
 import { type Framing, jsonArrayFraming } from "../chunk.ts";
 import { environmentNumber } from "../environment.ts";
 import {
@@ -10,6 +11,8 @@ import {
 } from "./codec.ts";
 
 const textEncoder = new TextEncoder();
+/** Payloads are small and encoded once each: written into shared slabs, not allocated one by one. */
+const payloadSlabs = new SlabEncoder();
 const COMMA = 0x2c;
 
 /**
@@ -64,7 +67,7 @@ export function encodePayloadJson(payload: PayloadFields): Uint8Array {
     }
     if (separator === ",") json += "]";
   }
-  return textEncoder.encode(json + "}");
+  return payloadSlabs.encode(json + "}");
 }
 
 /**
