@@ -10,6 +10,7 @@
  *
  *   deno run -A bench/e2e.ts [--events 100000] [--runs 3]
  */
+import { flag, machine, median, runChild, startPortPrinter } from "./_harness.ts";
 import process from "node:process";
 import { Client } from "../mod.ts";
 
@@ -21,11 +22,6 @@ const RUNS = Number(flag("--runs") ?? 3);
  * floor, by design, pre-chunks everything before sending.
  */
 const YIELD_EVERY = Number(flag("--yield-every") ?? 0);
-
-function flag(name: string): string | undefined {
-  const index = Deno.args.indexOf(name);
-  return index >= 0 ? Deno.args[index + 1] : undefined;
-}
 
 export interface EventSpec {
   name: string;
@@ -175,26 +171,17 @@ async function runClient(url: string, prefix: string): Promise<RunFigures> {
   };
 }
 
-async function child(mode: "floor" | "client", url: string, prefix: string): Promise<RunFigures> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      import.meta.filename!,
-      "--child",
-      mode,
-      url,
-      prefix,
-      "--events",
-      String(EVENTS),
-      "--yield-every",
-      String(YIELD_EVERY),
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  if (!output.success) throw new Error(`${mode} run failed`);
-  return JSON.parse(new TextDecoder().decode(output.stdout));
+function child(mode: "floor" | "client", url: string, prefix: string): Promise<RunFigures> {
+  return runChild<RunFigures>(import.meta.filename!, [
+    "--child",
+    mode,
+    url,
+    prefix,
+    "--events",
+    String(EVENTS),
+    "--yield-every",
+    String(YIELD_EVERY),
+  ], mode);
 }
 
 export async function stats(
@@ -203,52 +190,9 @@ export async function stats(
   return await (await fetch(`${base}/stats`)).json();
 }
 
-/** nproc, CPU model and memory, so figures can be reported with the machine they came from. */
-function machine(): string {
-  let model = "unknown CPU";
-  try {
-    const match = Deno.readTextFileSync("/proc/cpuinfo").match(/^model name\s*:\s*(.+)$/m);
-    if (match) model = match[1]!.trim();
-  } catch {
-    // not Linux
-  }
-  const memory = Deno.systemMemoryInfo();
-  const gib = (bytes: number) => (bytes / 1024 ** 3).toFixed(1);
-  return `machine: ${navigator.hardwareConcurrency} CPUs (nproc), ${model}, ${
-    gib(memory.total)
-  } GiB RAM (${gib(memory.available)} GiB available), load average ${
-    Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
-  }, Deno ${Deno.version.deno}`;
-}
-
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 /** Starts tests/_json_server.ts in another process; `stop()` ends it. */
-export async function startReceiverProcess(): Promise<{ base: string; stop(): Promise<void> }> {
-  const server = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../tests/_json_server.ts", import.meta.url).pathname],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let line = "";
-  while (!line.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("receiver exited");
-    line += value;
-  }
-  reader.releaseLock();
-  return {
-    base: `http://127.0.0.1:${line.trim()}`,
-    async stop() {
-      await server.stdin.close();
-      await server.status;
-    },
-  };
+export function startReceiverProcess(): Promise<{ base: string; stop(): Promise<void> }> {
+  return startPortPrinter([new URL("../tests/_json_server.ts", import.meta.url).pathname]);
 }
 
 async function main(): Promise<void> {

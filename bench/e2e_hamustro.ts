@@ -15,6 +15,7 @@
  *
  *   deno task bench:e2e:hamustro [--events 100000] [--runs 3]
  */
+import { flag, machine, median, runChild, startPortPrinter } from "./_harness.ts";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createHash } from "node:crypto";
 import process from "node:process";
@@ -29,11 +30,6 @@ const EVENTS = Number(flag("--events") ?? 100_000);
 const RUNS = Number(flag("--runs") ?? 3);
 const MAX_BODY = 500 * 1024;
 const TIMEZONE = "Europe/Budapest";
-
-function flag(name: string): string | undefined {
-  const index = Deno.args.indexOf(name);
-  return index >= 0 ? Deno.args[index + 1] : undefined;
-}
 
 interface EventSpec {
   name: string;
@@ -233,47 +229,20 @@ function serveReceiver(): void {
   })();
 }
 
-async function child(mode: string, base: string, device: string): Promise<RunFigures> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      import.meta.filename!,
-      "--child",
-      mode,
-      base,
-      device,
-      "--events",
-      String(EVENTS),
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  if (!output.success) throw new Error(`${mode} run failed`);
-  return JSON.parse(new TextDecoder().decode(output.stdout));
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+function child(mode: string, base: string, device: string): Promise<RunFigures> {
+  return runChild<RunFigures>(import.meta.filename!, [
+    "--child",
+    mode,
+    base,
+    device,
+    "--events",
+    String(EVENTS),
+  ], mode);
 }
 
 async function main(): Promise<void> {
-  const server = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", import.meta.filename!, "--receiver"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let line = "";
-  while (!line.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("receiver exited");
-    line += value;
-  }
-  reader.releaseLock();
-  const base = `http://127.0.0.1:${line.trim()}`;
+  const server = await startPortPrinter([import.meta.filename!, "--receiver"]);
+  const base = server.base;
   const stats = async () => await (await fetch(`${base}/stats`)).json();
   const results: Record<string, RunFigures[]> = { floor: [], tracker: [] };
   const delivered: Record<string, number[]> = { floor: [], tracker: [] };
@@ -288,8 +257,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await server.stdin.close();
-    await server.status;
+    await server.stop();
   }
   const row = (mode: string) => {
     const runs = results[mode]!;
@@ -308,6 +276,7 @@ async function main(): Promise<void> {
   };
   const floor = row("floor");
   const tracker = row("tracker");
+  console.log(machine());
   console.table([floor, tracker]);
   console.log(
     `tracker/floor events/s ratio: ${

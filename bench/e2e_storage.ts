@@ -10,27 +10,16 @@
  *
  *   deno task bench:e2e:storage [--events 100000] [--runs 3]
  */
+import { flag, machine, median, runChild } from "./_harness.ts";
 import process from "node:process";
 import { Client } from "../mod.ts";
 import { FileStorage } from "../src/storage/file_storage.ts";
-import {
-  makeEvents,
-  median,
-  peakRssMb,
-  type RunFigures,
-  startReceiverProcess,
-  stats,
-} from "./e2e.ts";
+import { makeEvents, peakRssMb, type RunFigures, startReceiverProcess, stats } from "./e2e.ts";
 
 const EVENTS = Number(flag("--events") ?? 100_000);
 const RUNS = Number(flag("--runs") ?? 3);
 const MODES = ["memory", "file-interval", "file-everyWrite"] as const;
 type Mode = typeof MODES[number];
-
-function flag(name: string): string | undefined {
-  const index = Deno.args.indexOf(name);
-  return index >= 0 ? Deno.args[index + 1] : undefined;
-}
 
 type StorageRun = RunFigures & { compactions: number };
 
@@ -68,24 +57,15 @@ async function runClient(mode: Mode, url: string, prefix: string): Promise<Stora
   }
 }
 
-async function child(mode: Mode, url: string, prefix: string): Promise<StorageRun> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      import.meta.filename!,
-      "--child",
-      mode,
-      url,
-      prefix,
-      "--events",
-      String(EVENTS),
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  if (!output.success) throw new Error(`${mode} run failed`);
-  return JSON.parse(new TextDecoder().decode(output.stdout));
+function child(mode: Mode, url: string, prefix: string): Promise<StorageRun> {
+  return runChild<StorageRun>(import.meta.filename!, [
+    "--child",
+    mode,
+    url,
+    prefix,
+    "--events",
+    String(EVENTS),
+  ], mode);
 }
 
 async function main(): Promise<void> {
@@ -123,12 +103,7 @@ async function main(): Promise<void> {
       "delivered %": Math.min(...delivered.get(mode)!) / EVENTS * 100,
     };
   }));
-  // e2e.ts keeps its fuller machine() private; this is enough to place the figures.
-  console.log(
-    `machine: ${navigator.hardwareConcurrency} CPUs (nproc), load average ${
-      Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
-    }, Deno ${Deno.version.deno}`,
-  );
+  console.log(machine());
   const ratio = memoryEps / median(eps("file-interval"));
   console.log(
     `FileStorage(interval) is ${ratio.toFixed(2)}× slower than MemoryStorage (target ≤ 1.30×; ` +
