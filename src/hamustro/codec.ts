@@ -6,12 +6,32 @@ import { SlabEncoder } from "../_slab_encoder.ts";
 
 export { varintLength };
 
+/** The optional strings of a Hamustro `Collection` (fields 7–14); absent or empty ones are not written. */
+export interface OptionalCollectionFields {
+  /** @default {undefined} */
+  deviceMake?: string;
+  /** @default {undefined} */
+  deviceModel?: string;
+  /** @default {undefined} */
+  system?: string;
+  /** @default {undefined} */
+  systemLanguage?: string;
+  /** @default {undefined} */
+  browser?: string;
+  /** @default {undefined} */
+  browserVersion?: string;
+  /** @default {undefined} */
+  productGitHash?: string;
+  /** @default {undefined} */
+  productLanguage?: string;
+}
+
 /**
  * A Hamustro `Collection`'s own fields (everything but its payloads), as
  * they go on the wire: `deviceId` is already the sha256 hex of the raw id and
  * `session` already computed (see `hamustroSession`).
  */
-export interface CollectionFields {
+export interface CollectionFields extends OptionalCollectionFields {
   deviceId: string;
   clientId: string;
   session: string;
@@ -19,14 +39,6 @@ export interface CollectionFields {
   productVersion: string;
   /** By name or number; the protobuf and JSON bodies carry the number. */
   env: EnvironmentValue;
-  deviceMake?: string;
-  deviceModel?: string;
-  system?: string;
-  systemLanguage?: string;
-  browser?: string;
-  browserVersion?: string;
-  productGitHash?: string;
-  productLanguage?: string;
 }
 
 /** One Hamustro `Payload`. Optional strings that are absent or empty are not written. */

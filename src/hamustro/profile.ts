@@ -20,6 +20,7 @@ import {
   encodePayload,
   frameCollection,
   OPTIONAL_COLLECTION_FIELDS,
+  type OptionalCollectionFields,
   protobufFraming,
 } from "./codec.ts";
 import type { HamustroFormat } from "./decode.ts";
@@ -40,7 +41,7 @@ export const HAMUSTRO_TRACK_PATH = "/api/v1/track";
  * Collection fields. Shared by {@linkcode HamustroProfileOptions} and the
  * tracker's options.
  */
-export interface HamustroTrackerAttributes {
+export interface HamustroTrackerAttributes extends OptionalCollectionFields {
   /** Collector base URL; requests go to `{collectorUrl}/api/v1/track`. */
   collectorUrl: string;
   /** Shared secret for `X-Hamustro-Signature`; never logged or echoed. */
@@ -52,22 +53,6 @@ export interface HamustroTrackerAttributes {
   productVersion: string;
   /** Environment by name (`"PRODUCTION"`) or number. */
   env: EnvironmentValue;
-  /** @default {undefined} */
-  deviceMake?: string;
-  /** @default {undefined} */
-  deviceModel?: string;
-  /** @default {undefined} */
-  system?: string;
-  /** @default {undefined} */
-  systemLanguage?: string;
-  /** @default {undefined} */
-  browser?: string;
-  /** @default {undefined} */
-  browserVersion?: string;
-  /** @default {undefined} */
-  productGitHash?: string;
-  /** @default {undefined} */
-  productLanguage?: string;
   /** Body format. @default {"protobuf"} */
   format?: HamustroFormat;
 }
