@@ -1,7 +1,7 @@
 import type { JsonValue } from "../event.ts";
 import type { QueuedRecord, StoredBatch } from "../storage.ts";
 import type { BrowserBackend, BrowserContents, BrowserMutation } from "./_browser_backend.ts";
-import { plainRecord } from "./_ops.ts";
+import { ownBytes, recordFields } from "./_ops.ts";
 
 // The few IndexedDB types used here, declared structurally: Deno's type
 // library has no DOM, and the driver must type-check there too.
@@ -116,7 +116,7 @@ export async function openIndexedDbBackend(
       for (const m of mutations) {
         switch (m.kind) {
           case "putRecord":
-            records.put(plainRecord(m.record), m.seq);
+            records.put({ ...recordFields(m.record), data: ownBytes(m.record.data) }, m.seq);
             break;
           case "deleteRecord":
             records.delete(m.seq);

@@ -2,7 +2,7 @@ import { encodeBase64 } from "../_base64.ts";
 import type { JsonValue } from "../event.ts";
 import type { QueuedRecord, StoredBatch } from "../storage.ts";
 import type { BrowserBackend, BrowserContents, BrowserMutation } from "./_browser_backend.ts";
-import { plainRecord } from "./_ops.ts";
+import { recordFields } from "./_ops.ts";
 
 /** The part of `localStorage` this backend uses. */
 export interface LocalStorageLike {
@@ -76,7 +76,7 @@ export function localStorageBackend(storage: LocalStorageLike, name: string): Br
           switch (m.kind) {
             case "putRecord": {
               const stored: StoredRecord = {
-                ...plainRecord(m.record),
+                ...recordFields(m.record),
                 data: encodeBase64(m.record.data),
               };
               storage.setItem(`${prefix}r:${m.seq}`, JSON.stringify(stored));

@@ -43,11 +43,11 @@ export function ownBytes(data: Uint8Array): Uint8Array {
 }
 
 /**
- * Only a record's own fields, its bytes owning their buffer: callers may pass
- * richer objects (the pipeline's queue entries carry bookkeeping), and
- * structured clone or JSON would copy — or refuse — the rest.
+ * A record's own fields but its bytes: callers may pass richer objects (the
+ * pipeline's queue entries carry bookkeeping), and structured clone or JSON
+ * would copy — or refuse — the rest. Drivers add `data` in their own form.
  */
-export function plainRecord(record: QueuedRecord): QueuedRecord {
+export function recordFields(record: QueuedRecord): Omit<QueuedRecord, "data"> {
   const { id, key, group, stream, queuedAt } = record;
-  return { id, key, group, stream, queuedAt, data: ownBytes(record.data) };
+  return { id, key, group, stream, queuedAt };
 }
