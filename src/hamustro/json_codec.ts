@@ -1,4 +1,5 @@
 import { SlabEncoder } from "../_slab_encoder.ts";
+import { joinJsonArray } from "../_json_array.ts";
 import { type Framing, jsonArrayFraming } from "../chunk.ts";
 import { environmentNumber } from "../environment.ts";
 import {
@@ -13,7 +14,6 @@ import {
 const textEncoder = new TextEncoder();
 /** Payloads are small and encoded once each: written into shared slabs, not allocated one by one. */
 const payloadSlabs = new SlabEncoder();
-const COMMA = 0x2c;
 
 /**
  * The parts of a JSON Collection body around its payloads:
@@ -131,17 +131,5 @@ export function frameCollectionJson(
   frame: JsonCollectionFrame,
   payloads: readonly Uint8Array[],
 ): Uint8Array {
-  let size = frame.prefix.length + frame.suffix.length + Math.max(0, payloads.length - 1);
-  for (const payload of payloads) size += payload.length;
-  const body = new Uint8Array(size);
-  body.set(frame.prefix, 0);
-  let pos = frame.prefix.length;
-  for (let i = 0; i < payloads.length; i++) {
-    if (i > 0) body[pos++] = COMMA;
-    const payload = payloads[i]!;
-    body.set(payload, pos);
-    pos += payload.length;
-  }
-  body.set(frame.suffix, pos);
-  return body;
+  return joinJsonArray(frame.prefix, payloads, frame.suffix);
 }

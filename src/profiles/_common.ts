@@ -5,6 +5,7 @@
  * @module
  */
 import type { JsonObject, JsonValue } from "../event.ts";
+import { joinJsonArray } from "../_json_array.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -28,21 +29,11 @@ export function joinBody(
   items: readonly { readonly data: Uint8Array }[],
   suffix: string | Uint8Array,
 ): Uint8Array {
-  const head = typeof prefix === "string" ? encoder.encode(prefix) : prefix;
-  const tail = typeof suffix === "string" ? encoder.encode(suffix) : suffix;
-  let length = head.byteLength + tail.byteLength + Math.max(0, items.length - 1);
-  for (const item of items) length += item.data.byteLength;
-  const body = new Uint8Array(length);
-  body.set(head, 0);
-  let offset = head.byteLength;
-  for (let i = 0; i < items.length; i++) {
-    if (i > 0) body[offset++] = 0x2c; // ","
-    const data = items[i]!.data;
-    body.set(data, offset);
-    offset += data.byteLength;
-  }
-  body.set(tail, offset);
-  return body;
+  return joinJsonArray(
+    typeof prefix === "string" ? encoder.encode(prefix) : prefix,
+    items.map((item) => item.data),
+    typeof suffix === "string" ? encoder.encode(suffix) : suffix,
+  );
 }
 
 /** Parses a response body as a JSON object, or `undefined` if it is not one. */
