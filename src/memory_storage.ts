@@ -1,5 +1,6 @@
 import type { JsonValue } from "./event.ts";
 import type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "./storage.ts";
+import { RecordLog } from "./_record_log.ts";
 
 /** Options of {@linkcode MemoryStorage}. */
 export interface MemoryStorageOptions {
@@ -10,82 +11,6 @@ export interface MemoryStorageOptions {
    * @default {undefined} (a new, empty queue)
    */
   sharedWith?: MemoryStorage;
-}
-
-/**
- * The records in append order, without a per-record hash table: records are
- * settled mostly in the order they were queued, so a removal usually matches
- * the oldest record (`head`); the others wait in `gone` (in removal order,
- * matched at the head as it reaches them) and are resolved in bulk when they
- * pile up. Removed records are released as the head passes them.
- */
-class RecordLog {
-  #records: QueuedRecord[] = [];
-  #head = 0;
-  #gone: string[] = [];
-  #goneHead = 0;
-
-  append(records: readonly QueuedRecord[]): void {
-    for (let i = 0; i < records.length; i++) this.#records.push(records[i]!);
-  }
-
-  remove(ids: readonly string[]): void {
-    const records = this.#records;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!;
-      if (this.#head < records.length && records[this.#head]!.id === id) {
-        records[this.#head++] = undefined as unknown as QueuedRecord;
-      } else {
-        this.#gone.push(id);
-      }
-    }
-    // Earlier out-of-order removals the head has now reached.
-    while (
-      this.#goneHead < this.#gone.length && this.#head < records.length &&
-      records[this.#head]!.id === this.#gone[this.#goneHead]
-    ) {
-      records[this.#head++] = undefined as unknown as QueuedRecord;
-      this.#goneHead++;
-    }
-    const pending = this.#gone.length - this.#goneHead;
-    if (pending === 0) {
-      this.#gone = [];
-      this.#goneHead = 0;
-    } else if (pending > 1024 && pending * 2 > records.length - this.#head) {
-      this.#resolve();
-      return;
-    }
-    if (this.#head > 1024 && this.#head * 2 > records.length) {
-      this.#records = records.slice(this.#head);
-      this.#head = 0;
-    }
-  }
-
-  /** The records not removed, in append order. */
-  live(): QueuedRecord[] {
-    this.#resolve();
-    return this.#records.slice(this.#head);
-  }
-
-  get size(): number {
-    this.#resolve();
-    return this.#records.length - this.#head;
-  }
-
-  /** Applies the pending out-of-order removals in one pass. */
-  #resolve(): void {
-    if (this.#goneHead === this.#gone.length) return;
-    const gone = new Set(this.#gone.slice(this.#goneHead));
-    const kept: QueuedRecord[] = [];
-    for (let i = this.#head; i < this.#records.length; i++) {
-      const record = this.#records[i]!;
-      if (!gone.has(record.id)) kept.push(record);
-    }
-    this.#records = kept;
-    this.#head = 0;
-    this.#gone = [];
-    this.#goneHead = 0;
-  }
 }
 
 interface MemoryData {

@@ -64,7 +64,10 @@ export interface Storage {
   readonly name: string;
   /** Opens the store (taking any lock) and returns what it holds. Called once. */
   open(): Promise<StorageSnapshot>;
-  /** Adds records at the end of the queue. */
+  /**
+   * Adds records at the end of the queue. Record ids are unique: an id the
+   * store holds is never appended again (drivers need not detect it).
+   */
   append(records: readonly QueuedRecord[]): void;
   /**
    * Saves (or updates, same id) a batch. Resolves once the batch is durable,

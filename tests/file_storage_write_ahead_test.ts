@@ -5,7 +5,6 @@
 import assert from "node:assert/strict";
 import type { Clock } from "../src/clock.ts";
 import type { JsonValue } from "../src/event.ts";
-import { LiveState } from "../src/storage/_live_state.ts";
 import type { StorageOp } from "../src/storage/_ops.ts";
 import { FileStorage } from "../src/storage/file_storage.ts";
 import type { QueuedRecord, StorageSnapshot, StoredBatch } from "../src/storage.ts";
@@ -146,6 +145,35 @@ interface LiveView {
   values: ReadonlyMap<string, JsonValue>;
 }
 
+/** The state the ops describe, as plain maps: the oracle the file is checked against. */
+class MapModel implements LiveView {
+  readonly records = new Map<string, QueuedRecord>();
+  readonly batches = new Map<string, StoredBatch>();
+  readonly values = new Map<string, JsonValue>();
+
+  apply(op: StorageOp): void {
+    switch (op.type) {
+      case "append":
+        for (const record of op.records) this.records.set(record.id, record);
+        break;
+      case "saveBatch":
+        this.batches.set(op.batch.id, op.batch);
+        break;
+      case "settleBatch":
+        this.batches.delete(op.batchId);
+        for (const id of op.removedRecordIds) this.records.delete(id);
+        break;
+      case "remove":
+        for (const id of op.recordIds) this.records.delete(id);
+        break;
+      case "setValue":
+        if (op.value === undefined) this.values.delete(op.key);
+        else this.values.set(op.key, op.value);
+        break;
+    }
+  }
+}
+
 /** One key's state, canonical (field order does not matter), `undefined` when absent. */
 function stateOf(live: LiveView, key: string): string | undefined {
   const id = key.slice(2);
@@ -179,7 +207,7 @@ Deno.test("random ops under write-ahead: every crash point is a per-key prefix o
     compactMinBytes: 2 ** 40,
   });
   await storage.open();
-  const model = new LiveState();
+  const model = new MapModel();
   const history: History = new Map();
   const pushed: StorageOp[] = [];
   const apply = (op: StorageOp) => {

@@ -1,32 +1,39 @@
 import type { JsonValue } from "../event.ts";
 import type { QueuedRecord, StorageSnapshot, StoredBatch } from "../storage.ts";
+import { RecordLog } from "../_record_log.ts";
 import type { StorageOp } from "./_ops.ts";
 
 /**
- * The state a journal of {@linkcode StorageOp}s describes. Every op is a
- * last-writer-wins change of one key (record id, batch id, value key), so
- * applying an op twice in the same order leaves the same state: drivers may
- * replay ops after a failed write without corrupting anything.
+ * The state a journal of {@linkcode StorageOp}s describes. Batch and value
+ * ops are last-writer-wins changes of one key and removals of absent records
+ * are no-ops, so replaying ops is harmless, except that an append replayed at
+ * run time would hold its records twice: drivers apply each op object once
+ * (a log read back from disk may repeat appends; `snapshot()` keeps the last).
  */
 export class LiveState {
-  readonly records: Map<string, QueuedRecord> = new Map();
+  readonly records: RecordLog;
   readonly batches: Map<string, StoredBatch> = new Map();
   readonly values: Map<string, JsonValue> = new Map();
+
+  /** `sizeOf`: what one record counts in `records.bytes`. */
+  constructor(sizeOf?: (record: QueuedRecord) => number) {
+    this.records = new RecordLog(sizeOf);
+  }
 
   apply(op: StorageOp): void {
     switch (op.type) {
       case "append":
-        for (const record of op.records) this.records.set(record.id, record);
+        this.records.append(op.records);
         break;
       case "saveBatch":
         this.batches.set(op.batch.id, op.batch);
         break;
       case "settleBatch":
         this.batches.delete(op.batchId);
-        for (const id of op.removedRecordIds) this.records.delete(id);
+        this.records.remove(op.removedRecordIds);
         break;
       case "remove":
-        for (const id of op.recordIds) this.records.delete(id);
+        this.records.remove(op.recordIds);
         break;
       case "setValue":
         if (op.value === undefined) this.values.delete(op.key);
@@ -36,8 +43,9 @@ export class LiveState {
   }
 
   snapshot(skipped: StorageSnapshot["skipped"] = { entries: 0, bytes: 0 }): StorageSnapshot {
+    this.records.dedupe();
     return {
-      records: [...this.records.values()],
+      records: this.records.live(),
       batches: [...this.batches.values()],
       values: new Map(this.values),
       skipped,

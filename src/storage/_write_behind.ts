@@ -73,8 +73,8 @@ const NONE = Number.POSITIVE_INFINITY;
  */
 export class WriteBehind {
   #pending: Entry[] = [];
-  /** Ids of records appended and not yet taken by a write, and the size of their data. */
-  #unwritten = new Set<string>();
+  /** Records appended and not yet taken by a write, and the size of their data. */
+  #unwrittenRecords = 0;
   #unwrittenBytes = 0;
   #writing: Promise<void> | undefined;
   #timer: TimerId | undefined;
@@ -96,7 +96,7 @@ export class WriteBehind {
 
   /** Appended records not yet written. */
   get pendingRecords(): number {
-    return this.#unwritten.size;
+    return this.#unwrittenRecords;
   }
 
   /** Data bytes of the appended records not yet written. */
@@ -146,11 +146,10 @@ export class WriteBehind {
 
   /** Counts records as unwritten (`1`) or taken by a write (`-1`). */
   #track(records: readonly QueuedRecord[], sign: 1 | -1): void {
-    for (const record of records) {
-      if (sign > 0) this.#unwritten.add(record.id);
-      else this.#unwritten.delete(record.id);
-      this.#unwrittenBytes += sign * record.data.length;
-    }
+    let bytes = 0;
+    for (let i = 0; i < records.length; i++) bytes += records[i]!.data.length;
+    this.#unwrittenRecords += sign * records.length;
+    this.#unwrittenBytes += sign * bytes;
   }
 
   /** Makes the first `count` pending ops due and waits until `until` is met. */
@@ -177,16 +176,17 @@ export class WriteBehind {
     const pending = this.#pending;
     // Every non-append op goes first (keeping the order of ops on each key),
     // so every record they reference that is not written yet goes first too.
+    // A settle needs nothing: its records belong to a batch whose save is
+    // either pending (and needs them itself) or was written after them.
     const needed = new Set<string>();
-    const need = (ids: readonly string[]) => {
-      for (const id of ids) if (this.#unwritten.has(id)) needed.add(id);
-    };
     for (const { op } of pending) {
-      if (op.type === "saveBatch") need(op.batch.recordIds);
-      else if (op.type === "remove") need(op.recordIds);
-      else if (op.type === "settleBatch") need(op.removedRecordIds);
+      if (op.type === "saveBatch") { for (const id of op.batch.recordIds) needed.add(id); }
+      else if (op.type === "remove") { for (const id of op.recordIds) needed.add(id); }
     }
-    // The last needed record: every record appended before it goes first too.
+    // The last needed record still pending: every record appended before it
+    // goes first too. Ids not found were written already (the scan then runs
+    // to the end of the backlog; hashing every appended id up front to know
+    // would cost more than this).
     let cutEntry = -1;
     let cutRecord = 0;
     for (let i = 0, left = needed.size; i < pending.length && left > 0; i++) {

@@ -125,7 +125,7 @@ export class BrowserStorage implements Storage {
       const contents = await this.#backend.load();
       const live = new LiveState();
       for (const { seq, record } of contents.records) {
-        live.records.set(record.id, record);
+        live.records.append([record]);
         this.#seqs.set(record.id, seq);
         this.#nextSeq = Math.max(this.#nextSeq, seq + 1);
       }

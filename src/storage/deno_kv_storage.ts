@@ -213,7 +213,7 @@ export class DenoKvStorage implements Storage {
         data,
         queuedAt: meta.queuedAt,
       };
-      live.records.set(record.id, record);
+      live.records.append([record]);
       this.#locations.set(record.id, { seq, parts: expected });
     };
     for await (const entry of kv.list<unknown>({ prefix: this.#key("r") })) {

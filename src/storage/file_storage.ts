@@ -144,13 +144,14 @@ export class FileStorage implements Storage {
   readonly #lockPath: string;
   readonly #options: Readonly<Required<FileStorageOptions>>;
   readonly #journal: Journal;
-  readonly #live = new LiveState();
+  readonly #live = new LiveState(recordBytes);
+  /** Ops applied to `#live` (a failed write is retried with the same op objects). */
+  #applied = new WeakSet<StorageOp>();
   readonly #writer = new FrameWriter();
   #handle: fsp.FileHandle | undefined;
   #fileBytes = 0;
   /** Size of the log right after the last compaction. */
   #compactedBytes = 0;
-  #liveBytes = 0;
   #needsRewrite = false;
   #compactions = 0;
 
@@ -262,7 +263,8 @@ export class FileStorage implements Storage {
       }
       bytes = new Uint8Array(0);
     }
-    const contents = readLog(bytes, (op) => this.#apply(op));
+    const contents = readLog(bytes, (op) => this.#live.apply(op));
+    this.#live.records.dedupe();
     if (!contents.header && contents.frames === 0 && bytes.length > 0) {
       throw new StorageError(
         this.name,
@@ -289,25 +291,8 @@ export class FileStorage implements Storage {
   }
 
   #apply(op: StorageOp): void {
-    const { records } = this.#live;
-    switch (op.type) {
-      case "append":
-        for (const record of op.records) {
-          const old = records.get(record.id);
-          if (old !== undefined) this.#liveBytes -= recordBytes(old);
-          this.#liveBytes += recordBytes(record);
-        }
-        break;
-      case "settleBatch":
-      case "remove":
-        for (const id of op.type === "remove" ? op.recordIds : op.removedRecordIds) {
-          const old = records.get(id);
-          if (old !== undefined) this.#liveBytes -= recordBytes(old);
-        }
-        break;
-      default:
-        break; // batches and values are small: not counted as live, so their history compacts away
-    }
+    if (this.#applied.has(op)) return;
+    this.#applied.add(op);
     this.#live.apply(op);
   }
 
@@ -323,8 +308,10 @@ export class FileStorage implements Storage {
   #compactionDue(settled = true, adding = 0): boolean {
     const { compactMinBytes, compactDeadRatio } = this.#options;
     const file = this.#fileBytes + adding;
-    if (file < compactMinBytes || file - this.#liveBytes < file * compactDeadRatio) return false;
-    const kept = this.#liveBytes + this.#journal.pendingBytes;
+    if (file < compactMinBytes || file - this.#live.records.bytes < file * compactDeadRatio) {
+      return false;
+    }
+    const kept = this.#live.records.bytes + this.#journal.pendingBytes;
     return kept <= compactMinBytes ||
       (settled && this.#journal.pendingRecords === 0 && file >= 2 * this.#compactedBytes) ||
       file >= 4 * Math.max(kept, compactMinBytes);
@@ -382,7 +369,7 @@ export class FileStorage implements Storage {
     try {
       chunk.raw(MAGIC);
       let group: QueuedRecord[] = [];
-      for (const record of this.#live.records.values()) {
+      for (const record of this.#live.records.live()) {
         group.push(record);
         if (group.length === 512) {
           chunk.op({ type: "append", records: group });
