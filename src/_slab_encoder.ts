@@ -34,8 +34,20 @@ export class SlabEncoder {
       this.#offset = 0;
     }
     const start = this.#offset;
-    const { written } = this.#encoder.encodeInto(text, this.#slab.subarray(start));
+    const slab = this.#slab;
+    // Events are mostly ASCII: copying the units in a loop is cheaper than an
+    // encodeInto call and the subarray it needs; the rest goes to encodeInto.
+    const length = text.length;
+    let i = 0;
+    for (; i < length; i++) {
+      const unit = text.charCodeAt(i);
+      if (unit > 0x7f) break;
+      slab[start + i] = unit;
+    }
+    const written = i === length
+      ? length
+      : i + this.#encoder.encodeInto(text.slice(i), slab.subarray(start + i)).written;
     this.#offset = start + written;
-    return this.#slab.subarray(start, start + written);
+    return slab.subarray(start, start + written);
   }
 }

@@ -11,6 +11,7 @@ import {
   validateIdempotencyKey,
 } from "../src/idempotency_key.ts";
 import { IdempotencyKeyError, isIdempotencyKeyError } from "../src/errors/idempotency_key_error.ts";
+import { randomInt, seededRandom } from "./_random.ts";
 
 function rejects(key: unknown, policy: KeyPolicy, rule: string): IdempotencyKeyError {
   try {
@@ -251,4 +252,23 @@ Deno.test("deriveIdempotencyKey() rejects an empty part list", () => {
     name: "RangeError",
     message: "Cannot derive idempotency key as 'parts' must not be empty: current length is 0",
   });
+});
+
+Deno.test("the strict policy accepts exactly the keys its pattern matches (table fast path vs the RegExp)", () => {
+  const random = seededRandom(7);
+  const alphabet = "aZ09._-~ /+:\u00e9\u0000\u007f\u0130\u212a-";
+  for (let i = 0; i < 5000; i++) {
+    let key = "";
+    const length = randomInt(random, 8, 20);
+    for (let j = 0; j < length; j++) {
+      key += random() < 0.9
+        ? "abcXYZ019._-"[randomInt(random, 0, 11)]
+        : alphabet[randomInt(random, 0, alphabet.length - 1)];
+    }
+    assert.equal(
+      isValidIdempotencyKey(key, STRICT_KEY_POLICY),
+      /^[A-Za-z0-9._-]+$/.test(key),
+      JSON.stringify(key),
+    );
+  }
 });

@@ -14,6 +14,7 @@ import { classifyResponse } from "../response.ts";
 import type { TransportResponse } from "../transport.ts";
 import { SlabEncoder } from "../_slab_encoder.ts";
 import { joinBody } from "./_common.ts";
+import { JsonSlabWriter } from "./_json_writer.ts";
 
 /** Path used when the endpoint is a bare origin. */
 export const JSON_BATCH_PATH = "/v1/events/batch";
@@ -101,6 +102,51 @@ export function jsonWireText(event: IdemtrackEvent, iso: (ms: number) => string)
       ignore_if_error: a.ignoreIfError ?? false,
     })),
   });
+}
+
+/**
+ * Writes what {@linkcode jsonWireText} returns, as UTF-8, into the writer's
+ * slab: the same bytes (fields left out as `JSON.stringify` leaves them out),
+ * without the intermediate object and string.
+ */
+function writeWireEvent(
+  writer: JsonSlabWriter,
+  { event, iso }: { event: IdemtrackEvent; iso: (ms: number) => string },
+): void {
+  writer.byte(0x7b);
+  firstField = true;
+  field(writer, '"type":', event.type);
+  field(writer, '"event":', event.name);
+  field(writer, '"user_id":', event.userId);
+  field(writer, '"anonymous_id":', event.anonymousId);
+  field(writer, '"previous_id":', event.previousId);
+  field(writer, '"properties":', event.properties);
+  field(writer, '"context":', event.context);
+  field(writer, '"timestamp":', iso(event.timestamp));
+  field(writer, '"idempotency_key":', event.idempotencyKey);
+  field(writer, '"tenant_id":', event.tenantId);
+  field(writer, '"brand_id":', event.brandId);
+  field(
+    writer,
+    '"attachments":',
+    event.attachments?.map((a) => ({
+      url: a.url,
+      filename: a.filename,
+      ignore_if_error: a.ignoreIfError ?? false,
+    })),
+  );
+  writer.byte(0x7d);
+}
+
+/** Whether the event being written has no field yet (writing is synchronous: one at a time). */
+let firstField = true;
+
+function field(writer: JsonSlabWriter, name: string, value: unknown): void {
+  if (value === undefined || typeof value === "function" || typeof value === "symbol") return;
+  if (!firstField) writer.byte(0x2c);
+  firstField = false;
+  writer.raw(name);
+  writer.value(value);
 }
 
 const DELIVERED: RecordOutcome = Object.freeze({ status: "delivered" });
@@ -192,6 +238,9 @@ export function jsonProfile(options: JsonProfileOptions): Profile {
   if (options.token !== undefined) baseHeaders.authorization = `Bearer ${options.token}`;
   const iso = isoTimestamps();
   const encoder = new SlabEncoder();
+  const writer = new JsonSlabWriter();
+  // Reused: the writer takes one input object, and this one allocates nothing per event.
+  const input = { event: undefined as unknown as IdemtrackEvent, iso };
 
   return {
     name: "json",
@@ -199,7 +248,10 @@ export function jsonProfile(options: JsonProfileOptions): Profile {
     framing: JSON_ARRAY_FRAMING,
     keyPolicy: STRICT_KEY_POLICY,
     encode(event: IdemtrackEvent): EncodedEvent {
-      return { data: encoder.encode(jsonWireText(event, iso)), group: event.type, stream: "" };
+      input.event = event;
+      const data = writer.write(writeWireEvent, input) ??
+        encoder.encode(jsonWireText(event, iso));
+      return { data, group: event.type, stream: "" };
     },
     buildRequest(batch: OutgoingBatch): PreparedRequest {
       const body = joinBody(PREFIX, batch.records, SUFFIX);

@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import type { IdemtrackEvent } from "../src/event.ts";
+import { jsonProfile, jsonWireText } from "../src/profiles/json.ts";
+import { JsonSlabWriter } from "../src/profiles/_json_writer.ts";
+import { randomInt, randomText, seededRandom } from "./_random.ts";
+
+const encoder = new TextEncoder();
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function randomString(random: () => number): string {
+  const roll = random();
+  if (roll < 0.5) return `plain-${randomInt(random, 0, 1e6)}/path?q=${randomInt(random, 0, 99)}`;
+  if (roll < 0.6) return "";
+  return randomText(random, randomInt(random, 1, 40), true) +
+    (random() < 0.2 ? "\n\t\b\f\r\u0001\u001f\u2028\u2029\u007f" : "");
+}
+
+const NUMBERS = [
+  0,
+  -0,
+  1,
+  -1,
+  0.1,
+  1e21,
+  1e-7,
+  5e-324,
+  2 ** 53,
+  -(2 ** 63),
+  123.456,
+  NaN,
+  Infinity,
+];
+
+function randomValue(random: () => number, depth: number): unknown {
+  const roll = random();
+  if (roll < 0.3) return randomString(random);
+  if (roll < 0.45) return NUMBERS[randomInt(random, 0, NUMBERS.length - 1)]! * (random() + 0.5);
+  if (roll < 0.5) return random() < 0.5;
+  if (roll < 0.55) return null;
+  if (roll < 0.58) return undefined;
+  if (depth > 3) return "leaf";
+  if (roll < 0.75) {
+    return Array.from({ length: randomInt(random, 0, 4) }, () => randomValue(random, depth + 1));
+  }
+  return randomObject(random, depth + 1);
+}
+
+function randomObject(random: () => number, depth: number): Record<string, unknown> {
+  const object: Record<string, unknown> = random() < 0.1 ? Object.create(null) : {};
+  for (let i = randomInt(random, 0, 6); i > 0; i--) {
+    const key = random() < 0.7 ? `k${randomInt(random, 0, 20)}` : randomString(random);
+    object[key] = randomValue(random, depth);
+  }
+  return object;
+}
+
+function randomEvent(random: () => number): IdemtrackEvent {
+  const event: IdemtrackEvent = {
+    type: (["track", "identify", "alias"] as const)[randomInt(random, 0, 2)]!,
+    name: randomString(random),
+    properties: randomObject(random, 0) as IdemtrackEvent["properties"],
+    timestamp: randomInt(random, 0, 4_000_000_000_000),
+    idempotencyKey: `key-${randomInt(random, 0, 1e9)}`,
+  };
+  if (random() < 0.8) event.userId = randomString(random);
+  if (random() < 0.3) event.anonymousId = randomString(random);
+  if (random() < 0.2) event.previousId = randomString(random);
+  if (random() < 0.3) event.context = randomObject(random, 0) as IdemtrackEvent["context"];
+  if (random() < 0.2) event.tenantId = randomString(random);
+  if (random() < 0.1) event.brandId = randomString(random);
+  if (random() < 0.1) {
+    event.attachments = [{ url: "https://example.com/a.pdf", filename: "a.pdf" }];
+  }
+  return event;
+}
+
+Deno.test("the JSON profile writes exactly the bytes of JSON.stringify for 3000 random events, across slab boundaries", () => {
+  const random = seededRandom(20261125);
+  const profile = jsonProfile({ endpoint: "http://collector.test" });
+  const kept: Array<[Uint8Array, Uint8Array]> = [];
+  for (let i = 0; i < 3000; i++) {
+    const event = randomEvent(random);
+    const expected = encoder.encode(jsonWireText(event, iso));
+    const { data } = profile.encode(event);
+    assert.deepEqual(data, expected, `event ${i}: ${jsonWireText(event, iso)}`);
+    kept.push([data, expected]);
+  }
+  // Views handed out earlier are untouched by later events (several slabs were filled).
+  for (const [data, expected] of kept) assert.deepEqual(data, expected);
+});
+
+Deno.test("values JSON.stringify treats specially are written as it writes them", () => {
+  class Point {
+    constructor(readonly x: number, readonly y: number) {}
+  }
+  const deep: Record<string, unknown> = {};
+  let cursor = deep;
+  for (let i = 0; i < 80; i++) cursor = (cursor.next = {}) as Record<string, unknown>;
+  const values: unknown[] = [
+    { at: new Date(0), toJSON: undefined },
+    { custom: { toJSON: () => "custom" } },
+    new Point(1, 2),
+    [undefined, () => 1, Symbol("s"), NaN, -0, Infinity],
+    { skip: undefined, fn: () => 1, sym: Symbol("s"), kept: 1 },
+    Object.assign(Object.create({ inherited: 1 }), { own: 2 }),
+    deep,
+    "lone \ud800 surrogate and \udc00 another",
+    'quote " backslash \\ tab \t nul \u0000 del \u007f',
+  ];
+  const writer = new JsonSlabWriter();
+  for (const value of values) {
+    const bytes = writer.write((w, v) => w.value(v), value);
+    assert.equal(new TextDecoder().decode(bytes), JSON.stringify(value));
+  }
+});
+
+Deno.test("an event over 64 KB is left to the general path and still encodes exactly", () => {
+  const profile = jsonProfile({ endpoint: "http://collector.test" });
+  const event: IdemtrackEvent = {
+    type: "track",
+    name: "big",
+    userId: "u1",
+    properties: { blob: "x".repeat(90_000), text: "é".repeat(20_000) },
+    timestamp: 0,
+    idempotencyKey: "key-big-1",
+  };
+  const small = profile.encode({ ...event, properties: { n: 1 } }).data;
+  const { data } = profile.encode(event);
+  assert.deepEqual(data, encoder.encode(jsonWireText(event, iso)));
+  assert.deepEqual(small, encoder.encode(jsonWireText({ ...event, properties: { n: 1 } }, iso)));
+  const writer = new JsonSlabWriter();
+  assert.ok(writer.write((w, text) => w.string(text), "y".repeat(70_000)) === undefined);
+  assert.equal(new TextDecoder().decode(writer.write((w) => w.value([1, "ok"]), 0)), '[1,"ok"]');
+});
+
+Deno.test("a writer error leaves no partial event behind", () => {
+  const writer = new JsonSlabWriter();
+  const cyclic: Record<string, unknown> = { a: 1 };
+  cyclic.self = cyclic;
+  assert.throws(() => writer.write((w, v) => w.value(v), cyclic), TypeError);
+  assert.equal(new TextDecoder().decode(writer.write((w) => w.value({ b: 2 }), 0)), '{"b":2}');
+});
