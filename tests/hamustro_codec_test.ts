@@ -291,3 +291,18 @@ Deno.test("framing sizes equal the encoded body length for random Collections, i
     );
   }
 });
+
+Deno.test("encodePayload views stay intact while later payloads fill new slabs", () => {
+  const random = prng(20261125);
+  const payloads = Array.from({ length: 4000 }, () => randomPayload(random));
+  const encoded = payloads.map(encodePayload);
+  const buffers = new Set(encoded.map((bytes) => bytes.buffer));
+  assert.ok(buffers.size > 2, `${buffers.size} slabs`);
+  payloads.forEach((payload, i) => {
+    assert.deepEqual(
+      encoded[i],
+      toBinary(PayloadSchema, generatedPayload(payload)),
+      `payload ${i}`,
+    );
+  });
+});

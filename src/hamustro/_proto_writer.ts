@@ -1,5 +1,3 @@
-import { utf8ByteLength } from "../_utf8.ts";
-
 const TWO_POW_32 = 0x1_0000_0000;
 /** Strings at least this long go through `TextEncoder.encodeInto`, shorter ones through a loop. */
 const ENCODE_INTO_MIN_LENGTH = 48;
@@ -65,33 +63,39 @@ function writeUtf8(buf: Uint8Array, pos: number, text: string): number {
   return pos;
 }
 
+const SLAB_BYTES = 256 * 1024;
+
 /**
- * A protobuf writer for small messages of known shape: it writes into one
- * reused scratch buffer and copies out the result, so encoding an event
- * allocates only its own bytes. Not re-entrant; one per module is enough.
+ * A protobuf writer for small messages of known shape, straight into shared
+ * 256 KB slabs: a message's bytes are written once, where they stay, and
+ * {@linkcode ProtoWriter.view} hands out a view of them (valid as long as it
+ * is referenced; later messages are written after it). Not re-entrant; one
+ * per module is enough.
  */
 export class ProtoWriter {
-  #buf = new Uint8Array(4096);
+  #buf = new Uint8Array(SLAB_BYTES);
+  #start = 0;
   #pos = 0;
 
-  /** Starts a new message. */
+  /** Starts a new message (after the ones already handed out). */
   reset(): void {
-    this.#pos = 0;
+    this.#start = this.#pos;
   }
 
   /** Current length of the message being written. */
   get length(): number {
-    return this.#pos;
+    return this.#pos - this.#start;
   }
 
+  /** Makes room for `extra` more bytes; the message begun so far may move to a new slab. */
   #ensure(extra: number): void {
-    const need = this.#pos + extra;
-    if (need <= this.#buf.length) return;
-    let size = this.#buf.length * 2;
-    while (size < need) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.#buf.subarray(0, this.#pos));
+    if (this.#pos + extra <= this.#buf.length) return;
+    const begun = this.#pos - this.#start;
+    const grown = new Uint8Array(Math.max(SLAB_BYTES, 2 * (begun + extra)));
+    grown.set(this.#buf.subarray(this.#start, this.#pos));
     this.#buf = grown;
+    this.#start = 0;
+    this.#pos = begun;
   }
 
   #varint(value: number): void {
@@ -135,47 +139,66 @@ export class ProtoWriter {
     const max = text.length * 3;
     this.#ensure(6 + max);
     this.#buf[this.#pos++] = tag;
-    if (max < 128) {
-      // One length byte is enough: reserve it and fill it in afterwards.
-      const start = ++this.#pos;
-      this.#pos = writeUtf8(this.#buf, start, text);
-      this.#buf[start - 1] = this.#pos - start;
-      return;
-    }
-    this.#varint(utf8ByteLength(text));
+    const start = this.#reserveLength(max);
     this.#pos = writeUtf8(this.#buf, this.#pos, text);
+    this.#fillLength(start, max);
   }
 
   /** Writes a message field holding two string fields (tags 0x0a and 0x12). */
   pair(tag: number, first: string, second: string): void {
-    const max = (first.length + second.length) * 3 + 2;
-    if (max < 128) {
-      this.#ensure(2 + max);
-      this.#buf[this.#pos++] = tag;
-      const start = ++this.#pos;
-      this.string(0x0a, first);
-      this.string(0x12, second);
-      this.#buf[start - 1] = this.#pos - start;
-      return;
-    }
-    const firstBytes = utf8ByteLength(first);
-    const secondBytes = utf8ByteLength(second);
-    this.#ensure(1 + 5);
+    // Inner fields: two tags, two lengths (at most 5 bytes each), the UTF-8.
+    const max = (first.length + second.length) * 3 + 12;
+    // Room for everything now, so the inner writes never move the message.
+    this.#ensure(6 + max);
     this.#buf[this.#pos++] = tag;
-    this.#varint(
-      2 + varintLength(firstBytes) + firstBytes + varintLength(secondBytes) + secondBytes,
-    );
+    const start = this.#reserveLength(max);
     this.string(0x0a, first);
     this.string(0x12, second);
+    this.#fillLength(start, max);
   }
 
-  /** Copies out the message written since {@linkcode reset}. */
+  /**
+   * Leaves room for the length varint of a field of at most `max` bytes and
+   * returns where the field's bytes start (the caller writes them there).
+   */
+  #reserveLength(max: number): number {
+    this.#pos += varintLength(max);
+    return this.#pos;
+  }
+
+  /**
+   * Writes the length of the field written since `start` in front of it. The
+   * room reserved fits `max`; when the varint is shorter (the UTF-8 was not
+   * all 3-byte), the bytes move back so the encoding stays minimal, as
+   * protobuf-es writes it.
+   */
+  #fillLength(start: number, max: number): void {
+    const length = this.#pos - start;
+    const reserved = varintLength(max);
+    const needed = varintLength(length);
+    const buf = this.#buf;
+    if (needed < reserved) {
+      buf.copyWithin(start - reserved + needed, start, this.#pos);
+      this.#pos -= reserved - needed;
+    }
+    let at = start - reserved;
+    let value = length;
+    while (value > 127) {
+      buf[at++] = (value & 127) | 128;
+      value >>>= 7;
+    }
+    buf[at] = value;
+  }
+
+  /** Copies out the message written since {@linkcode reset} (its slab space is reused). */
   finish(): Uint8Array {
-    return this.#buf.slice(0, this.#pos);
+    const bytes = this.#buf.slice(this.#start, this.#pos);
+    this.#pos = this.#start;
+    return bytes;
   }
 
-  /** The message written since {@linkcode reset}, as a view valid until the next write. */
+  /** The message written since {@linkcode reset}, as a view that stays valid. */
   view(): Uint8Array {
-    return this.#buf.subarray(0, this.#pos);
+    return this.#buf.subarray(this.#start, this.#pos);
   }
 }

@@ -2,7 +2,6 @@ import type { Framing } from "../chunk.ts";
 import type { JsonValue } from "../event.ts";
 import { environmentNumber, type EnvironmentValue } from "../environment.ts";
 import { ProtoWriter, varintLength } from "./_proto_writer.ts";
-import { SlabEncoder } from "../_slab_encoder.ts";
 
 export { varintLength };
 
@@ -76,9 +75,8 @@ export const OPTIONAL_COLLECTION_FIELDS = [
 export const PAYLOADS_TAG = 0x7a;
 const MAX_UINT64 = 0xffff_ffff_ffff_ffffn;
 
+/** Payloads are small and encoded once each: written straight into shared slabs. */
 const writer = new ProtoWriter();
-/** Payloads are small and encoded once each: copied into shared slabs, not allocated one by one. */
-const payloadSlabs = new SlabEncoder();
 
 /** A parameter value as a string: strings as-is, other JSON values as JSON text. */
 export function parameterValue(value: JsonValue): string {
@@ -147,7 +145,7 @@ export function encodePayload(payload: PayloadFields): Uint8Array {
       writer.pair(0x4a, name, parameterValue(parameters[name]!));
     }
   }
-  return payloadSlabs.copy(writer.view());
+  return writer.view();
 }
 
 /**
