@@ -29,13 +29,21 @@ export type ChunkWriter = (ops: StorageOp[], durable: boolean) => Promise<void>;
 /**
  * A pending op. `seq`: push order (the parts of a split append share it);
  * `urgent`: the first urgent push it is written ahead for (`NONE` if none);
- * `due`: it must be written now, not when the timer fires.
+ * `due`: it must be written now, not when the timer fires; `from`: for an
+ * append, the index of its first record not split off yet (the rest of a
+ * large backlog is never copied when its head is taken).
  */
 interface Entry {
   readonly op: StorageOp;
   readonly seq: number;
+  readonly from: number;
   urgent: number;
   due: boolean;
+}
+
+/** Records of an append entry not split off yet. */
+function pendingCount(entry: Entry): number {
+  return (entry.op as { records: readonly QueuedRecord[] }).records.length - entry.from;
 }
 
 /** Waits until no pending op has `seq` below `seq`, or no pending op is urgent for `urgent`. */
@@ -140,15 +148,17 @@ export class WriteBehind {
   }
 
   #enqueue(op: StorageOp): void {
-    this.#pending.push({ op, seq: this.#pushed++, urgent: NONE, due: false });
-    if (op.type === "append") this.#track(op.records, 1);
+    const entry = { op, seq: this.#pushed++, from: 0, urgent: NONE, due: false };
+    this.#pending.push(entry);
+    if (op.type === "append") this.#track(entry, 1);
   }
 
   /** Counts records as unwritten (`1`) or taken by a write (`-1`). */
-  #track(records: readonly QueuedRecord[], sign: 1 | -1): void {
+  #track(entry: Entry, sign: 1 | -1): void {
+    const records = (entry.op as { records: readonly QueuedRecord[] }).records;
     let bytes = 0;
-    for (let i = 0; i < records.length; i++) bytes += records[i]!.data.length;
-    this.#unwrittenRecords += sign * records.length;
+    for (let i = entry.from; i < records.length; i++) bytes += records[i]!.data.length;
+    this.#unwrittenRecords += sign * (records.length - entry.from);
     this.#unwrittenBytes += sign * bytes;
   }
 
@@ -190,13 +200,13 @@ export class WriteBehind {
     let cutEntry = -1;
     let cutRecord = 0;
     for (let i = 0, left = needed.size; i < pending.length && left > 0; i++) {
-      const op = pending[i]!.op;
+      const { op, from } = pending[i]!;
       if (op.type !== "append") continue;
-      for (let r = 0; r < op.records.length && left > 0; r++) {
+      for (let r = from; r < op.records.length && left > 0; r++) {
         if (needed.has(op.records[r]!.id)) {
           left--;
           cutEntry = i;
-          cutRecord = r + 1;
+          cutRecord = r + 1 - from;
         }
       }
     }
@@ -241,18 +251,19 @@ export class WriteBehind {
       const entry = pending[taken]!;
       if (!entry.due) break;
       const { op } = entry;
-      if (op.type === "append" && records + op.records.length > maxChunkRecords) {
+      if (op.type === "append" && records + pendingCount(entry) > maxChunkRecords) {
         const [before, after] = splitAppend(entry, maxChunkRecords - records);
         chunk.push(before);
         pending[taken] = after!;
         break;
       }
-      chunk.push(entry);
-      if (op.type === "append") records += op.records.length;
+      // What is written is a plain op of its own records (a retry writes the same object).
+      chunk.push(entry.from === 0 ? entry : splitAppend(entry, pendingCount(entry))[0]);
+      if (op.type === "append") records += pendingCount(entry);
       taken++;
     }
     this.#pending = taken === 0 ? pending : pending.slice(taken);
-    for (const { op } of chunk) if (op.type === "append") this.#track(op.records, -1);
+    for (const entry of chunk) if (entry.op.type === "append") this.#track(entry, -1);
     return chunk;
   }
 
@@ -279,7 +290,7 @@ export class WriteBehind {
       } catch (error) {
         this.#writing = undefined;
         this.#pending = chunk.concat(this.#pending);
-        for (const { op } of chunk) if (op.type === "append") this.#track(op.records, 1);
+        for (const entry of chunk) if (entry.op.type === "append") this.#track(entry, 1);
         const failed = this.#waiters;
         this.#waiters = [];
         for (const waiter of failed) waiter.reject(error);
@@ -309,10 +320,18 @@ export class WriteBehind {
   }
 }
 
-/** Splits an append entry before record `at` (`after` is undefined when nothing is left). */
-function splitAppend(entry: Entry, at: number): [Entry, Entry | undefined] {
+/**
+ * Splits an append entry after its first `count` pending records: those are
+ * copied into an op of their own; the rest (`undefined` when nothing is left)
+ * keeps the op and moves its offset, so a large backlog is not copied.
+ */
+function splitAppend(entry: Entry, count: number): [Entry, Entry | undefined] {
   const records = (entry.op as { records: readonly QueuedRecord[] }).records;
-  const before = { ...entry, op: { type: "append" as const, records: records.slice(0, at) } };
-  if (at >= records.length) return [before, undefined];
-  return [before, { ...entry, op: { type: "append", records: records.slice(at) } }];
+  const end = entry.from + count;
+  const before = {
+    ...entry,
+    op: { type: "append" as const, records: records.slice(entry.from, end) },
+    from: 0,
+  };
+  return [before, end >= records.length ? undefined : { ...entry, from: end }];
 }
