@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { crc32 as zlibCrc32 } from "node:zlib";
-import { crc32 } from "../src/storage/_crc32.ts";
+import { crc32, frameChecksum } from "../src/storage/_crc32.ts";
 import { seededRandom } from "./_random.ts";
 
 const reference = (bytes: Uint8Array): number => zlibCrc32(bytes) >>> 0;
@@ -30,5 +30,14 @@ Deno.test("crc32() continues across calls: two halves give the checksum of the w
       reference(bytes),
       `cut ${cut}`,
     );
+  }
+});
+
+Deno.test("frameChecksum() is the CRC-32 of the length bytes then the payload, on both sides of the WebAssembly threshold", () => {
+  for (const size of [1, 100, 4095, 4096, 4097, 70_000]) {
+    const bytes = new Uint8Array(16 + size);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 131 + size) & 0xff;
+    const expected = reference(Uint8Array.from([...bytes.subarray(3, 7), ...bytes.subarray(11)]));
+    assert.equal(frameChecksum(bytes, 3, 11, bytes.length), expected, `size ${size}`);
   }
 });

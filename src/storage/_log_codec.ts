@@ -1,6 +1,6 @@
 import type { JsonValue } from "../event.ts";
 import type { QueuedRecord, StoredBatch } from "../storage.ts";
-import { crc32 } from "./_crc32.ts";
+import { frameChecksum } from "./_crc32.ts";
 import type { StorageOp } from "./_ops.ts";
 
 /**
@@ -132,12 +132,7 @@ export class FrameWriter {
     const start = this.#frameStart;
     const payload = this.#length - start - FRAME_OVERHEAD;
     this.#view.setUint32(start, payload, true);
-    const crc = crc32(
-      this.#buffer,
-      crc32(this.#buffer, 0, start, start + 4),
-      start + 8,
-      this.#length,
-    );
+    const crc = frameChecksum(this.#buffer, start, start + FRAME_OVERHEAD, this.#length);
     this.#view.setUint32(start + 4, crc, true);
     this.#frameStart = -1;
   }
@@ -336,7 +331,7 @@ function frameAt(
   // Cheap test before the checksum, so scanning through garbage stays fast.
   const op = bytes[pos + FRAME_OVERHEAD]!;
   if (op < Op.Append || op > Op.DeleteValue) return undefined;
-  const crc = crc32(bytes, crc32(bytes, 0, pos, pos + 4), pos + FRAME_OVERHEAD, end);
+  const crc = frameChecksum(bytes, pos, pos + FRAME_OVERHEAD, end);
   if (crc !== view.getUint32(pos + 4, true)) return undefined;
   try {
     return { ops: decodePayload(bytes, pos + FRAME_OVERHEAD, end), end };
