@@ -27,13 +27,21 @@ export class RecordLog {
   }
 
   /**
-   * Size of the records held, by `sizeOf`. Records removed out of order count
-   * until the head reaches them or they are resolved (at the latest when they
-   * are half of what is held), so this is at most about twice the exact figure,
-   * and usually off by the records of a batch or two settled early.
+   * Size of the records held, by `sizeOf`. Records removed out of order and
+   * not matched yet count as records of average size (exact once they are
+   * resolved, at the latest when they are half of what is held): about
+   * exact when records are of similar sizes, as a queue's events are.
    */
   get bytes(): number {
-    return this.#bytes;
+    const remaining = this.#records.length - this.#head;
+    const pending = this.#gone.length - this.#goneHead;
+    if (pending === 0 || remaining === 0) return this.#bytes;
+    return this.#bytes - pending * (this.#bytes / remaining);
+  }
+
+  /** Records held (removals still pending counted as done; an unknown id counts too). */
+  get held(): number {
+    return this.#records.length - this.#head - (this.#gone.length - this.#goneHead);
   }
 
   append(records: readonly QueuedRecord[]): void {

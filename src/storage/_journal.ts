@@ -31,11 +31,6 @@ export class Journal {
     return this.#buffer.pendingRecords;
   }
 
-  /** Data bytes of the appended records not written yet. */
-  get pendingBytes(): number {
-    return this.#buffer.pendingBytes;
-  }
-
   /**
    * Runs the driver's `load` once; if it throws, the store is closed, `release`
    * runs and the error is rethrown as a `StorageError`.

@@ -81,9 +81,12 @@ const NONE = Number.POSITIVE_INFINITY;
  */
 export class WriteBehind {
   #pending: Entry[] = [];
-  /** Records appended and not yet taken by a write, and the size of their data. */
+  /**
+   * Records appended and not yet taken by a write (counted, not sized: a
+   * pass over a large burst's records only to add up their sizes cost more
+   * than the driver's other bookkeeping).
+   */
   #unwrittenRecords = 0;
-  #unwrittenBytes = 0;
   #writing: Promise<void> | undefined;
   #timer: TimerId | undefined;
   #waiters: Waiter[] = [];
@@ -105,11 +108,6 @@ export class WriteBehind {
   /** Appended records not yet written. */
   get pendingRecords(): number {
     return this.#unwrittenRecords;
-  }
-
-  /** Data bytes of the appended records not yet written. */
-  get pendingBytes(): number {
-    return this.#unwrittenBytes;
   }
 
   push(op: StorageOp): void {
@@ -155,11 +153,7 @@ export class WriteBehind {
 
   /** Counts records as unwritten (`1`) or taken by a write (`-1`). */
   #track(entry: Entry, sign: 1 | -1): void {
-    const records = (entry.op as { records: readonly QueuedRecord[] }).records;
-    let bytes = 0;
-    for (let i = entry.from; i < records.length; i++) bytes += records[i]!.data.length;
-    this.#unwrittenRecords += sign * (records.length - entry.from);
-    this.#unwrittenBytes += sign * bytes;
+    this.#unwrittenRecords += sign * pendingCount(entry);
   }
 
   /** Makes the first `count` pending ops due and waits until `until` is met. */
@@ -188,28 +182,13 @@ export class WriteBehind {
     // so every record they reference that is not written yet goes first too.
     // A settle needs nothing: its records belong to a batch whose save is
     // either pending (and needs them itself) or was written after them.
-    const needed = new Set<string>();
+    const needing: (readonly string[])[] = [];
     for (const { op } of pending) {
-      if (op.type === "saveBatch") { for (const id of op.batch.recordIds) needed.add(id); }
-      else if (op.type === "remove") { for (const id of op.recordIds) needed.add(id); }
+      if (op.type === "saveBatch") needing.push(op.batch.recordIds);
+      else if (op.type === "remove") needing.push(op.recordIds);
     }
-    // The last needed record still pending: every record appended before it
-    // goes first too. Ids not found were written already (the scan then runs
-    // to the end of the backlog; hashing every appended id up front to know
-    // would cost more than this).
-    let cutEntry = -1;
-    let cutRecord = 0;
-    for (let i = 0, left = needed.size; i < pending.length && left > 0; i++) {
-      const { op, from } = pending[i]!;
-      if (op.type !== "append") continue;
-      for (let r = from; r < op.records.length && left > 0; r++) {
-        if (needed.has(op.records[r]!.id)) {
-          left--;
-          cutEntry = i;
-          cutRecord = r + 1 - from;
-        }
-      }
-    }
+    const [cutEntry, cutRecord] = (needing.length === 1 && leadingCut(pending, needing[0]!)) ||
+      lastNeededCut(pending, needing);
     const head: Entry[] = [];
     const tail: Entry[] = [];
     for (let i = 0; i < pending.length; i++) {
@@ -318,6 +297,49 @@ export class WriteBehind {
       this.#kick();
     }, this.#schedule.delayMs);
   }
+}
+
+/** Where the pending list is cut: an entry index and a count of its pending records. */
+type Cut = [entry: number, records: number];
+
+/**
+ * The common case without hashing: the ids are exactly the oldest pending
+ * records, in order (a batch formed from the head of the queue). Returns the
+ * cut right after them, or `undefined` when they are not.
+ */
+function leadingCut(pending: readonly Entry[], ids: readonly string[]): Cut | undefined {
+  let j = 0;
+  for (let i = 0; i < pending.length; i++) {
+    const { op, from } = pending[i]!;
+    if (op.type !== "append") continue;
+    for (let r = from; r < op.records.length; r++) {
+      if (op.records[r]!.id !== ids[j]) return undefined;
+      if (++j === ids.length) return [i, r + 1 - from];
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The cut after the last pending record any of the id lists references. Ids
+ * not found were written already (the scan then runs to the end of the
+ * backlog; hashing every appended id up front to know would cost more).
+ */
+function lastNeededCut(pending: readonly Entry[], needing: readonly (readonly string[])[]): Cut {
+  const needed = new Set<string>();
+  for (const ids of needing) for (const id of ids) needed.add(id);
+  let cut: Cut = [-1, 0];
+  for (let i = 0, left = needed.size; i < pending.length && left > 0; i++) {
+    const { op, from } = pending[i]!;
+    if (op.type !== "append") continue;
+    for (let r = from; r < op.records.length && left > 0; r++) {
+      if (needed.has(op.records[r]!.id)) {
+        left--;
+        cut = [i, r + 1 - from];
+      }
+    }
+  }
+  return cut;
 }
 
 /**

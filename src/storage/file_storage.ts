@@ -152,6 +152,8 @@ export class FileStorage implements Storage {
   #fileBytes = 0;
   /** Size of the log right after the last compaction. */
   #compactedBytes = 0;
+  /** Average size of a live record, as last seen (a typical event until then). */
+  #averageRecordBytes = 512;
   #needsRewrite = false;
   #compactions = 0;
 
@@ -311,7 +313,10 @@ export class FileStorage implements Storage {
     if (file < compactMinBytes || file - this.#live.records.bytes < file * compactDeadRatio) {
       return false;
     }
-    const kept = this.#live.records.bytes + this.#journal.pendingBytes;
+    // Pending records are sized like the live ones on average (sizing each would cost a pass).
+    const { bytes, held } = this.#live.records;
+    if (held > 0) this.#averageRecordBytes = bytes / held;
+    const kept = bytes + this.#journal.pendingRecords * this.#averageRecordBytes;
     return kept <= compactMinBytes ||
       (settled && this.#journal.pendingRecords === 0 && file >= 2 * this.#compactedBytes) ||
       file >= 4 * Math.max(kept, compactMinBytes);
