@@ -1,3 +1,5 @@
+import { writeUtf8Into } from "./_utf8.ts";
+
 const SLAB_BYTES = 256 * 1024;
 
 /**
@@ -35,18 +37,7 @@ export class SlabEncoder {
     }
     const start = this.#offset;
     const slab = this.#slab;
-    // Events are mostly ASCII: copying the units in a loop is cheaper than an
-    // encodeInto call and the subarray it needs; the rest goes to encodeInto.
-    const length = text.length;
-    let i = 0;
-    for (; i < length; i++) {
-      const unit = text.charCodeAt(i);
-      if (unit > 0x7f) break;
-      slab[start + i] = unit;
-    }
-    const written = i === length
-      ? length
-      : i + this.#encoder.encodeInto(text.slice(i), slab.subarray(start + i)).written;
+    const written = writeUtf8Into(slab, start, text);
     this.#offset = start + written;
     return slab.subarray(start, start + written);
   }

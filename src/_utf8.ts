@@ -30,3 +30,24 @@ export function utf8ByteLength(text: string): number {
   }
   return bytes;
 }
+
+const encoder = new TextEncoder();
+
+/**
+ * Writes `text` as UTF-8 into `buffer` at `start` (the caller has made room
+ * for `3 * text.length` bytes) and returns the bytes written. Short strings
+ * of our hot paths are mostly ASCII: copying the units in a loop beats an
+ * `encodeInto` call and the subarray it needs; the rest goes to `encodeInto`.
+ */
+export function writeUtf8Into(buffer: Uint8Array, start: number, text: string): number {
+  const length = text.length;
+  let i = 0;
+  for (; i < length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit > 0x7f) break;
+    buffer[start + i] = unit;
+  }
+  return i === length
+    ? length
+    : i + encoder.encodeInto(text.slice(i), buffer.subarray(start + i)).written;
+}

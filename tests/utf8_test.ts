@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { utf8ByteLength } from "../src/_utf8.ts";
+import { utf8ByteLength, writeUtf8Into } from "../src/_utf8.ts";
 import { randomInt, randomText, seededRandom } from "./_random.ts";
 
 const encoder = new TextEncoder();
@@ -45,4 +45,16 @@ Deno.test("utf8ByteLength() measures JSON-encoded events as sent", () => {
     props: { text: randomText(random, 300) },
   });
   assert.equal(utf8ByteLength(event), encoder.encode(event).byteLength);
+});
+
+Deno.test("writeUtf8Into() writes what TextEncoder writes, ASCII prefix or not, lone surrogates included", () => {
+  const random = seededRandom(99);
+  const buffer = new Uint8Array(4096);
+  for (let i = 0; i < 2000; i++) {
+    const text = (random() < 0.5 ? "ascii-prefix/" : "") +
+      randomText(random, Math.floor(random() * 60), true);
+    const start = Math.floor(random() * 100);
+    const written = writeUtf8Into(buffer, start, text);
+    assert.deepEqual(buffer.subarray(start, start + written), new TextEncoder().encode(text));
+  }
 });

@@ -1,5 +1,6 @@
 import type { JsonValue } from "../event.ts";
 import type { QueuedRecord, StoredBatch } from "../storage.ts";
+import { writeUtf8Into } from "../_utf8.ts";
 import { frameChecksum } from "./_crc32.ts";
 import type { StorageOp } from "./_ops.ts";
 
@@ -28,9 +29,6 @@ const enum Op {
   DeleteValue = 6,
 }
 
-const encoder = new TextEncoder();
-/** Strings up to this length are tried as ASCII first. */
-const ASCII_FAST_PATH_MAX = 256;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** A growable buffer of frames. */
@@ -145,22 +143,8 @@ export class FrameWriter {
   #string(value: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     this.#reserve(4 + value.length * 3);
-    const buffer = this.#buffer;
     const start = this.#length + 4;
-    const length = value.length;
-    // Ids, keys and groups are short ASCII: copying the units beats a
-    // TextEncoder call (and its subarray) per string several times over.
-    let i = 0;
-    if (length <= ASCII_FAST_PATH_MAX) {
-      for (; i < length; i++) {
-        const unit = value.charCodeAt(i);
-        if (unit > 0x7f) break;
-        buffer[start + i] = unit;
-      }
-    }
-    const written = i === length
-      ? length
-      : i + encoder.encodeInto(value.slice(i), buffer.subarray(start + i)).written;
+    const written = writeUtf8Into(this.#buffer, start, value);
     this.#view.setUint32(this.#length, written, true);
     this.#length = start + written;
   }
