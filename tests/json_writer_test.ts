@@ -140,3 +140,26 @@ Deno.test("a writer error leaves no partial event behind", () => {
   assert.throws(() => writer.write((w, v) => w.value(v), cyclic), TypeError);
   assert.equal(new TextDecoder().decode(writer.write((w) => w.value({ b: 2 }), 0)), '{"b":2}');
 });
+
+Deno.test("an event encoded from inside another's encoding (a getter) comes out exact, and so does the outer one", () => {
+  const profile = jsonProfile({ endpoint: "http://collector.test" });
+  const inner: IdemtrackEvent = {
+    type: "track",
+    name: "inner",
+    userId: "u2",
+    properties: { n: 2 },
+    timestamp: 0,
+    idempotencyKey: "key-inner-1",
+  };
+  let innerBytes: Uint8Array | undefined;
+  const properties = {
+    get sneaky() {
+      innerBytes = profile.encode(inner).data;
+      return "outer value";
+    },
+  };
+  const outer = { ...inner, name: "outer", properties } as unknown as IdemtrackEvent;
+  const { data } = profile.encode(outer);
+  assert.deepEqual(data, encoder.encode(jsonWireText(outer, iso)));
+  assert.deepEqual(innerBytes, encoder.encode(jsonWireText(inner, iso)));
+});

@@ -25,18 +25,23 @@ const encoder = new TextEncoder();
  * One writer serves one event at a time: {@linkcode JsonSlabWriter.begin},
  * the parts, then {@linkcode JsonSlabWriter.end} for its view (valid as long
  * as it is referenced). An event that would outgrow 64 KB throws out of the
- * parts; {@linkcode JsonSlabWriter.write} turns that into `undefined`.
+ * parts; {@linkcode JsonSlabWriter.write} turns that into `undefined`, as it
+ * does for a write started while another is under way.
  */
 export class JsonSlabWriter {
   #slab = new Uint8Array(SLAB_BYTES);
   #pos = 0;
   #start = 0;
+  #busy = false;
 
   /**
    * Runs `parts` between `begin` and `end`; `undefined` when the event is
    * larger than 64 KB (nothing is kept of it).
    */
   write<T>(parts: (writer: JsonSlabWriter, input: T) => void, input: T): Uint8Array | undefined {
+    // A getter or toJSON that writes another event meanwhile gets the general path.
+    if (this.#busy) return undefined;
+    this.#busy = true;
     this.#start = this.#pos;
     try {
       parts(this, input);
@@ -44,6 +49,8 @@ export class JsonSlabWriter {
       this.#pos = this.#start;
       if (error === TOO_LARGE) return undefined;
       throw error;
+    } finally {
+      this.#busy = false;
     }
     return this.#slab.subarray(this.#start, this.#pos);
   }

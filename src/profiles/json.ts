@@ -114,20 +114,21 @@ function writeWireEvent(
   { event, iso }: { event: IdemtrackEvent; iso: (ms: number) => string },
 ): void {
   writer.byte(0x7b);
-  firstField = true;
-  field(writer, '"type":', event.type);
-  field(writer, '"event":', event.name);
-  field(writer, '"user_id":', event.userId);
-  field(writer, '"anonymous_id":', event.anonymousId);
-  field(writer, '"previous_id":', event.previousId);
-  field(writer, '"properties":', event.properties);
-  field(writer, '"context":', event.context);
-  field(writer, '"timestamp":', iso(event.timestamp));
-  field(writer, '"idempotency_key":', event.idempotencyKey);
-  field(writer, '"tenant_id":', event.tenantId);
-  field(writer, '"brand_id":', event.brandId);
+  let first = true;
+  first = field(writer, first, '"type":', event.type);
+  first = field(writer, first, '"event":', event.name);
+  first = field(writer, first, '"user_id":', event.userId);
+  first = field(writer, first, '"anonymous_id":', event.anonymousId);
+  first = field(writer, first, '"previous_id":', event.previousId);
+  first = field(writer, first, '"properties":', event.properties);
+  first = field(writer, first, '"context":', event.context);
+  first = field(writer, first, '"timestamp":', iso(event.timestamp));
+  first = field(writer, first, '"idempotency_key":', event.idempotencyKey);
+  first = field(writer, first, '"tenant_id":', event.tenantId);
+  first = field(writer, first, '"brand_id":', event.brandId);
   field(
     writer,
+    first,
     '"attachments":',
     event.attachments?.map((a) => ({
       url: a.url,
@@ -138,15 +139,13 @@ function writeWireEvent(
   writer.byte(0x7d);
 }
 
-/** Whether the event being written has no field yet (writing is synchronous: one at a time). */
-let firstField = true;
-
-function field(writer: JsonSlabWriter, name: string, value: unknown): void {
-  if (value === undefined || typeof value === "function" || typeof value === "symbol") return;
-  if (!firstField) writer.byte(0x2c);
-  firstField = false;
+/** Writes one field unless `JSON.stringify` would leave it out; returns whether none is written yet. */
+function field(writer: JsonSlabWriter, first: boolean, name: string, value: unknown): boolean {
+  if (value === undefined || typeof value === "function" || typeof value === "symbol") return first;
+  if (!first) writer.byte(0x2c);
   writer.raw(name);
   writer.value(value);
+  return false;
 }
 
 const DELIVERED: RecordOutcome = Object.freeze({ status: "delivered" });
