@@ -16,17 +16,17 @@ const encoder = new TextEncoder();
  * object to stringify and an `encodeInto` call (together about twice the
  * time of this writer on the `Client`'s hot path).
  *
- * Strings of printable ASCII without `"` or `\` (ids, keys, most values) are
- * copied unit by unit; any other string, and any value that is not a plain
- * object, array, string, number, boolean or null (a `toJSON`, a class
- * instance, nesting deeper than 64), is written as `JSON.stringify` writes
- * it, so the output is the same for every input.
+ * ASCII strings without control characters, `"` or `\` (ids, keys, most
+ * values) are copied unit by unit; any other string, and any value that is
+ * not a plain object, array, string, number, boolean or null (a `toJSON`, a
+ * class instance, nesting deeper than 64), is written as `JSON.stringify`
+ * writes it, so the output is the same for every input.
  *
- * One writer serves one event at a time: {@linkcode JsonSlabWriter.begin},
- * the parts, then {@linkcode JsonSlabWriter.end} for its view (valid as long
- * as it is referenced). An event that would outgrow 64 KB throws out of the
- * parts; {@linkcode JsonSlabWriter.write} turns that into `undefined`, as it
- * does for a write started while another is under way.
+ * One event at a time: {@linkcode JsonSlabWriter.write} runs a function that
+ * writes the parts (`raw`, `byte`, `string`, `value`) and returns the event's
+ * view (valid as long as it is referenced). It returns `undefined` instead
+ * for an event that would outgrow 64 KB (the parts throw out, nothing is
+ * kept) and for a write started while another is under way.
  */
 export class JsonSlabWriter {
   #slab = new Uint8Array(SLAB_BYTES);
@@ -34,10 +34,7 @@ export class JsonSlabWriter {
   #start = 0;
   #busy = false;
 
-  /**
-   * Runs `parts` between `begin` and `end`; `undefined` when the event is
-   * larger than 64 KB (nothing is kept of it).
-   */
+  /** Writes one event with `parts`; `undefined` when it is larger than 64 KB or a write is under way. */
   write<T>(parts: (writer: JsonSlabWriter, input: T) => void, input: T): Uint8Array | undefined {
     // A getter or toJSON that writes another event meanwhile gets the general path.
     if (this.#busy) return undefined;
