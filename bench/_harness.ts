@@ -1,10 +1,12 @@
 /**
  * What the end-to-end benchmarks share: flags, child processes that run one
- * contender each (or a receiver printing its port), medians and the machine
+ * contender each (or a receiver printing its port), a contender's CPU time
+ * and peak RSS, how the hand-written floors send, medians and the machine
  * line figures are reported with.
  *
  * @module
  */
+import process from "node:process";
 
 /** The value after `name` in the command line, if any. */
 export function flag(name: string): string | undefined {
@@ -78,4 +80,44 @@ export function machine(): string {
   } GiB RAM (${gib(memory.available)} GiB available), load average ${
     Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
   }, Deno ${Deno.version.deno}`;
+}
+
+/** CPU time (user + system) this process spent since `previous` (a `process.cpuUsage()`), ms. */
+export function cpuMsSince(previous: ReturnType<typeof process.cpuUsage>): number {
+  const cpu = process.cpuUsage(previous);
+  return (cpu.user + cpu.system) / 1000;
+}
+
+/** Peak resident set size of this process so far, MB (current RSS where /proc is missing). */
+export function peakRssMb(): number {
+  try {
+    const status = Deno.readTextFileSync("/proc/self/status");
+    const match = status.match(/VmHWM:\s+(\d+) kB/);
+    if (match) return Number(match[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return Deno.memoryUsage().rss / 1024 / 1024;
+}
+
+/**
+ * How the hand-written floors send: every body POSTed to `url` with the
+ * headers `headersFor` gives it, two requests in flight, each answer read;
+ * anything but a 200 throws.
+ */
+export async function postTwoInFlight(
+  url: string,
+  bodies: readonly Uint8Array<ArrayBuffer>[],
+  headersFor: (body: Uint8Array) => Record<string, string>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++]!;
+      const response = await fetch(url, { method: "POST", headers: headersFor(body), body });
+      await response.text();
+      if (response.status !== 200) throw new Error(`floor got HTTP ${response.status}`);
+    }
+  };
+  await Promise.all([worker(), worker()]);
 }

@@ -10,7 +10,16 @@
  *
  *   deno run -A bench/e2e.ts [--events 100000] [--runs 3]
  */
-import { flag, machine, median, runChild, startPortPrinter } from "./_harness.ts";
+import {
+  cpuMsSince,
+  flag,
+  machine,
+  median,
+  peakRssMb,
+  postTwoInFlight,
+  runChild,
+  startPortPrinter,
+} from "./_harness.ts";
 import process from "node:process";
 import { Client } from "../mod.ts";
 
@@ -68,22 +77,6 @@ export interface RunFigures {
   requests: number;
 }
 
-export function peakRssMb(): number {
-  try {
-    const status = Deno.readTextFileSync("/proc/self/status");
-    const match = status.match(/VmHWM:\s+(\d+) kB/);
-    if (match) return Number(match[1]) / 1024;
-  } catch {
-    // not Linux
-  }
-  return Deno.memoryUsage().rss / 1024 / 1024;
-}
-
-function cpuMsSince(previous: ReturnType<typeof process.cpuUsage>): number {
-  const cpu = process.cpuUsage(previous);
-  return (cpu.user + cpu.system) / 1000;
-}
-
 async function runFloor(url: string, prefix: string): Promise<RunFigures> {
   const cpu0 = process.cpuUsage();
   const start = performance.now();
@@ -112,27 +105,16 @@ async function runFloor(url: string, prefix: string): Promise<RunFigures> {
   if (parts.length > 0) bodies.push(encoder.encode(`{"events":[${parts.join(",")}]}`));
   const handOverMs = performance.now() - start;
   const cpuAtHandOver = process.cpuUsage();
-  let next = 0;
-  const worker = async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++]!;
-      const response = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-idempotency-key": crypto.randomUUID() },
-        body,
-      });
-      await response.text();
-      if (response.status !== 200) throw new Error(`floor got HTTP ${response.status}`);
-    }
-  };
-  await Promise.all([worker(), worker()]);
+  await postTwoInFlight(url, bodies, () => ({
+    "content-type": "application/json",
+    "x-idempotency-key": crypto.randomUUID(),
+  }));
   const wallMs = performance.now() - start;
-  const cpu = process.cpuUsage(cpu0);
   return {
     mode: "floor",
     events: EVENTS,
     wallMs,
-    cpuMs: (cpu.user + cpu.system) / 1000,
+    cpuMs: cpuMsSince(cpu0),
     handOverMs,
     sendCpuMs: cpuMsSince(cpuAtHandOver),
     peakRssMb: peakRssMb(),
@@ -155,7 +137,7 @@ async function runClient(url: string, prefix: string): Promise<RunFigures> {
   const cpuAtHandOver = process.cpuUsage();
   const summary = await client.close();
   const wallMs = performance.now() - start;
-  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = cpuMsSince(cpu0);
   if (summary.delivered + summary.duplicates !== EVENTS) {
     throw new Error(`client delivered ${summary.delivered}: ${JSON.stringify(summary)}`);
   }
@@ -163,7 +145,7 @@ async function runClient(url: string, prefix: string): Promise<RunFigures> {
     mode: "client",
     events: EVENTS,
     wallMs,
-    cpuMs: (cpu.user + cpu.system) / 1000,
+    cpuMs,
     handOverMs,
     sendCpuMs: cpuMsSince(cpuAtHandOver),
     peakRssMb: peakRssMb(),

@@ -15,7 +15,15 @@
  *
  *   deno task bench:e2e:hamustro [--events 100000] [--runs 3]
  */
-import { flag, machine, median, runChild, startPortPrinter } from "./_harness.ts";
+import {
+  cpuMsSince,
+  flag,
+  machine,
+  median,
+  postTwoInFlight,
+  runChild,
+  startPortPrinter,
+} from "./_harness.ts";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createHash } from "node:crypto";
 import process from "node:process";
@@ -67,11 +75,6 @@ interface RunFigures {
   /** CPU spent after the hand-over, until everything was delivered. */
   sendCpuMs: number;
   requests: number;
-}
-
-function cpuMsSince(previous: ReturnType<typeof process.cpuUsage>): number {
-  const cpu = process.cpuUsage(previous);
-  return (cpu.user + cpu.system) / 1000;
 }
 
 const hex = (algorithm: string, data: string | Uint8Array) =>
@@ -139,34 +142,21 @@ async function runFloor(url: string, device: string): Promise<RunFigures> {
   if (parts.length > 0) flushBody();
   const handOverMs = performance.now() - start;
   const cpuAtHandOver = process.cpuUsage();
-  let next = 0;
-  const worker = async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++]!;
-      const time = String(Math.floor(Date.now() / 1000));
-      const signature = createHash("sha256").update(`${time}|${hex("md5", body)}|${SECRET}`)
-        .digest("base64");
-      const response = await fetch(url, {
-        method: "POST",
-        headers: {
-          "Content-Type": "application/protobuf",
-          "X-Hamustro-Time": time,
-          "X-Hamustro-Signature": signature,
-        },
-        body,
-      });
-      await response.arrayBuffer();
-      if (response.status !== 200) throw new Error(`floor got HTTP ${response.status}`);
-    }
-  };
-  await Promise.all([worker(), worker()]);
+  await postTwoInFlight(url, bodies, (body) => {
+    const time = String(Math.floor(Date.now() / 1000));
+    return {
+      "Content-Type": "application/protobuf",
+      "X-Hamustro-Time": time,
+      "X-Hamustro-Signature": createHash("sha256").update(`${time}|${hex("md5", body)}|${SECRET}`)
+        .digest("base64"),
+    };
+  });
   const wallMs = performance.now() - start;
-  const cpu = process.cpuUsage(cpu0);
   return {
     mode: "floor",
     wallMs,
     handOverMs,
-    cpuMs: (cpu.user + cpu.system) / 1000,
+    cpuMs: cpuMsSince(cpu0),
     sendCpuMs: cpuMsSince(cpuAtHandOver),
     requests: bodies.length,
   };
@@ -191,7 +181,7 @@ async function runTracker(base: string, device: string): Promise<RunFigures> {
   const cpuAtHandOver = process.cpuUsage();
   const summary = await tracker.close();
   const wallMs = performance.now() - start;
-  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = cpuMsSince(cpu0);
   if (summary.delivered + summary.duplicates !== EVENTS) {
     throw new Error(`tracker delivered ${summary.delivered}: ${JSON.stringify(summary)}`);
   }
@@ -199,7 +189,7 @@ async function runTracker(base: string, device: string): Promise<RunFigures> {
     mode: "tracker",
     wallMs,
     handOverMs,
-    cpuMs: (cpu.user + cpu.system) / 1000,
+    cpuMs,
     sendCpuMs: cpuMsSince(cpuAtHandOver),
     requests: tracker.stats().requests,
   };

@@ -10,11 +10,11 @@
  *
  *   deno task bench:e2e:storage [--events 100000] [--runs 3]
  */
-import { flag, machine, median, runChild } from "./_harness.ts";
+import { cpuMsSince, flag, machine, median, peakRssMb, runChild } from "./_harness.ts";
 import process from "node:process";
 import { Client } from "../mod.ts";
 import { FileStorage } from "../src/storage/file_storage.ts";
-import { makeEvents, peakRssMb, type RunFigures, startReceiverProcess, stats } from "./e2e.ts";
+import { makeEvents, type RunFigures, startReceiverProcess, stats } from "./e2e.ts";
 
 const EVENTS = Number(flag("--events") ?? 100_000);
 const RUNS = Number(flag("--runs") ?? 3);
@@ -39,7 +39,7 @@ async function runClient(mode: Mode, url: string, prefix: string): Promise<Stora
     }
     const summary = await client.close();
     const wallMs = performance.now() - start;
-    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = cpuMsSince(cpu0);
     if (summary.delivered + summary.duplicates !== EVENTS) {
       throw new Error(`client delivered ${summary.delivered}: ${JSON.stringify(summary)}`);
     }
@@ -47,7 +47,7 @@ async function runClient(mode: Mode, url: string, prefix: string): Promise<Stora
       mode,
       events: EVENTS,
       wallMs,
-      cpuMs: (cpu.user + cpu.system) / 1000,
+      cpuMs,
       peakRssMb: peakRssMb(),
       requests: client.stats().requests,
       compactions: storage?.compactions ?? 0,
