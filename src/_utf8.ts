@@ -31,23 +31,47 @@ export function utf8ByteLength(text: string): number {
   return bytes;
 }
 
+/** Strings at least this long go through `TextEncoder.encodeInto`, shorter ones through a loop. */
+const ENCODE_INTO_MIN_LENGTH = 48;
 const encoder = new TextEncoder();
 
 /**
- * Writes `text` as UTF-8 into `buffer` at `start` (the caller has made room
- * for `3 * text.length` bytes) and returns the bytes written. Short strings
- * of our hot paths are mostly ASCII: copying the units in a loop beats an
- * `encodeInto` call and the subarray it needs; the rest goes to `encodeInto`.
+ * Writes `text` as UTF-8 into `buffer` at `start`, exactly as `TextEncoder`
+ * does (lone surrogates become U+FFFD), and returns the bytes written; the
+ * caller has made room for `3 * text.length` bytes. The short strings of our
+ * hot paths (ids, keys, parameter names and values) are written in a loop,
+ * which beats an `encodeInto` call and the subarray it needs.
  */
 export function writeUtf8Into(buffer: Uint8Array, start: number, text: string): number {
-  const length = text.length;
-  let i = 0;
-  for (; i < length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit > 0x7f) break;
-    buffer[start + i] = unit;
+  if (text.length >= ENCODE_INTO_MIN_LENGTH) {
+    return encoder.encodeInto(text, buffer.subarray(start)).written;
   }
-  return i === length
-    ? length
-    : i + encoder.encodeInto(text.slice(i), buffer.subarray(start + i)).written;
+  let pos = start;
+  for (let i = 0; i < text.length; i++) {
+    let code = text.charCodeAt(i);
+    if (code < 0x80) {
+      buffer[pos++] = code;
+    } else if (code < 0x800) {
+      buffer[pos++] = 0xc0 | (code >> 6);
+      buffer[pos++] = 0x80 | (code & 63);
+    } else {
+      if (code >= 0xd800 && code <= 0xdfff) {
+        const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+        if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+          code = 0x10000 + ((code - 0xd800) << 10) + (next - 0xdc00);
+          i++;
+          buffer[pos++] = 0xf0 | (code >> 18);
+          buffer[pos++] = 0x80 | ((code >> 12) & 63);
+          buffer[pos++] = 0x80 | ((code >> 6) & 63);
+          buffer[pos++] = 0x80 | (code & 63);
+          continue;
+        }
+        code = 0xfffd;
+      }
+      buffer[pos++] = 0xe0 | (code >> 12);
+      buffer[pos++] = 0x80 | ((code >> 6) & 63);
+      buffer[pos++] = 0x80 | (code & 63);
+    }
+  }
+  return pos - start;
 }

@@ -1,7 +1,6 @@
+import { writeUtf8Into } from "../_utf8.ts";
+
 const TWO_POW_32 = 0x1_0000_0000;
-/** Strings at least this long go through `TextEncoder.encodeInto`, shorter ones through a loop. */
-const ENCODE_INTO_MIN_LENGTH = 48;
-const textEncoder = new TextEncoder();
 
 /** Bytes a varint of a non-negative integer (at most 2^64 - 1) takes. */
 export function varintLength(value: number | bigint): number {
@@ -24,43 +23,6 @@ export function varintLength(value: number | bigint): number {
     bytes++;
   }
   return bytes;
-}
-
-/**
- * Writes UTF-8 like `TextEncoder` (lone surrogates become U+FFFD) and returns
- * the new position. The caller has ensured `3 * text.length` bytes of room.
- */
-function writeUtf8(buf: Uint8Array, pos: number, text: string): number {
-  if (text.length >= ENCODE_INTO_MIN_LENGTH) {
-    return pos + textEncoder.encodeInto(text, buf.subarray(pos)).written;
-  }
-  for (let i = 0; i < text.length; i++) {
-    let code = text.charCodeAt(i);
-    if (code < 0x80) {
-      buf[pos++] = code;
-    } else if (code < 0x800) {
-      buf[pos++] = 0xc0 | (code >> 6);
-      buf[pos++] = 0x80 | (code & 63);
-    } else {
-      if (code >= 0xd800 && code <= 0xdfff) {
-        const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
-        if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-          code = 0x10000 + ((code - 0xd800) << 10) + (next - 0xdc00);
-          i++;
-          buf[pos++] = 0xf0 | (code >> 18);
-          buf[pos++] = 0x80 | ((code >> 12) & 63);
-          buf[pos++] = 0x80 | ((code >> 6) & 63);
-          buf[pos++] = 0x80 | (code & 63);
-          continue;
-        }
-        code = 0xfffd;
-      }
-      buf[pos++] = 0xe0 | (code >> 12);
-      buf[pos++] = 0x80 | ((code >> 6) & 63);
-      buf[pos++] = 0x80 | (code & 63);
-    }
-  }
-  return pos;
 }
 
 const SLAB_BYTES = 256 * 1024;
@@ -140,7 +102,7 @@ export class ProtoWriter {
     this.#ensure(6 + max);
     this.#buf[this.#pos++] = tag;
     const start = this.#reserveLength(max);
-    this.#pos = writeUtf8(this.#buf, this.#pos, text);
+    this.#pos += writeUtf8Into(this.#buf, this.#pos, text);
     this.#fillLength(start, max);
   }
 
