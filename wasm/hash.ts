@@ -9,14 +9,13 @@
  *
  * @module
  */
-import { createCRC32, createMD5, createSHA256, type IHasher } from "hash-wasm";
+import { createMD5, createSHA256, type IHasher } from "hash-wasm";
 
 /** Input accepted by the hash functions: a string (hashed as UTF-8) or bytes. */
 export type HashInput = string | Uint8Array;
 
 const md5Hasher: IHasher = await createMD5();
 const sha256Hasher: IHasher = await createSHA256();
-const crc32Hasher: IHasher = await createCRC32();
 
 // hash-wasm turns a string into bytes with a fresh `Buffer.from` per call; for
 // the short strings we hash most (session and signature strings) encoding into
@@ -80,24 +79,4 @@ export function sha256Hex(input: HashInput): string {
 /** Raw 32-byte SHA-256 digest of the input. */
 export function sha256Bytes(input: HashInput): Uint8Array {
   return digestBytes(sha256Hasher, input);
-}
-
-/**
- * CRC-32 (IEEE, as zip and gzip use) of the concatenation of some byte
- * ranges, without concatenating them.
- *
- * @example Usage
- * ```ts
- * import { crc32Of } from "./hash.ts";
- * import assert from "node:assert/strict";
- *
- * const bytes = new TextEncoder().encode("123456789");
- * assert.equal(crc32Of(bytes.subarray(0, 4), bytes.subarray(4)), 0xcbf43926);
- * ```
- */
-export function crc32Of(...parts: Uint8Array[]): number {
-  crc32Hasher.init();
-  for (const part of parts) crc32Hasher.update(part);
-  const digest = crc32Hasher.digest("binary");
-  return (digest[0]! << 24 | digest[1]! << 16 | digest[2]! << 8 | digest[3]!) >>> 0;
 }

@@ -1,4 +1,4 @@
-import { crc32Of } from "../../wasm/hash.ts";
+import { crc32Of } from "../../wasm/crc32.ts";
 
 // CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), as used by zip, gzip and png.
 // Slicing-by-8: eight 256-entry tables let the loop consume 8 bytes per step,
