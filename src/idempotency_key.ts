@@ -133,28 +133,10 @@ export function validateIdempotencyKey(
   if (value.length > policy.maxLength) {
     throw new IdempotencyKeyError("maxLength", policy.name, describe(policy), key);
   }
-  if (policy.pattern !== undefined && !matches(policy.pattern, value)) {
+  if (policy.pattern !== undefined && !policy.pattern.test(value)) {
     throw new IdempotencyKeyError("pattern", policy.name, describe(policy), key);
   }
   return value;
-}
-
-/** The strict charset as a table: a key is checked on every `track()`, and a loop beats a regex call. */
-const STRICT_CHARS: Uint8Array = (() => {
-  const table = new Uint8Array(128);
-  for (let c = 0; c < 128; c++) {
-    table[c] = /[A-Za-z0-9._-]/.test(String.fromCharCode(c)) ? 1 : 0;
-  }
-  return table;
-})();
-
-function matches(pattern: RegExp, value: string): boolean {
-  if (pattern !== STRICT_KEY_POLICY.pattern) return pattern.test(value);
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code >= 128 || STRICT_CHARS[code] === 0) return false;
-  }
-  return value.length > 0;
 }
 
 /** True when the key satisfies the policy. */
