@@ -12,9 +12,9 @@ const encoder = new TextEncoder();
 
 /**
  * Writes JSON exactly as `JSON.stringify` then `TextEncoder` would, straight
- * into shared 256 KB slabs: each event costs one view, not a string, a second
- * object to stringify and an `encodeInto` call (together about twice the
- * time of this writer on the `Client`'s hot path).
+ * into shared 256 KB slabs: each event costs one view, not a string and an
+ * `encodeInto` call (together much slower than this writer on the
+ * `Client`'s hot path).
  *
  * ASCII strings without control characters, `"` or `\` (ids, keys, most
  * values) are copied unit by unit; any other string, and any value that is

@@ -12,7 +12,6 @@ import type {
 } from "../profile.ts";
 import { classifyResponse } from "../response.ts";
 import type { TransportResponse } from "../transport.ts";
-import { SlabEncoder } from "../_slab_encoder.ts";
 import { joinBody } from "./_common.ts";
 import { JsonSlabWriter } from "./_json_writer.ts";
 
@@ -79,12 +78,11 @@ function isoTimestamps(): (ms: number) => string {
 }
 
 /**
- * Serializes one event as `docs/wire-json.md` describes, fields in documented
- * order. One `JSON.stringify` of one object (absent fields are `undefined`,
- * which it leaves out) is cheaper than stringifying and joining the parts.
+ * One event as `docs/wire-json.md` describes it, fields in documented order;
+ * absent fields are `undefined`, which JSON leaves out.
  */
-export function jsonWireText(event: IdemtrackEvent, iso: (ms: number) => string): string {
-  return JSON.stringify({
+function wireObject(event: IdemtrackEvent, iso: (ms: number) => string): Record<string, unknown> {
+  return {
     type: event.type,
     event: event.name,
     user_id: event.userId,
@@ -101,51 +99,20 @@ export function jsonWireText(event: IdemtrackEvent, iso: (ms: number) => string)
       filename: a.filename,
       ignore_if_error: a.ignoreIfError ?? false,
     })),
-  });
+  };
 }
 
-/**
- * Writes what {@linkcode jsonWireText} returns, as UTF-8, into the writer's
- * slab: the same bytes (fields left out as `JSON.stringify` leaves them out),
- * without the intermediate object and string.
- */
+/** Serializes one event as `docs/wire-json.md` describes (what the profile's bytes decode to). */
+export function jsonWireText(event: IdemtrackEvent, iso: (ms: number) => string): string {
+  return JSON.stringify(wireObject(event, iso));
+}
+
+/** Writes the UTF-8 of {@linkcode jsonWireText} into the writer's slab, without the string. */
 function writeWireEvent(
   writer: JsonSlabWriter,
   { event, iso }: { event: IdemtrackEvent; iso: (ms: number) => string },
 ): void {
-  writer.byte(0x7b);
-  let first = true;
-  first = field(writer, first, '"type":', event.type);
-  first = field(writer, first, '"event":', event.name);
-  first = field(writer, first, '"user_id":', event.userId);
-  first = field(writer, first, '"anonymous_id":', event.anonymousId);
-  first = field(writer, first, '"previous_id":', event.previousId);
-  first = field(writer, first, '"properties":', event.properties);
-  first = field(writer, first, '"context":', event.context);
-  first = field(writer, first, '"timestamp":', iso(event.timestamp));
-  first = field(writer, first, '"idempotency_key":', event.idempotencyKey);
-  first = field(writer, first, '"tenant_id":', event.tenantId);
-  first = field(writer, first, '"brand_id":', event.brandId);
-  field(
-    writer,
-    first,
-    '"attachments":',
-    event.attachments?.map((a) => ({
-      url: a.url,
-      filename: a.filename,
-      ignore_if_error: a.ignoreIfError ?? false,
-    })),
-  );
-  writer.byte(0x7d);
-}
-
-/** Writes one field unless `JSON.stringify` would leave it out; returns whether none is written yet. */
-function field(writer: JsonSlabWriter, first: boolean, name: string, value: unknown): boolean {
-  if (value === undefined || typeof value === "function" || typeof value === "symbol") return first;
-  if (!first) writer.byte(0x2c);
-  writer.raw(name);
-  writer.value(value);
-  return false;
+  writer.value(wireObject(event, iso));
 }
 
 const DELIVERED: RecordOutcome = Object.freeze({ status: "delivered" });
@@ -236,7 +203,8 @@ export function jsonProfile(options: JsonProfileOptions): Profile {
   }
   if (options.token !== undefined) baseHeaders.authorization = `Bearer ${options.token}`;
   const iso = isoTimestamps();
-  const encoder = new SlabEncoder();
+  // Events over 64 KB (left by the writer) get a buffer of their own.
+  const encoder = new TextEncoder();
   const writer = new JsonSlabWriter();
   // Reused: the writer takes one input object, and this one allocates nothing per event.
   const input = { event: undefined as unknown as IdemtrackEvent, iso };
