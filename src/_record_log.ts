@@ -34,14 +34,14 @@ export class RecordLog {
    */
   get bytes(): number {
     const remaining = this.#records.length - this.#head;
-    const pending = this.#gone.length - this.#goneHead;
+    const pending = this.#pendingRemovals;
     if (pending === 0 || remaining === 0) return this.#bytes;
     return this.#bytes - pending * (this.#bytes / remaining);
   }
 
   /** Records held (removals still pending counted as done; an unknown id counts too). */
   get held(): number {
-    return this.#records.length - this.#head - (this.#gone.length - this.#goneHead);
+    return this.#records.length - this.#head - this.#pendingRemovals;
   }
 
   append(records: readonly QueuedRecord[]): void {
@@ -70,7 +70,7 @@ export class RecordLog {
       this.#release();
       this.#goneHead++;
     }
-    const pending = this.#gone.length - this.#goneHead;
+    const pending = this.#pendingRemovals;
     if (pending === 0) {
       this.#gone = [];
       this.#goneHead = 0;
@@ -121,6 +121,11 @@ export class RecordLog {
     for (const record of kept) this.#bytes += this.#sizeOf(record);
   }
 
+  /** Out-of-order removals not matched or resolved yet. */
+  get #pendingRemovals(): number {
+    return this.#gone.length - this.#goneHead;
+  }
+
   /** Drops the head record. */
   #release(): void {
     this.#bytes -= this.#sizeOf(this.#records[this.#head]!);
@@ -129,7 +134,7 @@ export class RecordLog {
 
   /** Applies the pending out-of-order removals in one pass. */
   #resolve(): void {
-    if (this.#goneHead === this.#gone.length) return;
+    if (this.#pendingRemovals === 0) return;
     const gone = new Set(this.#gone.slice(this.#goneHead));
     const kept: QueuedRecord[] = [];
     for (let i = this.#head; i < this.#records.length; i++) {
