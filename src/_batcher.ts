@@ -127,10 +127,19 @@ export class Batcher {
     ];
   }
 
-  /** Persists the batch's key and membership (its records journaled first). */
-  async save(batch: ActiveBatch): Promise<void> {
-    await this.#journal.saveBatch(stored(batch));
-    batch.saved = true;
+  /**
+   * Persists the batch's key and membership (its records journaled first);
+   * returns nothing when the storage was durable at once.
+   */
+  save(batch: ActiveBatch): Promise<void> | void {
+    const saving = this.#journal.saveBatch(stored(batch));
+    if (saving === undefined) {
+      batch.saved = true;
+      return;
+    }
+    return saving.then(() => {
+      batch.saved = true;
+    });
   }
 
   #chunk(entries: Entry[]) {

@@ -57,7 +57,7 @@ export class Journal {
   }
 
   /** Saves a batch once its records are journaled. */
-  saveBatch(batch: StoredBatch): Promise<void> {
+  saveBatch(batch: StoredBatch): Promise<void> | void {
     this.flush();
     return this.storage.saveBatch(batch);
   }

@@ -32,6 +32,8 @@ export interface ResolvedPipelineOptions {
   readonly overflow: OverflowPolicy;
   readonly timeoutMs: number;
   readonly concurrency: number;
+  /** Batches handed to the transport at once: its `maxPending` if it queues requests itself, else `concurrency`. */
+  readonly slots: number;
   readonly compression: "gzip" | false;
   readonly bucket: TokenBucket | undefined;
   readonly hooks: PipelineHooks;
@@ -136,6 +138,7 @@ export function resolvePipelineOptions(options: PipelineOptions): ResolvedPipeli
     overflow,
     timeoutMs,
     concurrency,
+    slots: transport.maxPending ?? concurrency,
     compression,
     bucket: rateLimit === false ? undefined : new TokenBucket({
       ratePerSecond: rateLimit.requestsPerSecond,

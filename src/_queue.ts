@@ -17,9 +17,15 @@ export interface Entry extends QueuedRecord {
 export class EntryQueue {
   #items: Entry[] = [];
   #head = 0;
+  #bytes = 0;
 
   get length(): number {
     return this.#items.length - this.#head;
+  }
+
+  /** Encoded bytes queued (the events' data, without framing). */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** The `index`-th entry from the head. */
@@ -29,10 +35,12 @@ export class EntryQueue {
 
   push(entry: Entry): void {
     this.#items.push(entry);
+    this.#bytes += entry.data.byteLength;
   }
 
   /** Puts entries before everything queued (restored records are older). */
   prepend(entries: Entry[]): void {
+    for (const entry of entries) this.#bytes += entry.data.byteLength;
     this.#items = [...entries, ...this.#items.slice(this.#head)];
     this.#head = 0;
   }
@@ -42,12 +50,16 @@ export class EntryQueue {
     if (this.#head >= this.#items.length) return undefined;
     const entry = this.#items[this.#head]!;
     this.#items[this.#head++] = undefined as unknown as Entry;
+    this.#bytes -= entry.data.byteLength;
     return entry;
   }
 
   /** Drops `count` entries off the head. */
   skip(count: number): void {
-    for (let i = 0; i < count; i++) this.#items[this.#head++] = undefined as unknown as Entry;
+    for (let i = 0; i < count; i++) {
+      this.#bytes -= this.#items[this.#head]!.data.byteLength;
+      this.#items[this.#head++] = undefined as unknown as Entry;
+    }
     this.compact();
   }
 

@@ -1,11 +1,12 @@
 import type { JsonValue } from "./event.ts";
 import { StorageError } from "./errors/storage_error.ts";
 import { INITIAL_RETRY_STATE } from "./retry.ts";
-import type { QueuedRecord, StorageSnapshot } from "./storage.ts";
+import type { QueuedRecord, Storage, StorageSnapshot } from "./storage.ts";
 import type { ActiveBatch } from "./_batcher.ts";
 import type { Journal } from "./_journal.ts";
 import type { Entry } from "./_queue.ts";
 import type { Settler } from "./_settle.ts";
+import { isPromiseLike } from "./_promise.ts";
 
 /** What a previous run left, as live pipeline state. */
 export interface Restored {
@@ -18,22 +19,35 @@ export interface Restored {
 }
 
 /**
- * Opens the storage and turns its snapshot into batches and queued entries,
- * counted as held. A batch whose records are gone is settled; a record in
- * two batches stays in the first.
+ * Opens the storage: its snapshot, or a promise of it (a store in memory
+ * answers at once).
  *
- * @throws {StorageError} when the store cannot be opened.
+ * @throws {StorageError} (or rejects with one) when the store cannot be opened.
  */
-export async function restore(journal: Journal, settler: Settler): Promise<Restored> {
-  const { storage } = journal;
-  let snapshot: StorageSnapshot;
-  try {
-    snapshot = await storage.open();
-  } catch (cause) {
-    throw cause instanceof StorageError
+export function openStorage(storage: Storage): StorageSnapshot | Promise<StorageSnapshot> {
+  const failed = (cause: unknown) =>
+    cause instanceof StorageError
       ? cause
       : new StorageError(storage.name, "cannot open", { cause });
+  let opened: StorageSnapshot | Promise<StorageSnapshot>;
+  try {
+    opened = storage.open();
+  } catch (cause) {
+    throw failed(cause);
   }
+  if (!isPromiseLike(opened)) return opened;
+  return Promise.resolve(opened).catch((cause) => {
+    throw failed(cause);
+  });
+}
+
+/**
+ * Turns an opened store's snapshot into batches and queued entries, counted
+ * as held. A batch whose records are gone is settled; a record in two
+ * batches stays in the first.
+ */
+export function restore(snapshot: StorageSnapshot, journal: Journal, settler: Settler): Restored {
+  const { storage } = journal;
   if (snapshot.skipped.entries > 0) {
     settler.emitError(
       new StorageError(

@@ -8,6 +8,7 @@ import type { BatchOutcome, OutgoingBatch, Profile } from "./profile.ts";
 import type { TokenBucket } from "./token_bucket.ts";
 import type { Transport } from "./transport.ts";
 import type { ActiveBatch } from "./_batcher.ts";
+import { isPromiseLike } from "./_promise.ts";
 
 /** How requests go out. */
 export interface SenderOptions {
@@ -68,10 +69,14 @@ export class Sender {
     });
   }
 
-  /** Waits for a rate-limit token; false when aborted meanwhile. */
-  async throttle(aborted: () => boolean): Promise<boolean> {
+  /** Waits for a rate-limit token; false when aborted meanwhile (`true` at once without a limit). */
+  throttle(aborted: () => boolean): true | Promise<boolean> {
     const { bucket } = this.#options;
-    if (bucket === undefined) return true;
+    if (bucket === undefined || bucket.take() <= 0) return true;
+    return this.#waitForToken(bucket, aborted);
+  }
+
+  async #waitForToken(bucket: TokenBucket, aborted: () => boolean): Promise<boolean> {
     for (let wait = bucket.take(); wait > 0; wait = bucket.take()) {
       await this.sleep(wait);
       if (aborted()) return false;
@@ -95,14 +100,19 @@ export class Sender {
       attempt: batch.attempt,
     };
     const controller = new AbortController();
+    // A queueing transport times requests from their real start; others are timed from here.
+    const queueing = transport.maxPending !== undefined;
     let timedOut = false;
-    const timer = clock.setTimeout(() => {
+    const timer = queueing ? undefined : clock.setTimeout(() => {
       timedOut = true;
       controller.abort();
     }, timeoutMs);
     this.#controllers.add(controller);
     try {
-      let request = await profile.buildRequest(outgoing, clock.now());
+      // Nothing is awaited that completed at once, so that a batch formed in a synchronous
+      // burst reaches the transport before the burst ends.
+      const built = profile.buildRequest(outgoing, clock.now());
+      let request = isPromiseLike(built) ? await built : built;
       if (compression === "gzip") {
         request = {
           ...request,
@@ -111,9 +121,14 @@ export class Sender {
         };
       }
       for (const hook of hooks.beforeRequest ?? []) {
-        request = (await hook({ request, batch: outgoing })) ?? request;
+        const replaced = hook({ request, batch: outgoing });
+        request = (isPromiseLike(replaced) ? await replaced : replaced) ?? request;
       }
-      const response = await transport({ ...request, signal: controller.signal });
+      const response = await transport(
+        queueing
+          ? { ...request, signal: controller.signal, timeoutMs }
+          : { ...request, signal: controller.signal },
+      );
       this.requests++;
       for (const hook of hooks.afterResponse ?? []) hook({ response, batch: outgoing });
       const outcome = profile.readResponse(response, outgoing);
@@ -122,6 +137,7 @@ export class Sender {
         : undefined;
       return cause === undefined ? { outcome } : { outcome, cause };
     } catch (error) {
+      timedOut ||= (error as { name?: unknown } | null)?.name === "TimeoutError" && queueing;
       const cause = timedOut
         ? new TimeoutError(batch.id, timeoutMs)
         : new NetworkError(batch.id, error);
@@ -137,7 +153,7 @@ export class Sender {
         cause,
       };
     } finally {
-      clock.clearTimeout(timer);
+      if (timer !== undefined) clock.clearTimeout(timer);
       this.#controllers.delete(controller);
     }
   }

@@ -61,24 +61,23 @@ export class MemoryStorage implements Storage {
     ({ records: this.#records, batches: this.#batches, values: this.#values } = this.#data);
   }
 
-  /** Returns what the store holds; may be called again by a later client. */
-  open(): Promise<StorageSnapshot> {
-    return Promise.resolve({
+  /** Returns what the store holds, at once; may be called again by a later client. */
+  open(): StorageSnapshot {
+    return {
       records: this.#records.live(),
       batches: [...this.#batches.values()],
       values: new Map(this.#values),
       skipped: { entries: 0, bytes: 0 },
-    });
+    };
   }
 
   append(records: readonly QueuedRecord[]): void {
     this.#records.append(records);
   }
 
-  saveBatch(batch: StoredBatch): Promise<void> {
+  saveBatch(batch: StoredBatch): void {
     // A copy: the caller may reuse its arrays (the records themselves are kept as given).
     this.#batches.set(batch.id, { ...batch, recordIds: [...batch.recordIds] });
-    return Promise.resolve();
   }
 
   settleBatch(batchId: string, removedRecordIds: readonly string[]): void {

@@ -6,7 +6,7 @@ import { StorageError } from "./errors/storage_error.ts";
 import { checkEncodedSize, type IdemtrackEvent, type JsonValue } from "./event.ts";
 import type { EncodedEvent, OutgoingBatch, PreparedRequest, Profile } from "./profile.ts";
 import type { RetryOptions } from "./retry.ts";
-import type { Storage } from "./storage.ts";
+import type { Storage, StorageSnapshot } from "./storage.ts";
 import type { RateLimit } from "./token_bucket.ts";
 import type { Transport, TransportResponse } from "./transport.ts";
 import { registerExitHook } from "./_exit_hook.ts";
@@ -14,7 +14,8 @@ import { type ActiveBatch, Batcher } from "./_batcher.ts";
 import { Journal } from "./_journal.ts";
 import { type ResolvedPipelineOptions, resolvePipelineOptions } from "./_pipeline_options.ts";
 import { type Entry, EntryQueue, isFull, makeRoom } from "./_queue.ts";
-import { restore } from "./_restore.ts";
+import { openStorage, restore } from "./_restore.ts";
+import { isPromiseLike } from "./_promise.ts";
 import { Sender } from "./_sender.ts";
 import { count, emit, emptyResult, finish, Settler, type Waiter } from "./_settle.ts";
 
@@ -320,14 +321,24 @@ export class Pipeline {
     return this.#opening;
   }
 
-  async #open(): Promise<Map<string, JsonValue>> {
-    let restored;
+  #open(): Promise<Map<string, JsonValue>> {
+    const failed = (error: StorageError) => {
+      this.#settler.emitError(error);
+      return Promise.reject(error);
+    };
+    let opened;
     try {
-      restored = await restore(this.#journal, this.#settler);
+      opened = openStorage(this.#journal.storage);
     } catch (error) {
-      this.#settler.emitError(error as StorageError);
-      throw error;
+      return failed(error as StorageError);
     }
+    // A store in memory answers at once: the pipeline is open before the caller's next line.
+    if (!isPromiseLike(opened)) return Promise.resolve(this.#restore(opened));
+    return Promise.resolve(opened).then((snapshot) => this.#restore(snapshot), failed);
+  }
+
+  #restore(snapshot: StorageSnapshot): Map<string, JsonValue> {
+    const restored = restore(snapshot, this.#journal, this.#settler);
     for (const [key, value] of restored.values) this.#values.set(key, value);
     for (const [key, value] of this.#journal.pendingValues()) {
       if (value === undefined) this.#values.delete(key);
@@ -369,6 +380,7 @@ export class Pipeline {
    */
   enqueue(encoded: EncodedEvent, key: string, event?: IdemtrackEvent): void {
     if (this.#closed) throw new ClientClosedError("track");
+    if (this.#opening === undefined) this.open().catch(() => {});
     const size = checkEncodedSize(encoded.data, this.#options.maxEventBytes);
     if (isFull(this.#options, this.#settler, size)) {
       const overflow = makeRoom(
@@ -393,6 +405,8 @@ export class Pipeline {
       this.#timer = this.#clock.setTimeout(() => this.#onTimer(), this.#options.flushIntervalMs);
     }
     this.#scheduleTick();
+    // A full request's worth goes out now: in a synchronous burst the tick comes only at its end.
+    if (this.#opened && this.#fullBatchQueued()) this.#pump(true);
   }
 
   /**
@@ -505,6 +519,7 @@ export class Pipeline {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#unregisterExit();
+    this.#options.transport.close?.();
     if (this.#opened) {
       this.#journal.flush();
       try {
@@ -578,11 +593,19 @@ export class Pipeline {
     this.#queue.length >= this.#options.flushAt || head.seq <= this.#forceUpTo ||
     this.#settler.flushing || this.#closing;
 
-  /** Starts sends while slots are free. */
-  #pump(): void {
+  #fullBatchQueued(): boolean {
+    const queue = this.#queue;
+    const { maxBatchEvents, maxBatchBytes } = this.#options;
+    return queue.length >= maxBatchEvents || queue.bytes + queue.length >= maxBatchBytes;
+  }
+
+  /** Starts sends while slots are free (with `onlyFull`, only of full batches off the queue). */
+  #pump(onlyFull = false): void {
     if (!this.#opened || this.#aborted) return;
-    while (this.#active < this.#options.concurrency) {
-      const batch = this.#ready.shift() ?? this.#batcher.next(this.#queue, this.#mayForm);
+    while (this.#active < this.#options.slots) {
+      const batch = onlyFull
+        ? (this.#fullBatchQueued() ? this.#batcher.next(this.#queue, this.#mayForm) : undefined)
+        : this.#ready.shift() ?? this.#batcher.next(this.#queue, this.#mayForm);
       if (batch === undefined) break;
       this.#active++;
       this.#run(batch).catch((cause) => {
@@ -599,8 +622,11 @@ export class Pipeline {
   async #run(first: ActiveBatch): Promise<void> {
     let batch = first;
     while (!this.#aborted) {
-      if (!batch.saved) await this.#batcher.save(batch);
-      if (!await this.#sender.throttle(() => this.#aborted)) return;
+      // Awaited only when they did not complete at once (see isPromiseLike).
+      const saving = batch.saved ? undefined : this.#batcher.save(batch);
+      if (saving !== undefined) await saving;
+      const allowed = this.#sender.throttle(() => this.#aborted);
+      if (allowed !== true && !await allowed) return;
       const { outcome, cause } = await this.#sender.send(batch);
       if (this.#aborted) return;
       if (outcome.kind === "split") {

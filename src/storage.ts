@@ -62,8 +62,13 @@ export interface StorageSnapshot {
 export interface Storage {
   /** Driver name for errors and stats, e.g. `"memory"`, `"file"`. */
   readonly name: string;
-  /** Opens the store (taking any lock) and returns what it holds. Called once. */
-  open(): Promise<StorageSnapshot>;
+  /**
+   * Opens the store (taking any lock) and returns what it holds. Called once.
+   * A store already in memory may return the snapshot itself instead of a
+   * promise: the client is then open at once, and a synchronous burst of
+   * `track()` calls can start sending before it yields.
+   */
+  open(): Promise<StorageSnapshot> | StorageSnapshot;
   /**
    * Adds records at the end of the queue. Record ids are unique: an id the
    * store holds is never appended again (drivers need not detect it).
@@ -71,9 +76,10 @@ export interface Storage {
   append(records: readonly QueuedRecord[]): void;
   /**
    * Saves (or updates, same id) a batch. Resolves once the batch is durable,
-   * since it is sent right after.
+   * since it is sent right after; a store that is durable as soon as the call
+   * returns (memory) returns nothing, so the batch goes out in the same tick.
    */
-  saveBatch(batch: StoredBatch): Promise<void>;
+  saveBatch(batch: StoredBatch): Promise<void> | void;
   /**
    * Ends a batch: the listed records leave the store (delivered, duplicate or
    * failed for good); the batch's other records stay queued for a new batch.

@@ -6,6 +6,12 @@ export interface TransportRequest {
   readonly body: Uint8Array;
   /** Aborts the request (timeouts, close). */
   readonly signal?: AbortSignal;
+  /**
+   * Per-request timeout, milliseconds, for a transport that queues requests
+   * (it counts from when the request really starts, and rejects with an
+   * error named `TimeoutError`). Other transports get timeouts through `signal`.
+   */
+  readonly timeoutMs?: number;
 }
 
 /** The answer to a {@linkcode TransportRequest}. */
@@ -19,5 +25,17 @@ export interface TransportResponse {
 /**
  * Sends one request. Throws (any error) when no HTTP answer arrived; the
  * client wraps it in a `NetworkError` or `TimeoutError`.
+ *
+ * A transport that queues requests and paces them itself (the worker
+ * transport) says how many it may be handed at once in `maxPending`; the
+ * client then hands over up to that many batches instead of `concurrency`,
+ * and leaves each request's timeout to it (`timeoutMs`).
  */
-export type Transport = (request: TransportRequest) => Promise<TransportResponse>;
+export type Transport =
+  & ((request: TransportRequest) => Promise<TransportResponse>)
+  & {
+    /** Requests it may be handed at once, for a transport that queues them itself. */
+    readonly maxPending?: number;
+    /** Releases what it holds (a worker thread); the client calls it when it closes. */
+    readonly close?: () => void;
+  };

@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import { Client } from "../src/client.ts";
+import { MemoryStorage } from "../src/memory_storage.ts";
+import type { Storage } from "../src/storage.ts";
+import type { Transport, TransportRequest } from "../src/transport.ts";
+
+const decoder = new TextDecoder();
+
+/**
+ * A transport that answers 200 at once and records, for each request, how
+ * many events the burst had tracked when it was called, and how many events
+ * the body held.
+ */
+function recordingTransport(progress: { tracked: number }, maxPending?: number) {
+  const calls: Array<{ trackedSoFar: number; events: number; key: string }> = [];
+  const send = (request: TransportRequest) => {
+    const body = JSON.parse(decoder.decode(request.body)) as { events: unknown[] };
+    calls.push({
+      trackedSoFar: progress.tracked,
+      events: body.events.length,
+      key: request.headers["x-idempotency-key"]!,
+    });
+    return Promise.resolve({ status: 200, headers: new Headers(), body: "{}" });
+  };
+  const transport: Transport = maxPending === undefined
+    ? send
+    : Object.assign(send, { maxPending });
+  return { transport, calls };
+}
+
+function burst(client: Client, count: number, progress: { tracked: number }): void {
+  for (let i = 0; i < count; i++) {
+    client.track("row_imported", { i }, { userId: "u1", idempotencyKey: `burst-key-${i}` });
+    progress.tracked++;
+  }
+}
+
+Deno.test("a synchronous burst hands each full batch to a queueing transport before the burst ends", async () => {
+  const progress = { tracked: 0 };
+  const { transport, calls } = recordingTransport(progress, 64);
+  const client = new Client({
+    endpoint: "http://collector.test",
+    transport,
+    exitHook: false,
+    maxBatchEvents: 100,
+  });
+  burst(client, 1000, progress);
+  // Nothing has been awaited yet: every call below happened inside track().
+  assert.deepEqual(
+    calls.map((call) => call.trackedSoFar),
+    [99, 199, 299, 399, 499, 599, 699, 799, 899, 999],
+  );
+  assert.ok(calls.every((call) => call.events === 100));
+  const summary = await client.close();
+  assert.equal(summary.delivered, 1000);
+  assert.equal(calls.length, 10, "the burst's batches were not sent twice");
+  assert.equal(new Set(calls.map((call) => call.key)).size, 10);
+});
+
+Deno.test("without maxPending, a burst hands over at most `concurrency` batches before it yields", async () => {
+  const progress = { tracked: 0 };
+  const { transport, calls } = recordingTransport(progress);
+  const client = new Client({
+    endpoint: "http://collector.test",
+    transport,
+    exitHook: false,
+    maxBatchEvents: 100,
+    concurrency: 2,
+  });
+  burst(client, 1000, progress);
+  assert.deepEqual(calls.map((call) => call.trackedSoFar), [99, 199]);
+  const summary = await client.close();
+  assert.equal(summary.delivered, 1000);
+  assert.equal(calls.reduce((sum, call) => sum + call.events, 0), 1000);
+  assert.ok(calls.every((call) => call.events <= 100));
+});
+
+Deno.test("a burst sends full batches only: the rest waits for the tick, even with flushAt 1", async () => {
+  const progress = { tracked: 0 };
+  const { transport, calls } = recordingTransport(progress, 64);
+  const client = new Client({
+    endpoint: "http://collector.test",
+    transport,
+    exitHook: false,
+    maxBatchEvents: 100,
+    flushAt: 1,
+  });
+  burst(client, 250, progress);
+  assert.deepEqual(calls.map((call) => call.events), [100, 100]);
+  await client.flush();
+  assert.deepEqual(calls.map((call) => call.events), [100, 100, 50]);
+  await client.close();
+});
+
+Deno.test("a burst also cuts batches by bytes (maxBatchBytes) before it ends", async () => {
+  const progress = { tracked: 0 };
+  const { transport, calls } = recordingTransport(progress, 64);
+  const client = new Client({
+    endpoint: "http://collector.test",
+    transport,
+    exitHook: false,
+    maxBatchBytes: 20_000,
+  });
+  burst(client, 1000, progress);
+  assert.ok(calls.length >= 5, `${calls.length} batches handed over during the burst`);
+  const summary = await client.close();
+  assert.equal(summary.delivered, 1000);
+  assert.equal(calls.reduce((sum, call) => sum + call.events, 0), 1000);
+});
+
+/** A storage driver over `memory`, with some methods replaced. */
+function over(memory: MemoryStorage, replaced: Partial<Storage>): Storage {
+  return {
+    name: "memory",
+    open: () => memory.open(),
+    append: (records) => memory.append(records),
+    saveBatch: (batch) => memory.saveBatch(batch),
+    settleBatch: (id, removed) => memory.settleBatch(id, removed),
+    remove: (ids) => memory.remove(ids),
+    setValue: (key, value) => memory.setValue(key, value),
+    sync: () => memory.sync(),
+    close: () => memory.close(),
+    ...replaced,
+  };
+}
+
+Deno.test("with a storage that opens asynchronously, nothing is sent before it is open, and nothing is lost", async () => {
+  const memory = new MemoryStorage();
+  const slow = over(memory, {
+    open: () => Promise.resolve(memory.open()),
+    saveBatch: (batch) => Promise.resolve(memory.saveBatch(batch)),
+  });
+  const progress = { tracked: 0 };
+  const { transport, calls } = recordingTransport(progress, 64);
+  const client = new Client({
+    endpoint: "http://collector.test",
+    transport,
+    storage: slow,
+    exitHook: false,
+    maxBatchEvents: 100,
+  });
+  burst(client, 1000, progress);
+  assert.equal(calls.length, 0);
+  const summary = await client.close();
+  assert.equal(summary.delivered, 1000);
+  assert.equal(memory.size, 0, "every record settled in storage");
+});
+
+Deno.test("batches formed during a burst are saved with their keys before they are sent", async () => {
+  const memory = new MemoryStorage();
+  const progress = { tracked: 0 };
+  const saved: string[] = [];
+  const { transport, calls } = recordingTransport(progress, 64);
+  const storage = over(memory, {
+    saveBatch: (batch) => {
+      saved.push(batch.id);
+      return memory.saveBatch(batch);
+    },
+  });
+  const client = new Client({
+    endpoint: "http://collector.test",
+    transport,
+    storage,
+    exitHook: false,
+    maxBatchEvents: 100,
+  });
+  burst(client, 300, progress);
+  assert.deepEqual(saved, calls.map((call) => call.key));
+  assert.equal(saved.length, 3);
+  await client.close();
+});
