@@ -63,7 +63,7 @@ export class Batcher {
       for (let i = 0; i < queue.length; i++) {
         const entry = queue.at(i)!;
         if (entry.stream !== head.stream || slice.length >= maxBatchEvents) break;
-        bytes += entry.data.byteLength + 1;
+        bytes += entry.bytes + 1;
         if (slice.length > 0 && bytes > maxBatchBytes) break;
         slice.push(entry);
       }
@@ -145,7 +145,7 @@ export class Batcher {
   #chunk(entries: Entry[]) {
     const { maxBatchBytes, maxBatchEvents, maxItemsPerType } = this.#limits;
     return chunkBySize(entries, {
-      sizeOf: (entry) => entry.data.byteLength,
+      sizeOf: (entry) => entry.bytes,
       groupOf: (entry) => entry.group,
       framing: this.#framing,
       maxBytes: maxBatchBytes,

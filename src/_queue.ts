@@ -4,13 +4,47 @@ import type { FailedRecord, OverflowPolicy } from "./pipeline.ts";
 import type { QueuedRecord } from "./storage.ts";
 import type { Waiter } from "./_settle.ts";
 
-/** A queued record with its bookkeeping (one object per event: it is also what storage gets). */
-export interface Entry extends QueuedRecord {
-  /** Order of arrival; restored records get seq <= 0 (older than anything new). */
-  readonly seq: number;
-  readonly event?: IdemtrackEvent;
-  bulk?: Waiter;
-  inBatch: boolean;
+const encoder = new TextEncoder();
+
+/**
+ * A queued record with its bookkeeping (one object per event: it is also
+ * what storage gets). An event a profile encoded as text keeps the text, and
+ * its bytes are made only if something reads `data` (a storage that writes
+ * them, a failure report); request bodies are built from the texts at once.
+ */
+export class Entry implements QueuedRecord {
+  bulk: Waiter | undefined = undefined;
+  #encoded: Uint8Array | string;
+
+  constructor(
+    readonly id: string,
+    readonly key: string,
+    readonly group: string,
+    readonly stream: string,
+    encoded: Uint8Array | string,
+    /** Size of the encoded event in bytes (UTF-8 of the text). */
+    readonly bytes: number,
+    readonly queuedAt: number,
+    /** Order of arrival; restored records get seq <= 0 (older than anything new). */
+    readonly seq: number,
+    public inBatch: boolean,
+    readonly event: IdemtrackEvent | undefined,
+  ) {
+    this.#encoded = encoded;
+  }
+
+  get data(): Uint8Array {
+    const encoded = this.#encoded;
+    if (typeof encoded !== "string") return encoded;
+    const data = encoder.encode(encoded);
+    this.#encoded = data;
+    return data;
+  }
+
+  get text(): string | undefined {
+    const encoded = this.#encoded;
+    return typeof encoded === "string" ? encoded : undefined;
+  }
 }
 
 /** The entries not yet in a batch, oldest first: an array with a moving head. */
@@ -35,12 +69,12 @@ export class EntryQueue {
 
   push(entry: Entry): void {
     this.#items.push(entry);
-    this.#bytes += entry.data.byteLength;
+    this.#bytes += entry.bytes;
   }
 
   /** Puts entries before everything queued (restored records are older). */
   prepend(entries: Entry[]): void {
-    for (const entry of entries) this.#bytes += entry.data.byteLength;
+    for (const entry of entries) this.#bytes += entry.bytes;
     this.#items = [...entries, ...this.#items.slice(this.#head)];
     this.#head = 0;
   }
@@ -50,14 +84,14 @@ export class EntryQueue {
     if (this.#head >= this.#items.length) return undefined;
     const entry = this.#items[this.#head]!;
     this.#items[this.#head++] = undefined as unknown as Entry;
-    this.#bytes -= entry.data.byteLength;
+    this.#bytes -= entry.bytes;
     return entry;
   }
 
   /** Drops `count` entries off the head. */
   skip(count: number): void {
     for (let i = 0; i < count; i++) {
-      this.#bytes -= this.#items[this.#head]!.data.byteLength;
+      this.#bytes -= this.#items[this.#head]!.bytes;
       this.#items[this.#head++] = undefined as unknown as Entry;
     }
     this.compact();

@@ -4,7 +4,7 @@ import { INITIAL_RETRY_STATE } from "./retry.ts";
 import type { QueuedRecord, Storage, StorageSnapshot } from "./storage.ts";
 import type { ActiveBatch } from "./_batcher.ts";
 import type { Journal } from "./_journal.ts";
-import type { Entry } from "./_queue.ts";
+import { Entry } from "./_queue.ts";
 import type { Settler } from "./_settle.ts";
 import { isPromiseLike } from "./_promise.ts";
 
@@ -61,7 +61,18 @@ export function restore(snapshot: StorageSnapshot, journal: Journal, settler: Se
   let seq = -snapshot.records.length;
   const newEntry = (record: QueuedRecord, inBatch: boolean): Entry => {
     const { id, key, group, stream, data, queuedAt } = record;
-    const entry: Entry = { id, key, group, stream, data, queuedAt, seq: seq++, inBatch };
+    const entry = new Entry(
+      id,
+      key,
+      group,
+      stream,
+      data,
+      data.byteLength,
+      queuedAt,
+      seq++,
+      inBatch,
+      undefined,
+    );
     settler.hold(entry);
     settler.stats.tracked++;
     return entry;

@@ -119,7 +119,7 @@ export class Settler {
   /** Counts a new held event. */
   hold(entry: Entry): void {
     this.unsettled++;
-    this.heldBytes += entry.data.byteLength;
+    this.heldBytes += entry.bytes;
   }
 
   get flushing(): boolean {
@@ -150,7 +150,7 @@ export class Settler {
   /** Ends one event's life and tells whoever waits for it. */
   settle(entry: Entry, how: Settlement, error?: string, code?: number | string) {
     this.unsettled--;
-    this.heldBytes -= entry.data.byteLength;
+    this.heldBytes -= entry.bytes;
     if (entry.inBatch) {
       entry.inBatch = false;
       this.inFlight--;

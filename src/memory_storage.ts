@@ -56,7 +56,8 @@ export class MemoryStorage implements Storage {
   constructor(options: MemoryStorageOptions = {}) {
     const { sharedWith } = options;
     this.#data = sharedWith === undefined
-      ? { records: new RecordLog(), batches: new Map(), values: new Map() }
+      // No byte accounting (nothing here is sized), so no record's bytes are made.
+      ? { records: new RecordLog(() => 0), batches: new Map(), values: new Map() }
       : sharedWith.#data;
     ({ records: this.#records, batches: this.#batches, values: this.#values } = this.#data);
   }

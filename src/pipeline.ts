@@ -4,7 +4,14 @@ import { DeliveryError } from "./errors/delivery_error.ts";
 import type { IdemtrackError } from "./errors/idemtrack_error.ts";
 import { StorageError } from "./errors/storage_error.ts";
 import { checkEncodedSize, type IdemtrackEvent, type JsonValue } from "./event.ts";
-import type { EncodedEvent, OutgoingBatch, PreparedRequest, Profile } from "./profile.ts";
+import {
+  encodedBytes,
+  type EncodedEvent,
+  encodedForm,
+  type OutgoingBatch,
+  type PreparedRequest,
+  type Profile,
+} from "./profile.ts";
 import type { RetryOptions } from "./retry.ts";
 import type { Storage, StorageSnapshot } from "./storage.ts";
 import type { RateLimit } from "./token_bucket.ts";
@@ -13,7 +20,7 @@ import { registerExitHook } from "./_exit_hook.ts";
 import { type ActiveBatch, Batcher } from "./_batcher.ts";
 import { Journal } from "./_journal.ts";
 import { type ResolvedPipelineOptions, resolvePipelineOptions } from "./_pipeline_options.ts";
-import { type Entry, EntryQueue, isFull, makeRoom } from "./_queue.ts";
+import { Entry, EntryQueue, isFull, makeRoom } from "./_queue.ts";
 import { openStorage, restore } from "./_restore.ts";
 import { isPromiseLike } from "./_promise.ts";
 import { Sender } from "./_sender.ts";
@@ -381,14 +388,14 @@ export class Pipeline {
   enqueue(encoded: EncodedEvent, key: string, event?: IdemtrackEvent): void {
     if (this.#closed) throw new ClientClosedError("track");
     if (this.#opening === undefined) this.open().catch(() => {});
-    const size = checkEncodedSize(encoded.data, this.#options.maxEventBytes);
+    const size = checkEncodedSize(encodedForm(encoded), this.#options.maxEventBytes);
     if (isFull(this.#options, this.#settler, size)) {
       const overflow = makeRoom(
         this.#options,
         this.#settler,
         this.#queue,
         size,
-        { key, data: encoded.data, event },
+        { key, data: encodedBytes(encoded), event },
         (entry, reason) => this.#settler.settle(entry, "dropped", reason, "dropped")!,
       );
       this.#journal.forget(overflow.removedIds);
@@ -399,7 +406,7 @@ export class Pipeline {
       emit(this.#hooks.drop, { records: overflow.dropped });
       if (!overflow.admit) return;
     }
-    this.#queue.push(this.#add(encoded, key, event));
+    this.#queue.push(this.#add(encoded, size, key, event));
     this.#settler.stats.tracked++;
     if (this.#timer === undefined && this.#options.flushIntervalMs > 0) {
       this.#timer = this.#clock.setTimeout(() => this.#onTimer(), this.#options.flushIntervalMs);
@@ -430,15 +437,16 @@ export class Pipeline {
       const entries: Entry[] = [];
       for (const { encoded, key, event } of items) {
         this.#settler.stats.tracked++;
+        let size: number;
         try {
-          checkEncodedSize(encoded.data, this.#options.maxEventBytes);
+          size = checkEncodedSize(encodedForm(encoded), this.#options.maxEventBytes);
         } catch (error) {
-          const failure = { key, data: encoded.data, error: (error as Error).message };
+          const failure = { key, data: encodedBytes(encoded), error: (error as Error).message };
           this.#settler.stats.failed++;
           count(waiter, { ...failure, code: "oversize", ...(event && { event }) });
           continue;
         }
-        const entry = this.#add(encoded, key, event);
+        const entry = this.#add(encoded, size, key, event);
         entry.bulk = waiter;
         entries.push(entry);
       }
@@ -549,19 +557,24 @@ export class Pipeline {
     };
   }
 
-  #add(encoded: EncodedEvent, key: string, event: IdemtrackEvent | undefined): Entry {
-    const entry: Entry = {
-      id: this.#idPrefix + (this.#nextId++).toString(36),
+  #add(
+    encoded: EncodedEvent,
+    bytes: number,
+    key: string,
+    event: IdemtrackEvent | undefined,
+  ): Entry {
+    const entry = new Entry(
+      this.#idPrefix + (this.#nextId++).toString(36),
       key,
-      group: encoded.group,
-      stream: encoded.stream,
-      data: encoded.data,
-      queuedAt: this.#clock.now(),
-      seq: ++this.#seq,
-      inBatch: false,
+      encoded.group,
+      encoded.stream,
+      encoded.text ?? encoded.data!,
+      bytes,
+      this.#clock.now(),
+      ++this.#seq,
+      false,
       event,
-      bulk: undefined,
-    };
+    );
     this.#journal.add(entry);
     this.#settler.hold(entry);
     return entry;

@@ -17,11 +17,40 @@ export interface ProfileLimits {
   readonly maxEventBytes: number;
 }
 
-/** An event after the profile encoded it. */
-export interface EncodedEvent {
+/**
+ * An event after the profile encoded it: its bytes (`data`), or, for a
+ * text encoding, the `text` whose UTF-8 they are (exactly one of the two).
+ * From text the client builds request bodies in one piece and makes each
+ * event's bytes only if something reads them.
+ */
+export type EncodedEvent = EncodedBytes | EncodedText;
+
+/** An event encoded to bytes. */
+export interface EncodedBytes {
   readonly data: Uint8Array;
+  readonly text?: undefined;
   readonly group: string;
   readonly stream: string;
+}
+
+/** An event encoded as text (its bytes are the UTF-8 of `text`). */
+export interface EncodedText {
+  readonly text: string;
+  readonly data?: undefined;
+  readonly group: string;
+  readonly stream: string;
+}
+
+/** The encoded event as given: its text, or its bytes. */
+export function encodedForm(encoded: EncodedEvent): string | Uint8Array {
+  return encoded.text ?? encoded.data!;
+}
+
+const encoder = new TextEncoder();
+
+/** The bytes of an encoded event (the UTF-8 of its text, if it has text). */
+export function encodedBytes(encoded: EncodedEvent): Uint8Array {
+  return encoded.text === undefined ? encoded.data : encoder.encode(encoded.text);
 }
 
 /** A batch on its way out: what a profile turns into a request. */
@@ -68,7 +97,7 @@ export type BatchOutcome =
  * A service's wire format: how events are encoded, framed into requests and
  * how answers are read. The client core knows no service; it only calls this.
  */
-export interface Profile {
+export interface Profile<Encoded extends EncodedEvent = EncodedEvent> {
   /** Profile name, e.g. `"json"`, `"hamustro"`, `"suprsend"`. */
   readonly name: string;
   readonly limits: ProfileLimits;
@@ -78,8 +107,8 @@ export interface Profile {
   readonly keyPolicy: KeyPolicy;
   /** The service's documented send-rate limit, applied unless the client overrides it. */
   readonly rateLimit?: RateLimit;
-  /** Encodes one validated event (once; the bytes are stored and sent as-is). */
-  encode(event: IdemtrackEvent): EncodedEvent;
+  /** Encodes one validated event (once; the encoding is stored and sent as-is). */
+  encode(event: IdemtrackEvent): Encoded;
   /** Builds the request for a batch. `now` is epoch milliseconds (for signatures, dates). */
   buildRequest(batch: OutgoingBatch, now: number): PreparedRequest | Promise<PreparedRequest>;
   /** Reads the answer into per-record outcomes. */

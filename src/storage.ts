@@ -16,8 +16,14 @@ export interface QueuedRecord {
    * a SaaSquatch user/account). `""` when the profile has a single stream.
    */
   readonly stream: string;
-  /** Encoded event. */
+  /**
+   * Encoded event. The client's records may make it when first read (a
+   * getter, for events encoded as text): copy records field by field, not by
+   * spreading them.
+   */
   readonly data: Uint8Array;
+  /** The encoded event as text, when it was encoded as text (`data` is its UTF-8). */
+  readonly text?: string;
   /** When it was queued, epoch milliseconds. */
   readonly queuedAt: number;
 }

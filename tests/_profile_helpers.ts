@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { chunkBySize } from "../src/chunk.ts";
 import { createEvent, type EventInput, type IdemtrackEvent, type JsonValue } from "../src/event.ts";
-import type { EncodedEvent, OutgoingBatch, PreparedRequest, Profile } from "../src/profile.ts";
+import {
+  encodedBytes,
+  type EncodedEvent,
+  type OutgoingBatch,
+  type PreparedRequest,
+  type Profile,
+} from "../src/profile.ts";
 import type { QueuedRecord } from "../src/storage.ts";
 import type { TransportResponse } from "../src/transport.ts";
 import type { DecodedBatch, RecordResult, Route } from "../src/receiver/route.ts";
@@ -39,7 +45,7 @@ export function recordOf(event: IdemtrackEvent, encoded: EncodedEvent): QueuedRe
     key: event.idempotencyKey,
     group: encoded.group,
     stream: encoded.stream,
-    data: encoded.data,
+    data: encodedBytes(encoded),
     queuedAt: 0,
   };
 }

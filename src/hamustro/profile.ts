@@ -3,7 +3,7 @@ import { environmentNumber, type EnvironmentValue } from "../environment.ts";
 import { checkEncodedSize, type IdemtrackEvent } from "../event.ts";
 import { STRICT_KEY_POLICY } from "../idempotency_key.ts";
 import type {
-  EncodedEvent,
+  EncodedBytes,
   OutgoingBatch,
   PreparedRequest,
   Profile,
@@ -92,6 +92,8 @@ export interface HamustroProfile extends Profile {
   readonly format: HamustroFormat;
   /** Session of the tracker's current attributes: the stream of every event it encodes. */
   readonly session: string;
+  /** Payloads are bytes (protobuf, or JSON in the Collection's form). */
+  encode(event: IdemtrackEvent): EncodedBytes;
   /** The current Collection fields (wire form), for persisting with the queue. */
   readonly collection: Readonly<CollectionFields>;
   /**
@@ -311,7 +313,7 @@ export function hamustroProfile(options: HamustroProfileOptions): HamustroProfil
       extraHeaders = userHeaders(next);
     },
 
-    encode(event: IdemtrackEvent): EncodedEvent {
+    encode(event: IdemtrackEvent): EncodedBytes {
       const payload = payloadFieldsOf(event, timezone);
       const data = format === "protobuf" ? encodePayload(payload) : encodePayloadJson(payload);
       checkEncodedSize(data, maxEventBytes);

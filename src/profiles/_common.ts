@@ -6,6 +6,7 @@
  */
 import type { JsonObject, JsonValue } from "../event.ts";
 import { joinJsonArray } from "../_json_array.ts";
+import type { QueuedRecord } from "../storage.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -34,6 +35,24 @@ export function joinBody(
     items.map((item) => item.data),
     typeof suffix === "string" ? encoder.encode(suffix) : suffix,
   );
+}
+
+/**
+ * Joins records encoded as text into `prefix text,text,… suffix`, encoded
+ * once; `undefined` when a record has bytes only (restored from storage).
+ */
+export function joinTextBody(
+  prefix: string,
+  records: readonly QueuedRecord[],
+  suffix: string,
+): Uint8Array | undefined {
+  const texts = new Array<string>(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const text = records[i]!.text;
+    if (text === undefined) return undefined;
+    texts[i] = text;
+  }
+  return encoder.encode(prefix + texts.join(",") + suffix);
 }
 
 /** Parses a response body as a JSON object, or `undefined` if it is not one. */

@@ -10,6 +10,7 @@ import { checkEncodedSize, type IdemtrackEvent, type JsonObject } from "../event
 import { STRICT_KEY_POLICY, validateIdempotencyKey } from "../idempotency_key.ts";
 import type {
   BatchOutcome,
+  EncodedBytes,
   OutgoingBatch,
   PreparedRequest,
   Profile,
@@ -113,7 +114,7 @@ function invalid(field: string, rule: string, problem: string, allowed: string):
  * assert.equal(request.headers["X-Idempotency-Key"], "f650f058-192c-4e52-b72d-9634116f59eb");
  * ```
  */
-export function getfluxlyProfile(options: GetfluxlyProfileOptions): Profile {
+export function getfluxlyProfile(options: GetfluxlyProfileOptions): Profile<EncodedBytes> {
   const { token, baseUrl = GETFLUXLY_DEFAULTS.baseUrl, rateLimit } = options;
   requireString("GetFluxly", "token", token, true);
   const origin = trimBaseUrl("GetFluxly", baseUrl);

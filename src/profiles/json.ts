@@ -3,7 +3,7 @@ import type { IdemtrackEvent } from "../event.ts";
 import { STRICT_KEY_POLICY } from "../idempotency_key.ts";
 import type {
   BatchOutcome,
-  EncodedEvent,
+  EncodedText,
   OutgoingBatch,
   PreparedRequest,
   Profile,
@@ -12,8 +12,7 @@ import type {
 } from "../profile.ts";
 import { classifyResponse } from "../response.ts";
 import type { TransportResponse } from "../transport.ts";
-import { joinBody } from "./_common.ts";
-import { SlabEncoder } from "../_slab_encoder.ts";
+import { joinBody, joinTextBody } from "./_common.ts";
 
 /** Path used when the endpoint is a bare origin. */
 export const JSON_BATCH_PATH = "/v1/events/batch";
@@ -41,8 +40,8 @@ export const JSON_PROFILE_LIMITS: ProfileLimits = Object.freeze({
   maxEventBytes: 100 * 1024,
 });
 
-const PREFIX = new TextEncoder().encode('{"events":[');
-const SUFFIX = new TextEncoder().encode("]}");
+const PREFIX = '{"events":[';
+const SUFFIX = "]}";
 
 function resolveUrl(endpoint: string): string {
   let url: URL;
@@ -174,19 +173,20 @@ function readResults(body: string, count: number, ok: boolean): BatchOutcome | u
  *
  * const profile = jsonProfile({ endpoint: "http://127.0.0.1:8080", token: "t0ken" });
  * const event = createEvent({ name: "order_paid", userId: "u1", timestamp: 0, idempotencyKey: "order-1-paid" });
- * const encoded = profile.encode(event);
+ * const { text, group, stream } = profile.encode(event); // JSON text, as JSON.stringify writes it
+ * const data = new TextEncoder().encode(text);
  * const request = await profile.buildRequest({
  *   id: "batch-0001",
  *   stream: "",
  *   attempt: 0,
- *   records: [{ id: "r1", key: event.idempotencyKey, queuedAt: 0, ...encoded }],
+ *   records: [{ id: "r1", key: event.idempotencyKey, queuedAt: 0, group, stream, data, text }],
  * }, 0);
  * assert.equal(request.url, "http://127.0.0.1:8080/v1/events/batch");
  * assert.equal(request.headers["x-idempotency-key"], "batch-0001");
  * assert.equal(JSON.parse(new TextDecoder().decode(request.body)).events[0].timestamp, "1970-01-01T00:00:00.000Z");
  * ```
  */
-export function jsonProfile(options: JsonProfileOptions): Profile {
+export function jsonProfile(options: JsonProfileOptions): Profile<EncodedText> {
   const url = resolveUrl(options.endpoint);
   const limits: ProfileLimits = Object.freeze({ ...JSON_PROFILE_LIMITS, ...options.limits });
   const baseHeaders: Record<string, string> = { "content-type": "application/json" };
@@ -195,19 +195,19 @@ export function jsonProfile(options: JsonProfileOptions): Profile {
   }
   if (options.token !== undefined) baseHeaders.authorization = `Bearer ${options.token}`;
   const iso = isoTimestamps();
-  // Events share 256 KB slabs: one view each instead of a buffer each.
-  const slabs = new SlabEncoder();
 
   return {
     name: "json",
     limits,
     framing: JSON_ARRAY_FRAMING,
     keyPolicy: STRICT_KEY_POLICY,
-    encode(event: IdemtrackEvent): EncodedEvent {
-      return { data: slabs.encode(jsonWireText(event, iso)), group: event.type, stream: "" };
+    encode(event: IdemtrackEvent): EncodedText {
+      // Kept as text: bodies are built from the texts in one piece (see joinTextBody).
+      return { text: jsonWireText(event, iso), group: event.type, stream: "" };
     },
     buildRequest(batch: OutgoingBatch): PreparedRequest {
-      const body = joinBody(PREFIX, batch.records, SUFFIX);
+      const body = joinTextBody(PREFIX, batch.records, SUFFIX) ??
+        joinBody(PREFIX, batch.records, SUFFIX);
       return {
         url,
         method: "POST",

@@ -13,7 +13,13 @@ import {
   type JsonValue,
 } from "../event.ts";
 import { STRICT_KEY_POLICY, validateIdempotencyKey } from "../idempotency_key.ts";
-import type { OutgoingBatch, PreparedRequest, Profile, ProfileLimits } from "../profile.ts";
+import type {
+  EncodedBytes,
+  OutgoingBatch,
+  PreparedRequest,
+  Profile,
+  ProfileLimits,
+} from "../profile.ts";
 import type { RateLimit } from "../token_bucket.ts";
 import type { TransportResponse } from "../transport.ts";
 import { ALL_DELIVERED, classifyResponse, reasonOf, type StatusTable } from "../response.ts";
@@ -180,7 +186,7 @@ function positiveInteger(name: string, value: number): number {
  * );
  * ```
  */
-export function saasquatchProfile(options: SaasquatchProfileOptions): Profile {
+export function saasquatchProfile(options: SaasquatchProfileOptions): Profile<EncodedBytes> {
   const {
     tenantAlias,
     apiKey,

@@ -8,7 +8,13 @@ import type { Framing } from "../chunk.ts";
 import { EventValidationError } from "../errors/event_validation_error.ts";
 import { checkEncodedSize, type IdemtrackEvent, type JsonObject } from "../event.ts";
 import { LENIENT_KEY_POLICY } from "../idempotency_key.ts";
-import type { OutgoingBatch, PreparedRequest, Profile, ProfileLimits } from "../profile.ts";
+import type {
+  EncodedBytes,
+  OutgoingBatch,
+  PreparedRequest,
+  Profile,
+  ProfileLimits,
+} from "../profile.ts";
 import type { RateLimit } from "../token_bucket.ts";
 import type { TransportResponse } from "../transport.ts";
 import { ALL_DELIVERED, classifyResponse, reasonOf, type StatusTable } from "../response.ts";
@@ -111,7 +117,7 @@ export function skalinId(text: string): string {
  * assert.equal(request.url, "https://collect.skalin.io/hit/bulk?rec=1&client_id=2bb91c92dr779103");
  * ```
  */
-export function skalinProfile(options: SkalinProfileOptions): Profile {
+export function skalinProfile(options: SkalinProfileOptions): Profile<EncodedBytes> {
   const {
     clientId,
     baseUrl = SKALIN_DEFAULTS.baseUrl,

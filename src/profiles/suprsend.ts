@@ -10,6 +10,7 @@ import { checkEncodedSize, type IdemtrackEvent, type JsonObject } from "../event
 import { LENIENT_KEY_POLICY } from "../idempotency_key.ts";
 import type {
   BatchOutcome,
+  EncodedBytes,
   OutgoingBatch,
   PreparedRequest,
   Profile,
@@ -151,7 +152,7 @@ export async function signSuprsend(key: CryptoKey, stringToSign: string): Promis
  * assert.match(request.headers.Authorization!, /^ws_key_0123456789abcdef:[A-Za-z0-9+/]{43}=$/);
  * ```
  */
-export function suprsendProfile(options: SuprsendProfileOptions): Profile {
+export function suprsendProfile(options: SuprsendProfileOptions): Profile<EncodedBytes> {
   const {
     workspaceKey,
     workspaceSecret,
