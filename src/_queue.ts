@@ -3,8 +3,10 @@ import { QueueFullError } from "./errors/queue_full_error.ts";
 import type { FailedRecord, OverflowPolicy } from "./pipeline.ts";
 import type { QueuedRecord } from "./storage.ts";
 import type { Waiter } from "./_settle.ts";
+import { SlabEncoder } from "./_slab_encoder.ts";
 
-const encoder = new TextEncoder();
+// Bytes made on demand share slabs: one view each, not an ArrayBuffer each.
+const slabs = new SlabEncoder();
 
 /**
  * A queued record with its bookkeeping (one object per event: it is also
@@ -36,7 +38,7 @@ export class Entry implements QueuedRecord {
   get data(): Uint8Array {
     const encoded = this.#encoded;
     if (typeof encoded !== "string") return encoded;
-    const data = encoder.encode(encoded);
+    const data = slabs.encode(encoded);
     this.#encoded = data;
     return data;
   }
