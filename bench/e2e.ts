@@ -4,9 +4,11 @@
  * floor in the same run (pre-chunked 500 KB JSON bodies POSTed with fetch, 2 in
  * flight, a fresh `toISOString()` per event).
  *
- * Each contender runs in its own child process (clean CPU time and peak RSS);
- * runs alternate, and the ratio of the medians is what counts (absolute
- * figures drift between days on shared machines).
+ * Two clients: with its defaults (`fetch` on the thread that tracks), and
+ * with `workerTransport()` (requests sent from a worker thread while the
+ * loop still runs). Each contender runs in its own child process (clean CPU
+ * time and peak RSS); runs alternate, and the ratio of the medians is what
+ * counts (absolute figures drift between days on shared machines).
  *
  *   deno run -A bench/e2e.ts [--events 100000] [--runs 3]
  */
@@ -22,6 +24,7 @@ import {
 } from "./_harness.ts";
 import process from "node:process";
 import { Client } from "../mod.ts";
+import { workerTransport } from "../src/worker_transport.ts";
 
 const EVENTS = Number(flag("--events") ?? 100_000);
 const RUNS = Number(flag("--runs") ?? 3);
@@ -122,10 +125,19 @@ async function runFloor(url: string, prefix: string): Promise<RunFigures> {
   };
 }
 
-async function runClient(url: string, prefix: string): Promise<RunFigures> {
+/** The client with its defaults (`fetch` on the tracking thread), or sending from a worker thread. */
+type ClientMode = "client" | "client+worker";
+const MODES = ["floor", "client", "client+worker"] as const;
+type Mode = typeof MODES[number];
+
+async function runClient(url: string, prefix: string, mode: ClientMode): Promise<RunFigures> {
   const cpu0 = process.cpuUsage();
   const start = performance.now();
-  const client = new Client({ endpoint: url, exitHook: false });
+  const client = new Client({
+    endpoint: url,
+    exitHook: false,
+    ...(mode === "client+worker" && { transport: workerTransport() }),
+  });
   for (let i = 0; i < EVENTS; i++) {
     const e = makeEvent(i, prefix);
     client.track(e.name, e.properties, { userId: e.userId, idempotencyKey: e.key });
@@ -142,7 +154,7 @@ async function runClient(url: string, prefix: string): Promise<RunFigures> {
     throw new Error(`client delivered ${summary.delivered}: ${JSON.stringify(summary)}`);
   }
   return {
-    mode: "client",
+    mode,
     events: EVENTS,
     wallMs,
     cpuMs,
@@ -153,7 +165,7 @@ async function runClient(url: string, prefix: string): Promise<RunFigures> {
   };
 }
 
-function child(mode: "floor" | "client", url: string, prefix: string): Promise<RunFigures> {
+function child(mode: Mode, url: string, prefix: string): Promise<RunFigures> {
   return runChild<RunFigures>(import.meta.filename!, [
     "--child",
     mode,
@@ -181,21 +193,16 @@ async function main(): Promise<void> {
   const server = await startReceiverProcess();
   const base = server.base;
   const url = `${base}/v1/events/batch`;
-  const results: Record<string, RunFigures[]> = { floor: [], client: [] };
-  const checks: Record<string, { delivered: number; duplicates: number }[]> = {
-    floor: [],
-    client: [],
-  };
+  const results: Record<string, RunFigures[]> = {};
+  const checks: Record<string, { delivered: number; duplicates: number }[]> = {};
   try {
     for (let run = 0; run < RUNS; run++) {
-      for (
-        const mode of run % 2 === 0 ? ["floor", "client"] as const : ["client", "floor"] as const
-      ) {
+      for (const mode of run % 2 === 0 ? MODES : [...MODES].reverse()) {
         const before = await stats(base);
-        const figures = await child(mode, url, `${mode}${run}`);
+        const figures = await child(mode, url, `${mode.replace("+", "-")}${run}`);
         const after = await stats(base);
-        results[mode]!.push(figures);
-        checks[mode]!.push({
+        (results[mode] ??= []).push(figures);
+        (checks[mode] ??= []).push({
           delivered: after.accepted - before.accepted,
           duplicates: after.duplicates - before.duplicates,
         });
@@ -223,22 +230,26 @@ async function main(): Promise<void> {
       duplicates: Math.max(...duplicates),
     };
   };
-  const floor = row("floor");
-  const client = row("client");
+  const rows = MODES.map(row);
   console.log(machine());
-  console.table([floor, client]);
-  console.log(
-    `client/floor events/s ratio: ${
-      (client["events/s (median)"] / floor["events/s (median)"]).toFixed(2)
-    }× (${EVENTS} events, ${RUNS} runs each, same receiver process, client ${
-      YIELD_EVERY > 0 ? `yielding every ${YIELD_EVERY} events` : "in one synchronous loop"
-    })`,
-  );
+  console.table(rows);
+  const floor = rows[0]!["events/s (median)"];
+  for (const client of rows.slice(1)) {
+    console.log(
+      `${client.mode}/floor events/s ratio: ${
+        (client["events/s (median)"] / floor).toFixed(2)
+      }× (${EVENTS} events, ${RUNS} runs each, same receiver process, client ${
+        YIELD_EVERY > 0 ? `yielding every ${YIELD_EVERY} events` : "in one synchronous loop"
+      })`,
+    );
+  }
 }
 
 if (import.meta.main && Deno.args[0] === "--child") {
   const [, mode, url, prefix] = Deno.args;
-  const figures = mode === "floor" ? await runFloor(url!, prefix!) : await runClient(url!, prefix!);
+  const figures = mode === "floor"
+    ? await runFloor(url!, prefix!)
+    : await runClient(url!, prefix!, mode as ClientMode);
   console.log(JSON.stringify(figures));
 } else if (import.meta.main) {
   await main();
