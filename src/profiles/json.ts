@@ -162,8 +162,9 @@ function readResults(body: string, count: number, ok: boolean): BatchOutcome | u
 /**
  * idemtrack's own wire format (`docs/wire-json.md`): the `Client`'s default
  * profile. Each event is serialized once at `track()` time (timestamps as ISO
- * strings, cached per millisecond) straight into shared byte slabs; a request
- * body is one allocation that the records are copied into.
+ * strings, cached per millisecond) and kept as that text; a request body is
+ * one allocation the texts are encoded into (records restored from storage,
+ * which are bytes, are copied in).
  *
  * @example Usage
  * ```ts
