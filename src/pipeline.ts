@@ -153,7 +153,10 @@ export interface PipelineOptions {
   transport?: Transport;
   /** Time and timers. @default {systemClock} */
   clock?: Clock;
-  /** Send as soon as this many events are queued; `Infinity` leaves it to `flush()` and the timer. @default {20} */
+  /**
+   * Send as soon as this many events are queued (and a full request's worth at once, inside the
+   * `enqueue` that completes it); `Infinity` leaves it to `flush()` and the timer. @default {20}
+   */
   flushAt?: number;
   /** Send whatever is queued this long after the first queued event; `0` disables the timer. @default {5000} */
   flushIntervalMs?: number;
@@ -412,8 +415,11 @@ export class Pipeline {
       this.#timer = this.#clock.setTimeout(() => this.#onTimer(), this.#options.flushIntervalMs);
     }
     this.#scheduleTick();
-    // A full request's worth goes out now: in a synchronous burst the tick comes only at its end.
-    if (this.#opened && this.#fullBatchQueued()) this.#pump(true);
+    // A full request's worth goes out now (in a synchronous burst the tick comes only at its
+    // end), unless the owner sends only when it says so (`flushAt: Infinity`).
+    if (this.#opened && this.#options.flushAt !== Infinity && this.#fullBatchQueued()) {
+      this.#pump(true);
+    }
   }
 
   /**

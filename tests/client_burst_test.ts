@@ -92,6 +92,24 @@ Deno.test("a burst sends full batches only: the rest waits for the tick, even wi
   await client.close();
 });
 
+Deno.test("with flushAt Infinity a burst sends nothing: only flush() and the timer send", async () => {
+  const progress = { tracked: 0 };
+  const { transport, calls } = recordingTransport(progress, 64);
+  const client = new Client({
+    endpoint: "http://collector.test",
+    transport,
+    exitHook: false,
+    maxBatchEvents: 100,
+    flushAt: Infinity,
+    flushIntervalMs: 0,
+  });
+  burst(client, 1000, progress);
+  assert.equal(calls.length, 0);
+  await client.flush();
+  assert.equal(calls.length, 10);
+  await client.close();
+});
+
 Deno.test("a burst also cuts batches by bytes (maxBatchBytes) before it ends", async () => {
   const progress = { tracked: 0 };
   const { transport, calls } = recordingTransport(progress, 64);
