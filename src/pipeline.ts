@@ -176,7 +176,10 @@ export interface PipelineOptions {
   retry?: RetryOptions;
   /** Per-request timeout (aborts the request), milliseconds. @default {10000} */
   timeoutMs?: number;
-  /** Requests in flight at once (a batch waiting to retry keeps its slot). @default {2} */
+  /**
+   * Requests in flight at once (a batch waiting to retry keeps its slot); a transport that queues
+   * requests itself (`workerTransport()`) is handed up to its `maxPending` instead. @default {2}
+   */
   concurrency?: number;
   /** Send-rate limit; `false` for none. @default {profile.rateLimit, else false} */
   rateLimit?: RateLimit | false;
