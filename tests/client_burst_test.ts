@@ -187,3 +187,59 @@ Deno.test("batches formed during a burst are saved with their keys before they a
   assert.equal(saved.length, 3);
   await client.close();
 });
+
+Deno.test("a beforeRequest hook or a transport that throws inside a burst never makes track() throw; the batch is retried and delivered", async () => {
+  const progress = { tracked: 0 };
+  const { transport: recording, calls } = recordingTransport(progress, 64);
+  let transportThrows = 1;
+  const transport: Transport = Object.assign((request: TransportRequest) => {
+    // A synchronous throw, not a rejection.
+    if (transportThrows-- > 0) throw new Error("transport blew up");
+    return recording(request);
+  }, { maxPending: 64 });
+  let hookThrows = 1;
+  const client = new Client({
+    endpoint: "http://collector.test",
+    transport,
+    exitHook: false,
+    maxBatchEvents: 100,
+    random: () => 0,
+    hooks: {
+      beforeRequest: [() => {
+        if (hookThrows-- > 0) throw new Error("hook blew up");
+      }],
+    },
+  });
+  burst(client, 300, progress); // throws if track() does
+  const summary = await client.close();
+  assert.equal(summary.delivered, 300);
+  assert.equal(summary.failed, 0);
+  assert.equal(client.stats().retried, 200, "the two failed sends were retried");
+  assert.equal(new Set(calls.map((call) => call.key)).size, 3, "retries kept their batch keys");
+});
+
+Deno.test("a hook that tracks more events from inside a burst's send loses none", async () => {
+  const progress = { tracked: 0 };
+  const { transport, calls } = recordingTransport(progress, 64);
+  let client: Client | undefined = undefined;
+  let extra = 0;
+  client = new Client({
+    endpoint: "http://collector.test",
+    transport,
+    exitHook: false,
+    maxBatchEvents: 100,
+    hooks: {
+      beforeRequest: [() => {
+        // Re-entrant: runs inside track() during the burst (the first three sends only).
+        if (extra >= 180) return;
+        for (let i = 0; i < 60; i++) client!.track("from_hook", { i }, { userId: "u2" });
+        extra += 60;
+      }],
+    },
+  });
+  burst(client, 500, progress);
+  assert.equal(extra, 180, "the hook ran inside the burst");
+  const summary = await client.close();
+  assert.equal(summary.delivered, 500 + extra);
+  assert.equal(calls.reduce((sum, call) => sum + call.events, 0), 500 + extra);
+});
