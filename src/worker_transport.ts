@@ -145,7 +145,7 @@ function startWorker(
   if (typeof globalThis.Worker === "function") {
     const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
     const worker = new Worker(url, { type: "module" });
-    URL.revokeObjectURL(url);
+    // Revoked only when the worker ends: some browsers load the script after the constructor returns.
     worker.onmessage = (event: MessageEvent<Reply>) => onReply(event.data);
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
@@ -155,7 +155,10 @@ function startWorker(
       post: (message, transfer) => worker.postMessage(message, transfer),
       busy: () => {},
       idle: () => {},
-      terminate: () => worker.terminate(),
+      terminate: () => {
+        worker.terminate();
+        URL.revokeObjectURL(url);
+      },
     };
   }
   if (nodeThreads === undefined) {
