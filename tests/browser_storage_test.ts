@@ -1,5 +1,6 @@
-// BrowserStorage in a real browser: bundles tests/_browser/page.ts (the shared
-// conformance suite for IndexedDB and localStorage), serves it on loopback,
+// BrowserStorage (and the worker transport) in a real browser: bundles
+// tests/_browser/page.ts (the shared conformance suite for IndexedDB and
+// localStorage, then workerTransport() cases), serves it on loopback,
 // runs headless Chromium (Debian's `chromium`, installed by .ci/run) and reads
 // the results the page POSTs back.
 import assert from "node:assert/strict";
@@ -63,6 +64,7 @@ Deno.test("BrowserStorage passes the conformance suite in headless Chromium", as
   const script = await Deno.readFile(bundle);
 
   const { promise: posted, resolve } = Promise.withResolvers<CaseResult[]>();
+  const seenKeys: string[] = [];
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     async (request) => {
@@ -75,6 +77,18 @@ Deno.test("BrowserStorage passes the conformance suite in headless Chromium", as
       if (pathname === "/page.js") {
         return new Response(script, { headers: { "content-type": "text/javascript" } });
       }
+      if (pathname === "/v1/events/batch" && request.method === "POST") {
+        // For the worker transport cases: records the event keys, answers like a receiver.
+        const { events } = await request.json() as { events: Array<{ idempotency_key: string }> };
+        seenKeys.push(...events.map((event) => event.idempotency_key));
+        return new Response("{}", {
+          headers: {
+            "content-type": "application/json",
+            "x-seen-key": request.headers.get("x-idempotency-key") ?? "",
+          },
+        });
+      }
+      if (pathname === "/seen") return Response.json(seenKeys);
       if (pathname === "/results" && request.method === "POST") {
         resolve(await request.json());
         return new Response("ok");
@@ -113,8 +127,8 @@ Deno.test("BrowserStorage passes the conformance suite in headless Chromium", as
         );
       }),
     ]);
-    // Every case ran, on both backends, plus the backend-choice cases.
-    assert.equal(results.length, conformanceCases.length * 2 + 2, JSON.stringify(results));
+    // Every case ran, on both backends, plus the backend-choice and worker transport cases.
+    assert.equal(results.length, conformanceCases.length * 2 + 4, JSON.stringify(results));
     for (const result of results) {
       await t.step(result.name, () => {
         if (!result.ok) throw new Error(result.error);

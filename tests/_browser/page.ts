@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { BrowserStorage } from "../../src/storage/browser_storage.ts";
 import { conformanceCases, type DriverFactory, makeRecord } from "../_storage_conformance.ts";
+import { Client } from "../../src/client.ts";
+import { workerTransport } from "../../src/worker_transport.ts";
 
 export interface CaseResult {
   name: string;
@@ -103,6 +105,46 @@ const extraCases: Array<{ name: string; run(): Promise<void> }> = [
         else delete (globalThis as { indexedDB?: unknown }).indexedDB;
         localDelete("auto-local");
       }
+    },
+  },
+  {
+    name: "workerTransport(): a Web Worker in the browser sends and answers",
+    async run() {
+      const transport = workerTransport();
+      try {
+        const body = new TextEncoder().encode('{"events":[]}');
+        const response = await transport({
+          url: new URL("/v1/events/batch", location.href).href,
+          method: "POST",
+          headers: { "content-type": "application/json", "x-idempotency-key": "browser-batch-01" },
+          body,
+        });
+        assert.equal(response.status, 200);
+        assert.equal(response.headers.get("x-seen-key"), "browser-batch-01");
+        assert.equal(body.byteLength, 0, "the body was moved to the worker");
+      } finally {
+        transport.close?.();
+      }
+    },
+  },
+  {
+    name: "workerTransport(): a Client in the browser delivers every event once from its worker",
+    async run() {
+      const client = new Client({
+        endpoint: location.origin,
+        transport: workerTransport(),
+        exitHook: false,
+        maxBatchEvents: 25,
+      });
+      for (let i = 0; i < 100; i++) {
+        client.track("clicked", { i }, { userId: "u1", idempotencyKey: `browser-key-${i}` });
+      }
+      const summary = await client.close({ timeoutMs: 20_000 });
+      assert.equal(summary.delivered, 100);
+      const seen = await (await fetch("/seen")).json() as string[];
+      const keys = seen.filter((key) => key.startsWith("browser-key-"));
+      assert.equal(keys.length, 100);
+      assert.equal(new Set(keys).size, 100);
     },
   },
 ];
