@@ -21,16 +21,24 @@ export function median(values: number[]): number {
 }
 
 /**
- * Runs `deno run -A <script> ...args` and parses the JSON it prints: one
- * contender's figures, measured in its own process (clean CPU time and RSS).
+ * Runs one contender of a benchmark in its own process (clean CPU time and
+ * RSS): `deno run -A <script> --child <mode> ...positional --flag value ...`,
+ * and parses the JSON figures it prints.
  */
-export async function runChild<T>(script: string, args: string[], what: string): Promise<T> {
+export async function runContender<T>(
+  script: string,
+  mode: string,
+  positional: string[],
+  flags: Record<string, string | number>,
+): Promise<T> {
+  const args = ["run", "-A", script, "--child", mode, ...positional];
+  for (const [name, value] of Object.entries(flags)) args.push(name, String(value));
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
+    args,
     stdout: "piped",
     stderr: "inherit",
   }).output();
-  if (!output.success) throw new Error(`${what} run failed`);
+  if (!output.success) throw new Error(`${mode} run failed`);
   return JSON.parse(new TextDecoder().decode(output.stdout));
 }
 

@@ -19,7 +19,7 @@ import {
   median,
   peakRssMb,
   postTwoInFlight,
-  runChild,
+  runContender,
   startPortPrinter,
 } from "./_harness.ts";
 import process from "node:process";
@@ -165,19 +165,6 @@ async function runClient(url: string, prefix: string, mode: ClientMode): Promise
   };
 }
 
-function child(mode: Mode, url: string, prefix: string): Promise<RunFigures> {
-  return runChild<RunFigures>(import.meta.filename!, [
-    "--child",
-    mode,
-    url,
-    prefix,
-    "--events",
-    String(EVENTS),
-    "--yield-every",
-    String(YIELD_EVERY),
-  ], mode);
-}
-
 export async function stats(
   base: string,
 ): Promise<{ accepted: number; duplicates: number; requests: number }> {
@@ -199,7 +186,10 @@ async function main(): Promise<void> {
     for (let run = 0; run < RUNS; run++) {
       for (const mode of run % 2 === 0 ? MODES : [...MODES].reverse()) {
         const before = await stats(base);
-        const figures = await child(mode, url, `${mode.replace("+", "-")}${run}`);
+        const figures = await runContender<RunFigures>(import.meta.filename!, mode, [
+          url,
+          `${mode.replace("+", "-")}${run}`,
+        ], { "--events": EVENTS, "--yield-every": YIELD_EVERY });
         const after = await stats(base);
         (results[mode] ??= []).push(figures);
         (checks[mode] ??= []).push({

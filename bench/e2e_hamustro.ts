@@ -21,7 +21,7 @@ import {
   machine,
   median,
   postTwoInFlight,
-  runChild,
+  runContender,
   startPortPrinter,
 } from "./_harness.ts";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -219,17 +219,6 @@ function serveReceiver(): void {
   })();
 }
 
-function child(mode: string, base: string, device: string): Promise<RunFigures> {
-  return runChild<RunFigures>(import.meta.filename!, [
-    "--child",
-    mode,
-    base,
-    device,
-    "--events",
-    String(EVENTS),
-  ], mode);
-}
-
 async function main(): Promise<void> {
   const server = await startPortPrinter([import.meta.filename!, "--receiver"]);
   const base = server.base;
@@ -240,7 +229,10 @@ async function main(): Promise<void> {
     for (let run = 0; run < RUNS; run++) {
       for (const mode of run % 2 === 0 ? ["floor", "tracker"] : ["tracker", "floor"]) {
         const before = await stats();
-        const figures = await child(mode, base, `bench-${mode}-${run}-${Date.now()}`);
+        const figures = await runContender<RunFigures>(import.meta.filename!, mode, [
+          base,
+          `bench-${mode}-${run}-${Date.now()}`,
+        ], { "--events": EVENTS });
         const after = await stats();
         results[mode]!.push(figures);
         delivered[mode]!.push(after.accepted - before.accepted);

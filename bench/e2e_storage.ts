@@ -10,7 +10,7 @@
  *
  *   deno task bench:e2e:storage [--events 100000] [--runs 3]
  */
-import { cpuMsSince, flag, machine, median, peakRssMb, runChild } from "./_harness.ts";
+import { cpuMsSince, flag, machine, median, peakRssMb, runContender } from "./_harness.ts";
 import process from "node:process";
 import { Client } from "../mod.ts";
 import { FileStorage } from "../src/storage/file_storage.ts";
@@ -57,17 +57,6 @@ async function runClient(mode: Mode, url: string, prefix: string): Promise<Stora
   }
 }
 
-function child(mode: Mode, url: string, prefix: string): Promise<StorageRun> {
-  return runChild<StorageRun>(import.meta.filename!, [
-    "--child",
-    mode,
-    url,
-    prefix,
-    "--events",
-    String(EVENTS),
-  ], mode);
-}
-
 async function main(): Promise<void> {
   const server = await startReceiverProcess();
   const url = `${server.base}/v1/events/batch`;
@@ -79,7 +68,11 @@ async function main(): Promise<void> {
       const order = MODES.map((_, i) => MODES[(i + run) % MODES.length]!);
       for (const mode of order) {
         const before = await stats(server.base);
-        results.get(mode)!.push(await child(mode, url, `${mode}${run}`));
+        results.get(mode)!.push(
+          await runContender<StorageRun>(import.meta.filename!, mode, [url, `${mode}${run}`], {
+            "--events": EVENTS,
+          }),
+        );
         const after = await stats(server.base);
         delivered.get(mode)!.push(after.accepted - before.accepted);
       }
