@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Client } from "../src/client.ts";
+import { Client, type ClientOptions } from "../src/client.ts";
 import { MemoryStorage } from "../src/memory_storage.ts";
 import type { Storage } from "../src/storage.ts";
 import type { Transport, TransportRequest } from "../src/transport.ts";
@@ -35,15 +35,26 @@ function burst(client: Client, count: number, progress: { tracked: number }): vo
   }
 }
 
-Deno.test("a synchronous burst hands each full batch to a queueing transport before the burst ends", async () => {
+/**
+ * A client over a recording transport (queueing with `maxPending`, or a plain
+ * function for `null`), 100 events per request unless the options say
+ * otherwise; `progress` counts what `burst` tracked.
+ */
+function burstSetup(options: Partial<ClientOptions> = {}, maxPending: number | null = 64) {
   const progress = { tracked: 0 };
-  const { transport, calls } = recordingTransport(progress, 64);
+  const { transport, calls } = recordingTransport(progress, maxPending ?? undefined);
   const client = new Client({
     endpoint: "http://collector.test",
     transport,
     exitHook: false,
     maxBatchEvents: 100,
+    ...options,
   });
+  return { client, calls, progress };
+}
+
+Deno.test("a synchronous burst hands each full batch to a queueing transport before the burst ends", async () => {
+  const { client, calls, progress } = burstSetup();
   burst(client, 1000, progress);
   // Nothing has been awaited yet: every call below happened inside track().
   assert.deepEqual(
@@ -58,15 +69,7 @@ Deno.test("a synchronous burst hands each full batch to a queueing transport bef
 });
 
 Deno.test("without maxPending, a burst hands over at most `concurrency` batches before it yields", async () => {
-  const progress = { tracked: 0 };
-  const { transport, calls } = recordingTransport(progress);
-  const client = new Client({
-    endpoint: "http://collector.test",
-    transport,
-    exitHook: false,
-    maxBatchEvents: 100,
-    concurrency: 2,
-  });
+  const { client, calls, progress } = burstSetup({ concurrency: 2 }, null);
   burst(client, 1000, progress);
   assert.deepEqual(calls.map((call) => call.trackedSoFar), [99, 199]);
   const summary = await client.close();
@@ -76,15 +79,7 @@ Deno.test("without maxPending, a burst hands over at most `concurrency` batches 
 });
 
 Deno.test("a burst sends full batches only: the rest waits for the tick, even with flushAt 1", async () => {
-  const progress = { tracked: 0 };
-  const { transport, calls } = recordingTransport(progress, 64);
-  const client = new Client({
-    endpoint: "http://collector.test",
-    transport,
-    exitHook: false,
-    maxBatchEvents: 100,
-    flushAt: 1,
-  });
+  const { client, calls, progress } = burstSetup({ flushAt: 1 });
   burst(client, 250, progress);
   assert.deepEqual(calls.map((call) => call.events), [100, 100]);
   await client.flush();
@@ -93,16 +88,7 @@ Deno.test("a burst sends full batches only: the rest waits for the tick, even wi
 });
 
 Deno.test("with flushAt Infinity a burst sends nothing: only flush() and the timer send", async () => {
-  const progress = { tracked: 0 };
-  const { transport, calls } = recordingTransport(progress, 64);
-  const client = new Client({
-    endpoint: "http://collector.test",
-    transport,
-    exitHook: false,
-    maxBatchEvents: 100,
-    flushAt: Infinity,
-    flushIntervalMs: 0,
-  });
+  const { client, calls, progress } = burstSetup({ flushAt: Infinity, flushIntervalMs: 0 });
   burst(client, 1000, progress);
   assert.equal(calls.length, 0);
   await client.flush();
@@ -111,14 +97,7 @@ Deno.test("with flushAt Infinity a burst sends nothing: only flush() and the tim
 });
 
 Deno.test("a burst also cuts batches by bytes (maxBatchBytes) before it ends", async () => {
-  const progress = { tracked: 0 };
-  const { transport, calls } = recordingTransport(progress, 64);
-  const client = new Client({
-    endpoint: "http://collector.test",
-    transport,
-    exitHook: false,
-    maxBatchBytes: 20_000,
-  });
+  const { client, calls, progress } = burstSetup({ maxBatchBytes: 20_000, maxBatchEvents: 2000 });
   burst(client, 1000, progress);
   assert.ok(calls.length >= 5, `${calls.length} batches handed over during the burst`);
   const summary = await client.close();
@@ -148,15 +127,7 @@ Deno.test("with a storage that opens asynchronously, nothing is sent before it i
     open: () => Promise.resolve(memory.open()),
     saveBatch: (batch) => Promise.resolve(memory.saveBatch(batch)),
   });
-  const progress = { tracked: 0 };
-  const { transport, calls } = recordingTransport(progress, 64);
-  const client = new Client({
-    endpoint: "http://collector.test",
-    transport,
-    storage: slow,
-    exitHook: false,
-    maxBatchEvents: 100,
-  });
+  const { client, calls, progress } = burstSetup({ storage: slow });
   burst(client, 1000, progress);
   assert.equal(calls.length, 0);
   const summary = await client.close();
@@ -166,22 +137,14 @@ Deno.test("with a storage that opens asynchronously, nothing is sent before it i
 
 Deno.test("batches formed during a burst are saved with their keys before they are sent", async () => {
   const memory = new MemoryStorage();
-  const progress = { tracked: 0 };
   const saved: string[] = [];
-  const { transport, calls } = recordingTransport(progress, 64);
   const storage = over(memory, {
     saveBatch: (batch) => {
       saved.push(batch.id);
       return memory.saveBatch(batch);
     },
   });
-  const client = new Client({
-    endpoint: "http://collector.test",
-    transport,
-    storage,
-    exitHook: false,
-    maxBatchEvents: 100,
-  });
+  const { client, calls, progress } = burstSetup({ storage });
   burst(client, 300, progress);
   assert.deepEqual(saved, calls.map((call) => call.key));
   assert.equal(saved.length, 3);
@@ -219,15 +182,9 @@ Deno.test("a beforeRequest hook or a transport that throws inside a burst never 
 });
 
 Deno.test("a hook that tracks more events from inside a burst's send loses none", async () => {
-  const progress = { tracked: 0 };
-  const { transport, calls } = recordingTransport(progress, 64);
   let client: Client | undefined = undefined;
   let extra = 0;
-  client = new Client({
-    endpoint: "http://collector.test",
-    transport,
-    exitHook: false,
-    maxBatchEvents: 100,
+  const setup = burstSetup({
     hooks: {
       beforeRequest: [() => {
         // Re-entrant: runs inside track() during the burst (the first three sends only).
@@ -237,6 +194,8 @@ Deno.test("a hook that tracks more events from inside a burst's send loses none"
       }],
     },
   });
+  const { calls, progress } = setup;
+  client = setup.client;
   burst(client, 500, progress);
   assert.equal(extra, 180, "the hook ran inside the burst");
   const summary = await client.close();
