@@ -24,6 +24,8 @@ export interface QueuedRecord {
   readonly data: Uint8Array;
   /** The encoded event as text, when it was encoded as text (`data` is its UTF-8). */
   readonly text?: string;
+  /** Byte length of `data`, when known without making it (the client's own records). */
+  readonly bytes?: number;
   /** When it was queued, epoch milliseconds. */
   readonly queuedAt: number;
 }

@@ -152,12 +152,19 @@ Deno.test("a body built from texts is the body built from bytes, in a buffer of 
     data,
   }));
   const mixed = asText.map((record, i) => i % 2 === 0 ? record : asBytes[i]!);
+  // As the client queues them: text, with the byte length measured at track() time.
+  const measured = asText.map((record) =>
+    Object.assign(Object.create(record) as typeof record, {
+      bytes: encoder.encode(record.text).byteLength,
+    })
+  );
   const bodyOf = async (records: typeof asBytes) =>
     (await profile.buildRequest({ id: "batch-0001", stream: "", records, attempt: 0 }, 0)).body;
   const fromText = await bodyOf(asText);
   const fromBytes = await bodyOf(asBytes);
   assert.deepEqual(fromText, fromBytes);
   assert.deepEqual(await bodyOf(mixed), fromBytes);
+  assert.deepEqual(await bodyOf(measured), fromBytes);
   assert.equal(fromText.byteLength, fromText.buffer.byteLength, "owns its whole buffer");
   const parsed = JSON.parse(new TextDecoder().decode(fromText)) as { events: unknown[] };
   assert.equal(parsed.events.length, events.length);

@@ -51,9 +51,10 @@ export function joinTextBody(
 ): Uint8Array | undefined {
   let size = utf8ByteLength(prefix) + utf8ByteLength(suffix) + Math.max(0, records.length - 1);
   for (let i = 0; i < records.length; i++) {
-    const text = records[i]!.text;
+    const { text, bytes } = records[i]!;
     if (text === undefined) return undefined;
-    size += utf8ByteLength(text);
+    // The client measured each event when it was queued.
+    size += bytes ?? utf8ByteLength(text);
   }
   const body = new Uint8Array(size);
   let offset = encoder.encodeInto(prefix, body).written;
