@@ -31,7 +31,6 @@ export interface ResolvedPipelineOptions {
   readonly maxQueueBytes: number;
   readonly overflow: OverflowPolicy;
   readonly timeoutMs: number;
-  readonly concurrency: number;
   /** Batches handed to the transport at once: its `maxPending` if it queues requests itself, else `concurrency`. */
   readonly slots: number;
   readonly compression: "gzip" | false;
@@ -137,7 +136,6 @@ export function resolvePipelineOptions(options: PipelineOptions): ResolvedPipeli
     maxQueueBytes,
     overflow,
     timeoutMs,
-    concurrency,
     slots: transport.maxPending ?? concurrency,
     compression,
     bucket: rateLimit === false ? undefined : new TokenBucket({
