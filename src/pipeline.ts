@@ -577,7 +577,7 @@ export class Pipeline {
       key,
       encoded.group,
       encoded.stream,
-      encoded.text ?? encoded.data!,
+      encodedForm(encoded),
       bytes,
       this.#clock.now(),
       ++this.#seq,
