@@ -1,3 +1,4 @@
+import { optionChecks } from "./_checks.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { fetchTransport } from "./fetch_transport.ts";
 import { MemoryStorage } from "./memory_storage.ts";
@@ -12,6 +13,8 @@ import { resolveRetryOptions } from "./retry.ts";
 import type { Storage } from "./storage.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import type { Transport } from "./transport.ts";
+
+const { positiveInteger, nonNegative } = optionChecks("create client");
 
 /** Pipeline options checked, defaulted and bounded by the profile's limits. */
 export interface ResolvedPipelineOptions {
@@ -39,23 +42,6 @@ export interface ResolvedPipelineOptions {
   readonly waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   readonly exitHook: boolean;
   readonly exitTimeoutMs: number;
-}
-
-function positiveInteger(name: string, value: number, allowInfinity = false): void {
-  const ok = value >= 1 && (Number.isInteger(value) || (allowInfinity && value === Infinity));
-  if (!ok) {
-    throw new RangeError(
-      `Cannot create client as '${name}' must be a positive integer: current value is ${value}`,
-    );
-  }
-}
-
-function nonNegative(name: string, value: number): void {
-  if (!(value >= 0) || !Number.isFinite(value)) {
-    throw new RangeError(
-      `Cannot create client as '${name}' must be a non-negative number: current value is ${value}`,
-    );
-  }
 }
 
 /**

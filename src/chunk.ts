@@ -1,3 +1,7 @@
+import { optionChecks } from "./_checks.ts";
+
+const { positiveInteger } = optionChecks("chunk");
+
 /**
  * How a request body wraps its items, so chunk sizes include the framing
  * exactly. See {@linkcode JSON_ARRAY_FRAMING} and the profiles' framings.
@@ -66,14 +70,6 @@ export interface ChunkPlan<T> {
   oversize: T[];
 }
 
-function positive(name: string, value: number): void {
-  if (!(value >= 1) || (Number.isFinite(value) && !Number.isInteger(value))) {
-    throw new RangeError(
-      `Cannot chunk as '${name}' must be a positive integer: current value is ${value}`,
-    );
-  }
-}
-
 const DEFAULT_GROUP = () => "default";
 
 /**
@@ -102,9 +98,9 @@ export function chunkBySize<T>(items: Iterable<T>, options: ChunkOptions<T>): Ch
     maxItems = Infinity,
     maxItemsPerGroup = Infinity,
   } = options;
-  positive("maxBytes", maxBytes);
-  positive("maxItems", maxItems);
-  positive("maxItemsPerGroup", maxItemsPerGroup);
+  positiveInteger("maxBytes", maxBytes, true);
+  positiveInteger("maxItems", maxItems, true);
+  positiveInteger("maxItemsPerGroup", maxItemsPerGroup, true);
 
   const chunks: T[][] = [];
   const oversize: T[] = [];

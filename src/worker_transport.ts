@@ -5,8 +5,11 @@
  *
  * @module
  */
+import { optionChecks } from "./_checks.ts";
 import { systemClock, type TimerId } from "./clock.ts";
 import type { Transport, TransportRequest, TransportResponse } from "./transport.ts";
+
+const { positiveInteger } = optionChecks("create worker transport");
 
 /** Options of {@linkcode workerTransport}. */
 export interface WorkerTransportOptions {
@@ -221,13 +224,8 @@ interface Pending {
 export function workerTransport(options: WorkerTransportOptions = {}): Transport {
   const d = DEFAULT_WORKER_TRANSPORT_OPTIONS;
   const { concurrency = d.concurrency, maxPending = d.maxPending, idleMs = d.idleMs } = options;
-  for (const [name, value] of [["concurrency", concurrency], ["maxPending", maxPending]] as const) {
-    if (!Number.isInteger(value) || value < 1) {
-      throw new RangeError(
-        `Cannot create worker transport as '${name}' must be a positive integer: current value is ${value}`,
-      );
-    }
-  }
+  positiveInteger("concurrency", concurrency);
+  positiveInteger("maxPending", maxPending);
   if (!(idleMs >= 0)) {
     throw new RangeError(
       `Cannot create worker transport as 'idleMs' must be a non-negative number: current value is ${idleMs}`,

@@ -1,3 +1,4 @@
+import { optionChecks } from "../_checks.ts";
 import type { Framing } from "../chunk.ts";
 import { environmentNumber, type EnvironmentValue } from "../environment.ts";
 import { checkEncodedSize, type IdemtrackEvent } from "../event.ts";
@@ -32,6 +33,8 @@ import {
   type JsonCollectionFrame,
   jsonCollectionFraming,
 } from "./json_codec.ts";
+
+const { positiveInteger } = optionChecks("create the Hamustro profile");
 
 /** The collector's track endpoint, relative to `collectorUrl`. */
 export const HAMUSTRO_TRACK_PATH = "/api/v1/track";
@@ -132,15 +135,6 @@ function requireString(name: string, value: unknown, secret = false): string {
 /** The environment as its wire number, still typed as an environment. */
 function wireEnv(env: EnvironmentValue): EnvironmentValue {
   return environmentNumber(env) as EnvironmentValue;
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(
-      `Cannot create the Hamustro profile as '${name}' must be a positive integer: current value is ${value}`,
-    );
-  }
-  return value;
 }
 
 function userHeaders(headers: Record<string, string>): Record<string, string> {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { optionChecks } from "../_checks.ts";
 import type { Framing } from "../chunk.ts";
 import { EventValidationError } from "../errors/event_validation_error.ts";
 import {
@@ -33,6 +34,8 @@ import {
   requireString,
   trimBaseUrl,
 } from "./_common.ts";
+
+const { positiveInteger } = optionChecks("create SaaSquatch profile");
 
 /** Options of {@linkcode saasquatchProfile}. Give exactly one of `apiKey` and `jwt`. */
 export interface SaasquatchProfileOptions {
@@ -140,15 +143,6 @@ function idsOf(stream: string): { accountId: string; userId: string } {
     );
   }
   return { accountId: decodeURIComponent(account), userId: decodeURIComponent(user) };
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(
-      `Cannot create SaaSquatch profile as '${name}' must be a positive integer: current value is ${value}`,
-    );
-  }
-  return value;
 }
 
 /**

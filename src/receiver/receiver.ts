@@ -1,3 +1,4 @@
+import { optionChecks } from "../_checks.ts";
 import { compilePathPattern, type PathPattern } from "./_path_pattern.ts";
 import { sha256Hex } from "../../wasm/hash.ts";
 import { utf8ByteLength } from "../_utf8.ts";
@@ -11,6 +12,8 @@ import { createJsonRoute } from "./json_route.ts";
 import { MemoryDedupeStore } from "./memory_dedupe_store.ts";
 import type { DecodedBatch, RecordResult, Route } from "./route.ts";
 import type { AcceptedEvent, Sink } from "./sink.ts";
+
+const { positiveInteger } = optionChecks("create receiver");
 
 /** Options of {@linkcode createReceiver}. */
 export interface ReceiverOptions {
@@ -99,15 +102,6 @@ export interface Receiver {
   readonly stats: Readonly<ReceiverStats>;
   /** Closes the sink and the store. */
   close(): Promise<void>;
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(
-      `Cannot create receiver as '${name}' must be a positive integer: current value is ${value}`,
-    );
-  }
-  return value;
 }
 
 function mediaType(header: string | null): string | undefined {

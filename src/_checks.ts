@@ -1,0 +1,31 @@
+/**
+ * Checks of numeric options, with errors in std's form: "Cannot <action> as
+ * '<name>' must be a positive integer: current value is 0". One set per
+ * module, named by what it was doing (`optionChecks("create receiver")`).
+ */
+export function optionChecks(action: string): {
+  /** `value` if it is an integer >= 1 (or `Infinity`, with `allowInfinity`), else a RangeError. */
+  positiveInteger(name: string, value: number, allowInfinity?: boolean): number;
+  /** `value` if it is a finite number >= 0, else a RangeError. */
+  nonNegative(name: string, value: number): number;
+} {
+  return {
+    positiveInteger(name, value, allowInfinity = false) {
+      const ok = value >= 1 && (Number.isInteger(value) || (allowInfinity && value === Infinity));
+      if (!ok) {
+        throw new RangeError(
+          `Cannot ${action} as '${name}' must be a positive integer: current value is ${value}`,
+        );
+      }
+      return value;
+    },
+    nonNegative(name, value) {
+      if (!(value >= 0) || !Number.isFinite(value)) {
+        throw new RangeError(
+          `Cannot ${action} as '${name}' must be a non-negative number: current value is ${value}`,
+        );
+      }
+      return value;
+    },
+  };
+}
