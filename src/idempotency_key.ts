@@ -1,3 +1,4 @@
+import { optionChecks } from "./_checks.ts";
 import { IdempotencyKeyError } from "./errors/idempotency_key_error.ts";
 import { sha256Hex } from "../wasm/hash.ts";
 
@@ -77,11 +78,7 @@ export function createKeyPolicy(options: KeyPolicyOptions = {}): KeyPolicy {
     charset = pattern ? `characters matching ${pattern.source}` : "any characters",
     trim = false,
   } = options;
-  if (!Number.isInteger(minLength) || minLength < 1) {
-    throw new RangeError(
-      `Cannot create key policy as 'minLength' must be a positive integer: current value is ${minLength}`,
-    );
-  }
+  optionChecks("create key policy").positiveInteger("minLength", minLength);
   if (!Number.isInteger(maxLength) || maxLength < minLength) {
     throw new RangeError(
       `Cannot create key policy as 'maxLength' must be an integer >= 'minLength' (${minLength}): current value is ${maxLength}`,

@@ -1,3 +1,4 @@
+import { optionChecks } from "../_checks.ts";
 import type { Clock } from "../clock.ts";
 import { systemClock } from "../clock.ts";
 import { ClientClosedError } from "../errors/client_closed_error.ts";
@@ -250,11 +251,7 @@ export class ClientTracker {
       exitHook = d.exitHook,
       ...attributes
     } = options;
-    if (!Number.isInteger(queueSize) || queueSize < 1) {
-      throw new RangeError(
-        `Cannot create the tracker as 'queueSize' must be a positive integer: current value is ${queueSize}`,
-      );
-    }
+    optionChecks("create the tracker").positiveInteger("queueSize", queueSize);
     if (typeof queueRetention !== "number" || !(queueRetention >= 0)) {
       throw new RangeError(
         `Cannot create the tracker as 'queueRetention' must be a non-negative number of minutes: current value is ${queueRetention}`,

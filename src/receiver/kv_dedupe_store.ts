@@ -1,3 +1,4 @@
+import { optionChecks } from "../_checks.ts";
 import type {
   DedupeCommit,
   DedupeRelease,
@@ -112,11 +113,7 @@ export class KvDedupeStore implements DedupeStore {
       prefix = DEFAULT_KV_DEDUPE_STORE_OPTIONS.prefix,
       maxAttempts = DEFAULT_KV_DEDUPE_STORE_OPTIONS.maxAttempts,
     } = options;
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-      throw new RangeError(
-        `Cannot create KV dedupe store as 'maxAttempts' must be a positive integer: current value is ${maxAttempts}`,
-      );
-    }
+    optionChecks("create KV dedupe store").positiveInteger("maxAttempts", maxAttempts);
     this.#kv = kv;
     this.#ownsKv = ownsKv;
     this.#prefix = prefix;

@@ -1,3 +1,4 @@
+import { optionChecks } from "../_checks.ts";
 import type {
   DedupeCommit,
   DedupeRelease,
@@ -66,11 +67,7 @@ export class MemoryDedupeStore implements DedupeStore {
 
   constructor(options: MemoryDedupeStoreOptions = {}) {
     const { maxKeys = DEFAULT_MEMORY_DEDUPE_STORE_OPTIONS.maxKeys } = options;
-    if (!Number.isInteger(maxKeys) || maxKeys < 1) {
-      throw new RangeError(
-        `Cannot create memory dedupe store as 'maxKeys' must be a positive integer: current value is ${maxKeys}`,
-      );
-    }
+    optionChecks("create memory dedupe store").positiveInteger("maxKeys", maxKeys);
     this.#maxKeys = maxKeys;
   }
 
