@@ -9,7 +9,7 @@ import { optionChecks } from "./_checks.ts";
 import { systemClock, type TimerId } from "./clock.ts";
 import type { Transport, TransportRequest, TransportResponse } from "./transport.ts";
 
-const { positiveInteger } = optionChecks("create worker transport");
+const { positiveInteger, nonNegative } = optionChecks("create worker transport");
 
 /** Options of {@linkcode workerTransport}. */
 export interface WorkerTransportOptions {
@@ -219,18 +219,15 @@ interface Pending {
  * await client.close(); // much of it was sent while the loop ran
  * ```
  *
- * @throws {RangeError} when `concurrency` or `maxPending` is not a positive integer, or `idleMs` is negative.
+ * @throws {RangeError} when `concurrency` or `maxPending` is not a positive integer, or `idleMs` is not a finite number >= 0.
  */
 export function workerTransport(options: WorkerTransportOptions = {}): Transport {
   const d = DEFAULT_WORKER_TRANSPORT_OPTIONS;
   const { concurrency = d.concurrency, maxPending = d.maxPending, idleMs = d.idleMs } = options;
   positiveInteger("concurrency", concurrency);
   positiveInteger("maxPending", maxPending);
-  if (!(idleMs >= 0)) {
-    throw new RangeError(
-      `Cannot create worker transport as 'idleMs' must be a non-negative number: current value is ${idleMs}`,
-    );
-  }
+  // Finite: a timer of Infinity ms fires at once, which would end the worker after every answer.
+  nonNegative("idleMs", idleMs);
   const source = workerSource(concurrency);
   const pending = new Map<number, Pending>();
   let worker: WorkerHandle | undefined;

@@ -551,6 +551,11 @@ Deno.test("workerTransport() rejects invalid options with RangeError", () => {
       "Cannot create worker transport as 'idleMs' must be a non-negative number: current value is -1",
   });
   assert.throws(() => workerTransport({ idleMs: NaN }), RangeError);
+  assert.throws(() => workerTransport({ idleMs: Infinity }), {
+    name: "RangeError",
+    message:
+      "Cannot create worker transport as 'idleMs' must be a non-negative number: current value is Infinity",
+  });
   assert.throws(() => workerTransport({ concurrency: Infinity }), RangeError);
   const transport = workerTransport({ concurrency: 3, maxPending: 7, idleMs: 0 });
   assert.equal(transport.maxPending, 7);
