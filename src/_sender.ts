@@ -72,12 +72,13 @@ export class Sender {
   /** Waits for a rate-limit token; false when aborted meanwhile (`true` at once without a limit). */
   throttle(aborted: () => boolean): true | Promise<boolean> {
     const { bucket } = this.#options;
-    if (bucket === undefined || bucket.take() <= 0) return true;
-    return this.#waitForToken(bucket, aborted);
+    if (bucket === undefined) return true;
+    const wait = bucket.take();
+    return wait <= 0 ? true : this.#waitForToken(bucket, wait, aborted);
   }
 
-  async #waitForToken(bucket: TokenBucket, aborted: () => boolean): Promise<boolean> {
-    for (let wait = bucket.take(); wait > 0; wait = bucket.take()) {
+  async #waitForToken(bucket: TokenBucket, wait: number, aborted: () => boolean): Promise<boolean> {
+    for (; wait > 0; wait = bucket.take()) {
       await this.sleep(wait);
       if (aborted()) return false;
     }
