@@ -3,20 +3,32 @@ import type { Clock } from "./clock.ts";
 import { generateIdempotencyKey } from "./idempotency_key.ts";
 import type { Framing } from "./chunk.ts";
 import { INITIAL_RETRY_STATE, type RetryState } from "./retry.ts";
-import type { StoredBatch } from "./storage.ts";
 import type { Journal } from "./_journal.ts";
-import type { Entry, EntryQueue } from "./_queue.ts";
+import type { Entry, Queue } from "./_queue.ts";
+import type { PackedRun } from "./_packed_queue.ts";
 import type { Settler } from "./_settle.ts";
 
 /** A formed batch: fixed membership and key, sending or waiting to retry. */
 export interface ActiveBatch {
   id: string;
   stream: string;
-  entries: Entry[];
+  /** Its events: entries, or a packed run whose entries are made when read (see {@linkcode entriesOf}). */
+  readonly members: Entry[] | PackedRun;
+  /** How many events. */
+  readonly size: number;
   attempt: number;
   createdAt: number;
   retry: RetryState;
   saved: boolean;
+}
+
+/**
+ * A batch's entries. A packed run's are made anew at each call, so that
+ * nothing per event is held while the batch waits for its answer.
+ */
+export function entriesOf(batch: ActiveBatch): Entry[] {
+  const { members } = batch;
+  return Array.isArray(members) ? members : members.entries(true);
 }
 
 /** Request caps, already bounded by the profile's. */
@@ -51,32 +63,36 @@ export class Batcher {
     this.#settler = settler;
   }
 
-  /** Takes the next batch off the head of the queue while `mayForm(head)` allows one. */
-  next(queue: EntryQueue, mayForm: (head: Entry) => boolean): ActiveBatch | undefined {
+  /** Takes the next batch off the head of the queue while `mayForm(seq of the head)` allows one. */
+  next(queue: Queue, mayForm: (headSeq: number) => boolean): ActiveBatch | undefined {
     const { maxBatchBytes, maxBatchEvents } = this.#limits;
-    for (let head = queue.at(0); head !== undefined; head = queue.at(0)) {
-      if (!mayForm(head)) return undefined;
+    while (queue.length > 0) {
+      if (!mayForm(queue.seqAt(0))) return undefined;
       // A window of the queue's head, same stream, roughly one request's worth;
-      // chunkBySize then applies the exact caps.
-      const slice: Entry[] = [];
+      // chunkBySize then applies the exact caps to the events' places in it.
+      const stream = queue.streamAt(0);
+      const window: number[] = [];
       let bytes = 0;
-      for (let i = 0; i < queue.length; i++) {
-        const entry = queue.at(i)!;
-        if (entry.stream !== head.stream || slice.length >= maxBatchEvents) break;
-        bytes += entry.bytes + 1;
-        if (slice.length > 0 && bytes > maxBatchBytes) break;
-        slice.push(entry);
+      for (let i = 0; i < queue.length && i < maxBatchEvents; i++) {
+        if (queue.streamAt(i) !== stream) break;
+        bytes += queue.sizeAt(i) + 1;
+        if (i > 0 && bytes > maxBatchBytes) break;
+        window.push(i);
       }
-      const plan = this.#chunk(slice);
-      const next = plan.chunks[1]?.[0];
-      const consumed = next === undefined ? slice.length : slice.indexOf(next);
-      queue.skip(consumed);
-      this.#settler.failOversize(
-        plan.oversize.filter((entry) => slice.indexOf(entry) < consumed),
-        maxBatchBytes,
-      );
+      const plan = this.#chunk(window, (i) => queue.sizeAt(i), (i) => queue.groupAt(i));
+      // Places in the window are places in the queue: the first chunk ends where the next begins.
+      const consumed = plan.chunks[1]?.[0] ?? window.length;
+      const oversize = plan.oversize.filter((i) => i < consumed);
       const first = plan.chunks[0];
-      if (first !== undefined) return this.create(first, INITIAL_RETRY_STATE, 0);
+      if (first !== undefined && oversize.length === 0) {
+        const run = queue.takeRun(consumed);
+        if (run !== undefined) return this.create(run, INITIAL_RETRY_STATE, 0);
+      }
+      const taken = queue.take(consumed);
+      this.#settler.failOversize(oversize.map((i) => taken[i]!), maxBatchBytes);
+      if (first === undefined) continue;
+      const entries = first.length === taken.length ? taken : first.map((i) => taken[i]!);
+      return this.create(entries, INITIAL_RETRY_STATE, 0);
     }
     return undefined;
   }
@@ -91,39 +107,50 @@ export class Batcher {
     }
     const batches: ActiveBatch[] = [];
     for (const list of byStream.values()) {
-      const plan = this.#chunk(list);
+      const plan = this.#chunk(list, (entry) => entry.bytes, (entry) => entry.group);
       this.#settler.failOversize(plan.oversize, this.#limits.maxBatchBytes);
       for (const chunk of plan.chunks) batches.push(this.create(chunk, INITIAL_RETRY_STATE, 0));
     }
     return batches;
   }
 
-  /** A new batch (new key) over `entries`. */
-  create(entries: Entry[], retry: RetryState, attempt: number): ActiveBatch {
-    for (const entry of entries) {
-      if (!entry.inBatch) {
-        entry.inBatch = true;
-        this.#settler.inFlight++;
+  /** A new batch (new key) over `members` (a run comes straight off the queue). */
+  create(members: Entry[] | PackedRun, retry: RetryState, attempt: number): ActiveBatch {
+    let stream: string;
+    if (Array.isArray(members)) {
+      for (const entry of members) {
+        if (!entry.inBatch) {
+          entry.inBatch = true;
+          this.#settler.inFlight++;
+        }
       }
+      stream = members[0]!.stream;
+    } else {
+      this.#settler.inFlight += members.length;
+      stream = members.stream(0);
     }
-    return {
+    const batch: ActiveBatch = {
       id: generateIdempotencyKey(),
-      stream: entries[0]!.stream,
-      entries,
+      stream,
+      members,
+      size: members.length,
       attempt,
       createdAt: this.#clock.now(),
       retry,
       saved: false,
     };
+    this.#journal.form(batch);
+    return batch;
   }
 
   /** 413: halves get new keys (their membership changed). Needs two entries or more. */
   split(batch: ActiveBatch): [ActiveBatch, ActiveBatch] {
-    this.#journal.settleBatch(batch.id, []);
-    const middle = Math.ceil(batch.entries.length / 2);
+    this.#journal.settleBatch(batch, []);
+    const entries = entriesOf(batch);
+    const middle = Math.ceil(entries.length / 2);
     return [
-      this.create(batch.entries.slice(0, middle), batch.retry, batch.attempt),
-      this.create(batch.entries.slice(middle), batch.retry, batch.attempt),
+      this.create(entries.slice(0, middle), batch.retry, batch.attempt),
+      this.create(entries.slice(middle), batch.retry, batch.attempt),
     ];
   }
 
@@ -132,7 +159,7 @@ export class Batcher {
    * returns nothing when the storage was durable at once.
    */
   save(batch: ActiveBatch): Promise<void> | void {
-    const saving = this.#journal.saveBatch(stored(batch));
+    const saving = this.#journal.saveBatch(batch);
     if (saving === undefined) {
       batch.saved = true;
       return;
@@ -142,25 +169,15 @@ export class Batcher {
     });
   }
 
-  #chunk(entries: Entry[]) {
+  #chunk<T>(items: T[], sizeOf: (item: T) => number, groupOf: (item: T) => string) {
     const { maxBatchBytes, maxBatchEvents, maxItemsPerType } = this.#limits;
-    return chunkBySize(entries, {
-      sizeOf: (entry) => entry.bytes,
-      groupOf: (entry) => entry.group,
+    return chunkBySize(items, {
+      sizeOf,
+      groupOf,
       framing: this.#framing,
       maxBytes: maxBatchBytes,
       maxItems: maxBatchEvents,
       maxItemsPerGroup: maxItemsPerType,
     });
   }
-}
-
-function stored(batch: ActiveBatch): StoredBatch {
-  return {
-    id: batch.id,
-    stream: batch.stream,
-    recordIds: batch.entries.map((entry) => entry.id),
-    attempt: batch.attempt,
-    createdAt: batch.createdAt,
-  };
 }

@@ -1,28 +1,44 @@
 import type { JsonValue } from "./event.ts";
-import type { QueuedRecord, Storage, StoredBatch } from "./storage.ts";
+import type { LiveQueue, QueuedRecord, Storage, StoredBatch } from "./storage.ts";
+import { type ActiveBatch, entriesOf } from "./_batcher.ts";
+import type { Entry } from "./_queue.ts";
 
 /**
  * The pipeline's side of the storage journal: new records are handed over
  * in one `append` per tick, and nothing reaches storage before it is open
- * (records and values set earlier wait here).
+ * (records and values set earlier wait here). A store that adopts the live
+ * queue ({@linkcode Storage.adopt}) is told nothing of records or batches.
+ * Either way the journal knows the batches formed and not yet settled.
  */
 export class Journal {
   readonly storage: Storage;
+  /** Whether the storage takes the live queue instead of a journal of records. */
+  readonly live: boolean;
+  /** Batches formed and not settled (saved or not). */
+  readonly formed = new Set<ActiveBatch>();
   #opened = false;
   #unjournaled: QueuedRecord[] = [];
   readonly #pendingValues = new Map<string, JsonValue | undefined>();
 
   constructor(storage: Storage) {
     this.storage = storage;
+    this.live = typeof storage.adopt === "function";
   }
 
   get opened(): boolean {
     return this.#opened;
   }
 
-  /** Storage is open: values set before go out now, records at the next `flush()`. */
-  markOpen(): void {
+  /**
+   * Storage is open: values set before go out now, records at the next
+   * `flush()`; a store that adopts the live queue gets `live`.
+   */
+  markOpen(live: LiveQueue): void {
     this.#opened = true;
+    if (this.live) {
+      this.#unjournaled = [];
+      this.storage.adopt!(live);
+    }
     for (const [key, value] of this.#pendingValues) this.storage.setValue(key, value);
     this.#pendingValues.clear();
   }
@@ -33,7 +49,7 @@ export class Journal {
   }
 
   add(record: QueuedRecord): void {
-    this.#unjournaled.push(record);
+    if (!this.live) this.#unjournaled.push(record);
   }
 
   /** Hands new records to storage in one call. */
@@ -45,29 +61,48 @@ export class Journal {
   }
 
   /** Removes records in no batch (before open: from the unwritten buffer). */
-  forget(ids: string[]): void {
-    if (ids.length === 0) return;
+  forget(entries: readonly Entry[]): void {
+    if (entries.length === 0 || this.live) return;
     if (!this.#opened) {
-      const gone = new Set(ids);
-      this.#unjournaled = this.#unjournaled.filter((record) => !gone.has(record.id));
+      const gone = new Set<QueuedRecord>(entries);
+      this.#unjournaled = this.#unjournaled.filter((record) => !gone.has(record));
       return;
     }
     this.flush();
-    this.storage.remove(ids);
+    this.storage.remove(entries.map((entry) => entry.id));
   }
 
-  /** Saves a batch once its records are journaled. */
-  saveBatch(batch: StoredBatch): Promise<void> | void {
+  /** A batch was formed (its key and membership are fixed). */
+  form(batch: ActiveBatch): void {
+    this.formed.add(batch);
+  }
+
+  /** Saves a batch once its records are journaled; nothing to wait for when the store is live. */
+  saveBatch(batch: ActiveBatch): Promise<void> | void {
+    if (this.live) return;
     this.flush();
-    return this.storage.saveBatch(batch);
+    return this.storage.saveBatch(stored(batch));
   }
 
-  settleBatch(batchId: string, removedRecordIds: readonly string[]): void {
-    this.storage.settleBatch(batchId, removedRecordIds);
+  /** Ends a batch; `removed` of its events leave storage, the others stay queued. */
+  settleBatch(batch: ActiveBatch, removed: readonly Entry[]): void {
+    this.formed.delete(batch);
+    if (!this.live) this.storage.settleBatch(batch.id, removed.map((entry) => entry.id));
   }
 
   setValue(key: string, value: JsonValue | undefined): void {
     if (this.#opened) this.storage.setValue(key, value);
     else this.#pendingValues.set(key, value);
   }
+}
+
+/** A batch as storage keeps it. */
+export function stored(batch: ActiveBatch): StoredBatch {
+  return {
+    id: batch.id,
+    stream: batch.stream,
+    recordIds: entriesOf(batch).map((entry) => entry.id),
+    attempt: batch.attempt,
+    createdAt: batch.createdAt,
+  };
 }

@@ -3,49 +3,77 @@ import { QueueFullError } from "./errors/queue_full_error.ts";
 import type { FailedRecord, OverflowPolicy } from "./pipeline.ts";
 import type { QueuedRecord } from "./storage.ts";
 import type { Waiter } from "./_settle.ts";
-import { SlabEncoder } from "./_slab_encoder.ts";
-
-// Bytes made on demand share slabs: one view each, not an ArrayBuffer each.
-const slabs = new SlabEncoder();
+import type { PackedQueue, PackedRun } from "./_packed_queue.ts";
 
 /**
- * A queued record with its bookkeeping (one object per event: it is also
- * what storage gets). An event a profile encoded as text keeps the text, and
- * its bytes are made only if something reads `data` (a storage that writes
- * them, a failure report); request bodies are built from the texts at once.
+ * A held event with its bookkeeping, as batches, results and storage see it:
+ * either a record (restored from storage, given to `send()`, or journaled by
+ * a storage that keeps records) or a place in a {@linkcode PackedRun}, whose
+ * fields are read from the run's columns and slabs when asked for (the
+ * record id and key strings included): an entry of a packed run is a few
+ * words, so that batches handed to a transport during a burst hold little.
  */
 export class Entry implements QueuedRecord {
   bulk: Waiter | undefined = undefined;
-  #encoded: Uint8Array | string;
+  inBatch = false;
+  /** Order of arrival; restored records get seq <= 0 (older than anything new). */
+  readonly seq: number;
+  /** Size of the encoded event in bytes. */
+  readonly bytes: number;
+  /** The event as the caller gave it (`send()`), for failure reports. */
+  readonly event: IdemtrackEvent | undefined;
+  readonly #record: QueuedRecord | undefined;
+  readonly #run: PackedRun | undefined;
+  readonly #index: number;
 
-  constructor(
-    readonly id: string,
-    readonly key: string,
-    readonly group: string,
-    readonly stream: string,
-    encoded: Uint8Array | string,
-    /** Size of the encoded event in bytes (UTF-8 of the text). */
-    readonly bytes: number,
-    readonly queuedAt: number,
-    /** Order of arrival; restored records get seq <= 0 (older than anything new). */
-    readonly seq: number,
-    public inBatch: boolean,
-    readonly event: IdemtrackEvent | undefined,
+  private constructor(
+    seq: number,
+    bytes: number,
+    event: IdemtrackEvent | undefined,
+    record: QueuedRecord | undefined,
+    run: PackedRun | undefined,
+    index: number,
   ) {
-    this.#encoded = encoded;
+    this.seq = seq;
+    this.bytes = bytes;
+    this.event = event;
+    this.#record = record;
+    this.#run = run;
+    this.#index = index;
+  }
+
+  /** An entry over a record (its fields as they are). */
+  static of(record: QueuedRecord, seq: number, event?: IdemtrackEvent): Entry {
+    return new Entry(seq, record.data.length, event, record, undefined, -1);
+  }
+
+  /** The `index`-th event of a packed run. */
+  static packed(run: PackedRun, index: number): Entry {
+    return new Entry(run.seq(index), run.size(index), undefined, undefined, run, index);
+  }
+
+  get id(): string {
+    return this.#run?.id(this.#index) ?? this.#record!.id;
+  }
+
+  get key(): string {
+    return this.#run?.key(this.#index) ?? this.#record!.key;
+  }
+
+  get group(): string {
+    return this.#run?.group(this.#index) ?? this.#record!.group;
+  }
+
+  get stream(): string {
+    return this.#run?.stream(this.#index) ?? this.#record!.stream;
   }
 
   get data(): Uint8Array {
-    const encoded = this.#encoded;
-    if (typeof encoded !== "string") return encoded;
-    const data = slabs.encode(encoded);
-    this.#encoded = data;
-    return data;
+    return this.#run?.data(this.#index) ?? this.#record!.data;
   }
 
-  get text(): string | undefined {
-    const encoded = this.#encoded;
-    return typeof encoded === "string" ? encoded : undefined;
+  get queuedAt(): number {
+    return this.#run?.queuedAt(this.#index) ?? this.#record!.queuedAt;
   }
 }
 
@@ -81,37 +109,96 @@ export class EntryQueue {
     this.#head = 0;
   }
 
-  /** Removes and returns the head. */
-  shift(): Entry | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const entry = this.#items[this.#head]!;
-    this.#items[this.#head++] = undefined as unknown as Entry;
-    this.#bytes -= entry.bytes;
-    return entry;
-  }
-
-  /** Drops `count` entries off the head. */
-  skip(count: number): void {
-    for (let i = 0; i < count; i++) {
-      this.#bytes -= this.#items[this.#head]!.bytes;
-      this.#items[this.#head++] = undefined as unknown as Entry;
-    }
-    this.compact();
+  /** Removes the first `count` entries and returns them. */
+  take(count: number): Entry[] {
+    const taken = this.#items.slice(this.#head, this.#head + count);
+    for (const entry of taken) this.#bytes -= entry.bytes;
+    this.#items.fill(undefined as unknown as Entry, this.#head, this.#head + count);
+    this.#head += count;
+    this.#compact();
+    return taken;
   }
 
   /** Releases the consumed prefix once it is most of the array. */
-  compact(): void {
+  #compact(): void {
     if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }
   }
+}
+
+/**
+ * The events not yet in a batch, oldest first: entries made at once
+ * (records restored from storage, and every new event when storage journals
+ * records) ahead of the packed new events.
+ */
+export class Queue {
+  readonly entries = new EntryQueue();
+  readonly packed: PackedQueue;
+
+  constructor(packed: PackedQueue) {
+    this.packed = packed;
+  }
+
+  get length(): number {
+    return this.entries.length + this.packed.length;
+  }
+
+  /** Encoded bytes queued (without framing). */
+  get bytes(): number {
+    return this.entries.bytes + this.packed.bytes;
+  }
+
+  sizeAt(index: number): number {
+    const n = this.entries.length;
+    return index < n ? this.entries.at(index)!.bytes : this.packed.sizeAt(index - n);
+  }
+
+  groupAt(index: number): string {
+    const n = this.entries.length;
+    return index < n ? this.entries.at(index)!.group : this.packed.groupAt(index - n);
+  }
+
+  streamAt(index: number): string {
+    const n = this.entries.length;
+    return index < n ? this.entries.at(index)!.stream : this.packed.streamAt(index - n);
+  }
+
+  seqAt(index: number): number {
+    const n = this.entries.length;
+    return index < n ? this.entries.at(index)!.seq : this.packed.seqAt(index - n);
+  }
+
+  /** Removes the first `count` events and returns them as entries. */
+  take(count: number): Entry[] {
+    const fromEntries = Math.min(count, this.entries.length);
+    const taken = this.entries.take(fromEntries);
+    if (count === fromEntries) return taken;
+    const packed = this.packed.takeRun(count - fromEntries).entries(false);
+    return fromEntries === 0 ? packed : taken.concat(packed);
+  }
+
+  /** Removes the first `count` events as a run, when all of them are packed ones. */
+  takeRun(count: number): PackedRun | undefined {
+    return this.entries.length === 0 ? this.packed.takeRun(count) : undefined;
+  }
+
+  /** Removes and returns the oldest event. */
+  shift(): Entry | undefined {
+    return this.length === 0 ? undefined : this.take(1)[0];
+  }
+
+  /** Every queued event as an entry, left in place. */
+  snapshot(): Entry[] {
+    const entries: Entry[] = [];
+    for (let i = 0; i < this.entries.length; i++) entries.push(this.entries.at(i)!);
+    return entries.concat(this.packed.snapshot());
+  }
 
   /** Idempotency keys of everything queued. */
   keys(): string[] {
-    const keys: string[] = [];
-    for (let i = this.#head; i < this.#items.length; i++) keys.push(this.#items[i]!.key);
-    return keys;
+    return this.snapshot().map((entry) => entry.key);
   }
 }
 
@@ -134,8 +221,8 @@ export interface Overflow {
   readonly admit: boolean;
   /** Events dropped (the oldest ones, or the new one), for the `drop` hook. */
   readonly dropped: FailedRecord[];
-  /** Ids of queued records dropped (to remove from storage). */
-  readonly removedIds: string[];
+  /** Queued events dropped (to remove from storage). */
+  readonly removed: Entry[];
 }
 
 /** Whether one more event of `size` bytes passes a bound. */
@@ -153,9 +240,9 @@ export function isFull(bounds: QueueBounds, held: HeldCounts, size: number): boo
 export function makeRoom(
   bounds: QueueBounds,
   held: HeldCounts,
-  queue: EntryQueue,
+  queue: Queue,
   size: number,
-  incoming: { key: string; data: Uint8Array; event: IdemtrackEvent | undefined },
+  incoming: { key: string; data: () => Uint8Array; event: IdemtrackEvent | undefined },
   drop: (entry: Entry, reason: string) => FailedRecord,
 ): Overflow {
   const bound = held.unsettled + 1 > bounds.maxQueueSize ? "events" : "bytes";
@@ -163,20 +250,19 @@ export function makeRoom(
   if (bounds.overflow === "reject") throw new QueueFullError(bound, limit);
   const reason = new QueueFullError(bound, limit).message;
   const dropped: FailedRecord[] = [];
-  const removedIds: string[] = [];
+  const removed: Entry[] = [];
   if (bounds.overflow === "dropOldest") {
     while (isFull(bounds, held, size)) {
       const oldest = queue.shift();
       if (oldest === undefined) break;
-      removedIds.push(oldest.id);
+      removed.push(oldest);
       dropped.push(drop(oldest, reason));
     }
-    queue.compact();
   }
-  if (!isFull(bounds, held, size)) return { admit: true, dropped, removedIds };
+  if (!isFull(bounds, held, size)) return { admit: true, dropped, removed };
   // dropNewest, or everything held is in flight: the new event is the one dropped.
   const { key, data, event } = incoming;
-  const failed: FailedRecord = { key, data, error: reason, code: "dropped" };
+  const failed: FailedRecord = { key, data: data(), error: reason, code: "dropped" };
   dropped.push(event === undefined ? failed : { ...failed, event });
-  return { admit: false, dropped, removedIds };
+  return { admit: false, dropped, removed };
 }

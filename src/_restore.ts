@@ -60,20 +60,9 @@ export function restore(snapshot: StorageSnapshot, journal: Journal, settler: Se
   for (const record of snapshot.records) byId.set(record.id, record);
   let seq = -snapshot.records.length;
   const newEntry = (record: QueuedRecord, inBatch: boolean): Entry => {
-    const { id, key, group, stream, data, queuedAt } = record;
-    const entry = new Entry(
-      id,
-      key,
-      group,
-      stream,
-      data,
-      data.byteLength,
-      queuedAt,
-      seq++,
-      inBatch,
-      undefined,
-    );
-    settler.hold(entry);
+    const entry = Entry.of(record, seq++);
+    entry.inBatch = inBatch;
+    settler.hold(entry.bytes);
     settler.stats.tracked++;
     return entry;
   };
@@ -92,15 +81,18 @@ export function restore(snapshot: StorageSnapshot, journal: Journal, settler: Se
       continue;
     }
     settler.inFlight += entries.length;
-    batches.push({
+    const batch: ActiveBatch = {
       id: stored.id,
       stream: stored.stream,
-      entries,
+      members: entries,
+      size: entries.length,
       attempt: stored.attempt,
       createdAt: stored.createdAt,
       retry: { ...INITIAL_RETRY_STATE, retries: stored.attempt },
       saved: true,
-    });
+    };
+    journal.form(batch);
+    batches.push(batch);
   }
   const entries: Entry[] = [];
   for (const record of snapshot.records) {

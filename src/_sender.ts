@@ -5,9 +5,10 @@ import { NetworkError } from "./errors/network_error.ts";
 import { TimeoutError } from "./errors/timeout_error.ts";
 import type { PipelineHooks } from "./pipeline.ts";
 import type { BatchOutcome, OutgoingBatch, Profile } from "./profile.ts";
+import type { QueuedRecord } from "./storage.ts";
 import type { TokenBucket } from "./token_bucket.ts";
 import type { Transport } from "./transport.ts";
-import type { ActiveBatch } from "./_batcher.ts";
+import { type ActiveBatch, entriesOf } from "./_batcher.ts";
 import { isPromiseLike } from "./_promise.ts";
 
 /** How requests go out. */
@@ -94,10 +95,15 @@ export class Sender {
   /** One send: the profile's outcome, or a retry outcome for network errors and timeouts. */
   async send(batch: ActiveBatch): Promise<SendResult> {
     const { profile, transport, clock, timeoutMs, compression, hooks } = this.#options;
+    // Made when a profile or hook reads them, and let go while the request is out, so that a
+    // batch waiting for its answer holds nothing per event (see entriesOf).
+    let records: readonly QueuedRecord[] | undefined;
     const outgoing: OutgoingBatch = {
       id: batch.id,
       stream: batch.stream,
-      records: batch.entries.map((entry) => entry),
+      get records() {
+        return records ??= entriesOf(batch);
+      },
       attempt: batch.attempt,
     };
     const controller = new AbortController();
@@ -125,6 +131,7 @@ export class Sender {
         const replaced = hook({ request, batch: outgoing });
         request = (isPromiseLike(replaced) ? await replaced : replaced) ?? request;
       }
+      records = undefined;
       const response = await transport(
         queueing
           ? { ...request, signal: controller.signal, timeoutMs }

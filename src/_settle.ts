@@ -10,7 +10,7 @@ import type {
 } from "./pipeline.ts";
 import type { BatchOutcome, RecordOutcome } from "./profile.ts";
 import { planRetry, type RetryOptions, type RetryState } from "./retry.ts";
-import type { ActiveBatch } from "./_batcher.ts";
+import { type ActiveBatch, entriesOf } from "./_batcher.ts";
 import type { Journal } from "./_journal.ts";
 import type { Entry } from "./_queue.ts";
 
@@ -116,10 +116,10 @@ export class Settler {
     this.#onFlushDone = onFlushDone;
   }
 
-  /** Counts a new held event. */
-  hold(entry: Entry): void {
+  /** Counts a new held event of `bytes`. */
+  hold(bytes: number): void {
     this.unsettled++;
-    this.heldBytes += entry.bytes;
+    this.heldBytes += bytes;
   }
 
   get flushing(): boolean {
@@ -215,7 +215,8 @@ export class Settler {
     const retry: Entry[] = [];
     let retryAfterMs: number | undefined;
     let lastRetry: { code: number | string; reason: string } | undefined;
-    batch.entries.forEach((entry, index) => {
+    const entries = entriesOf(batch);
+    entries.forEach((entry, index) => {
       const outcome: RecordOutcome | undefined = batchOutcome.kind === "all"
         ? batchOutcome.outcome
         : batchOutcome.outcomes[index];
@@ -254,7 +255,7 @@ export class Settler {
       return undefined;
     }
     this.stats.retried += retry.length;
-    if (retry.length === batch.entries.length) {
+    if (retry.length === entries.length) {
       // Same membership: same key, so the server can recognise the resend.
       this.report(batch, 0, 0, 0, retry.length);
       return { same: true, state: plan.state, delayMs: plan.delayMs };
@@ -272,21 +273,21 @@ export class Settler {
     cause: IdemtrackError | undefined,
     retrying = 0,
   ): void {
-    const removed: string[] = [];
+    const removed: Entry[] = [];
     for (const entry of delivered) {
-      removed.push(entry.id);
+      removed.push(entry);
       this.settle(entry, "delivered");
     }
     for (const entry of duplicates) {
-      removed.push(entry.id);
+      removed.push(entry);
       this.settle(entry, "duplicate");
     }
     const failures: FailedRecord[] = [];
     for (const [entry, code, reason] of failed) {
-      removed.push(entry.id);
+      removed.push(entry);
       failures.push(this.settle(entry, "failed", reason, code)!);
     }
-    this.#journal.settleBatch(batch.id, removed);
+    this.#journal.settleBatch(batch, removed);
     this.report(batch, delivered.length, duplicates.length, failed.length, retrying);
     // One error per distinct reason, so a batch of 1000 rejections is one report.
     const byReason = new Map<string, FailedRecord[]>();
@@ -314,7 +315,7 @@ export class Settler {
   failOversize(entries: Entry[], maxBatchBytes: number): void {
     if (entries.length === 0) return;
     const reason = `event is larger than a request may be (${maxBatchBytes} bytes)`;
-    this.#journal.forget(entries.map((entry) => entry.id));
+    this.#journal.forget(entries);
     const failed = entries.map((entry) => this.settle(entry, "failed", reason, "oversize")!);
     this.emitError(new DeliveryError("", failed.map((f) => f.key), "oversize", reason));
   }

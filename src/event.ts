@@ -438,7 +438,21 @@ export function checkEncodedSize(
   encoded: string | Uint8Array,
   maxEventBytes: number = DEFAULT_EVENT_RULES.maxEventBytes,
 ): number {
-  const bytes = typeof encoded === "string" ? utf8ByteLength(encoded) : encoded.byteLength;
+  return checkEventBytes(
+    typeof encoded === "string" ? utf8ByteLength(encoded) : encoded.byteLength,
+    maxEventBytes,
+  );
+}
+
+/**
+ * Checks an encoded event's size in bytes against the per-event cap.
+ *
+ * @throws {EventValidationError} when `bytes` is over `maxEventBytes`.
+ */
+export function checkEventBytes(
+  bytes: number,
+  maxEventBytes: number = DEFAULT_EVENT_RULES.maxEventBytes,
+): number {
   if (bytes > maxEventBytes) {
     throw new EventValidationError(
       "event",

@@ -1,5 +1,5 @@
 import type { JsonValue } from "./event.ts";
-import type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "./storage.ts";
+import type { LiveQueue, QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "./storage.ts";
 import { RecordLog } from "./_record_log.ts";
 
 /** Options of {@linkcode MemoryStorage}. */
@@ -14,9 +14,11 @@ export interface MemoryStorageOptions {
 }
 
 interface MemoryData {
-  readonly records: RecordLog;
-  readonly batches: Map<string, StoredBatch>;
+  records: RecordLog;
+  batches: Map<string, StoredBatch>;
   readonly values: Map<string, JsonValue>;
+  /** The queue of the client that adopted the store, which stands for records and batches. */
+  live: LiveQueue | undefined;
 }
 
 /**
@@ -28,6 +30,9 @@ interface MemoryData {
  * a `new MemoryStorage({ sharedWith })`) resumes whatever the previous one
  * left (queued records, formed batches with their keys, values), which is how
  * tests simulate a crash without a file.
+ *
+ * A client keeps no second copy of its queue here: it hands the store its
+ * live queue ({@linkcode MemoryStorage.adopt}), which `open()` reads.
  *
  * @example Usage
  * ```ts
@@ -49,50 +54,54 @@ interface MemoryData {
 export class MemoryStorage implements Storage {
   readonly name = "memory";
   readonly #data: MemoryData;
-  readonly #records: RecordLog;
-  readonly #batches: Map<string, StoredBatch>;
-  readonly #values: Map<string, JsonValue>;
 
   constructor(options: MemoryStorageOptions = {}) {
     const { sharedWith } = options;
-    this.#data = sharedWith === undefined
-      // No byte accounting (nothing here is sized), so no record's bytes are made.
-      ? { records: new RecordLog(() => 0), batches: new Map(), values: new Map() }
-      : sharedWith.#data;
-    ({ records: this.#records, batches: this.#batches, values: this.#values } = this.#data);
+    this.#data = sharedWith === undefined ? newData() : sharedWith.#data;
   }
 
-  /** Returns what the store holds, at once; may be called again by a later client. */
+  /**
+   * Returns what the store holds (the adopting client's queue as it is now),
+   * at once; may be called again by a later client.
+   */
   open(): StorageSnapshot {
-    return {
-      records: this.#records.live(),
-      batches: [...this.#batches.values()],
-      values: new Map(this.#values),
-      skipped: { entries: 0, bytes: 0 },
-    };
+    const { live, records, batches, values } = this.#data;
+    const held = live === undefined
+      ? { records: records.live(), batches: [...batches.values()] }
+      : live.snapshot();
+    return { ...held, values: new Map(values), skipped: { entries: 0, bytes: 0 } };
+  }
+
+  /** Takes a client's live queue in place of the records and batches held until now. */
+  adopt(live: LiveQueue): void {
+    const data = this.#data;
+    data.live = live;
+    data.records = newRecordLog();
+    data.batches = new Map();
   }
 
   append(records: readonly QueuedRecord[]): void {
-    this.#records.append(records);
+    this.#data.records.append(records);
   }
 
   saveBatch(batch: StoredBatch): void {
     // A copy: the caller may reuse its arrays (the records themselves are kept as given).
-    this.#batches.set(batch.id, { ...batch, recordIds: [...batch.recordIds] });
+    this.#data.batches.set(batch.id, { ...batch, recordIds: [...batch.recordIds] });
   }
 
   settleBatch(batchId: string, removedRecordIds: readonly string[]): void {
-    this.#batches.delete(batchId);
-    this.#records.remove(removedRecordIds);
+    this.#data.batches.delete(batchId);
+    this.#data.records.remove(removedRecordIds);
   }
 
   remove(recordIds: readonly string[]): void {
-    this.#records.remove(recordIds);
+    this.#data.records.remove(recordIds);
   }
 
   setValue(key: string, value: JsonValue | undefined): void {
-    if (value === undefined) this.#values.delete(key);
-    else this.#values.set(key, structuredClone(value));
+    const { values } = this.#data;
+    if (value === undefined) values.delete(key);
+    else values.set(key, structuredClone(value));
   }
 
   sync(): Promise<void> {
@@ -105,6 +114,14 @@ export class MemoryStorage implements Storage {
 
   /** Records held (queued or in a batch); for tests and diagnostics. */
   get size(): number {
-    return this.#records.size;
+    const { live, records } = this.#data;
+    return live === undefined ? records.size : live.held;
   }
+}
+
+// No byte accounting (nothing here is sized).
+const newRecordLog = () => new RecordLog(() => 0);
+
+function newData(): MemoryData {
+  return { records: newRecordLog(), batches: new Map(), values: new Map(), live: undefined };
 }

@@ -3,9 +3,8 @@ import { ClientClosedError } from "./errors/client_closed_error.ts";
 import { DeliveryError } from "./errors/delivery_error.ts";
 import type { IdemtrackError } from "./errors/idemtrack_error.ts";
 import { StorageError } from "./errors/storage_error.ts";
-import { checkEncodedSize, type IdemtrackEvent, type JsonValue } from "./event.ts";
+import { checkEventBytes, type IdemtrackEvent, type JsonValue } from "./event.ts";
 import {
-  encodedBytes,
   type EncodedEvent,
   encodedForm,
   type OutgoingBatch,
@@ -13,14 +12,16 @@ import {
   type Profile,
 } from "./profile.ts";
 import type { RetryOptions } from "./retry.ts";
-import type { Storage, StorageSnapshot } from "./storage.ts";
+import type { LiveQueue, QueuedRecord, Storage, StorageSnapshot } from "./storage.ts";
 import type { RateLimit } from "./token_bucket.ts";
 import type { Transport, TransportResponse } from "./transport.ts";
 import { registerExitHook } from "./_exit_hook.ts";
-import { type ActiveBatch, Batcher } from "./_batcher.ts";
-import { Journal } from "./_journal.ts";
+import { type ActiveBatch, Batcher, entriesOf } from "./_batcher.ts";
+import { Journal, stored } from "./_journal.ts";
 import { type ResolvedPipelineOptions, resolvePipelineOptions } from "./_pipeline_options.ts";
-import { Entry, EntryQueue, isFull, makeRoom } from "./_queue.ts";
+import { Entry, isFull, makeRoom, Queue } from "./_queue.ts";
+import { PackedQueue } from "./_packed_queue.ts";
+import { SlabWriter } from "./_slab_writer.ts";
 import { openStorage, restore } from "./_restore.ts";
 import { isPromiseLike } from "./_promise.ts";
 import { Sender } from "./_sender.ts";
@@ -270,14 +271,15 @@ export class Pipeline {
   readonly #settler: Settler;
   readonly #batcher: Batcher;
   readonly #sender: Sender;
-  readonly #queue = new EntryQueue();
   readonly #unregisterExit: () => void;
 
-  // Random per process, so ids never repeat across restarts; short, so that ids stay flat
-  // strings (under 13 characters V8 copies a concatenation instead of making a rope, which
-  // every storage driver that hashes or encodes the id would have to flatten) for 1.6 M events.
+  // Record ids are this prefix and the event's seq. Random per process, so ids never repeat
+  // across restarts; short, so that ids stay flat strings (under 13 characters V8 copies a
+  // concatenation instead of making a rope, which every storage driver that hashes or encodes
+  // the id would have to flatten) for 1.6 M events.
   readonly #idPrefix = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36) + "-";
-  #nextId = 0;
+  readonly #queue = new Queue(new PackedQueue(this.#idPrefix));
+  readonly #writer = new SlabWriter();
   #seq = 0;
 
   /** Formed batches waiting for a send slot (restored, split, `deliver()`). */
@@ -358,10 +360,10 @@ export class Pipeline {
       else this.#values.set(key, value);
     }
     this.#ready.push(...restored.batches);
-    this.#queue.prepend(restored.entries);
+    this.#queue.entries.prepend(restored.entries);
     this.#forceUpTo = Math.max(this.#forceUpTo, 0);
     this.#opened = true;
-    this.#journal.markOpen();
+    this.#journal.markOpen(this.#live);
     this.#journal.flush();
     this.#pump();
     return this.#values;
@@ -391,29 +393,44 @@ export class Pipeline {
    * @throws {QueueFullError} at the queue bound under the `reject` policy.
    * @throws {ClientClosedError} after `close()`.
    */
-  enqueue(encoded: EncodedEvent, key: string, event?: IdemtrackEvent): void {
+  enqueue(encoded: EncodedEvent, key: string): void {
     if (this.#closed) throw new ClientClosedError("track");
     if (this.#opening === undefined) this.open().catch(() => {});
-    const size = checkEncodedSize(encodedForm(encoded), this.#options.maxEventBytes);
+    const writer = this.#writer;
+    const size = checkEventBytes(
+      writer.stage(encodedForm(encoded), key),
+      this.#options.maxEventBytes,
+    );
+    let dropped: FailedRecord[] | undefined;
     if (isFull(this.#options, this.#settler, size)) {
       const overflow = makeRoom(
         this.#options,
         this.#settler,
         this.#queue,
         size,
-        { key, data: encodedBytes(encoded), event },
+        { key, data: () => writer.view().slice(), event: undefined },
         (entry, reason) => this.#settler.settle(entry, "dropped", reason, "dropped")!,
       );
-      this.#journal.forget(overflow.removedIds);
+      this.#journal.forget(overflow.removed);
+      dropped = overflow.dropped;
       if (!overflow.admit) {
         this.#settler.stats.tracked++;
         this.#settler.stats.dropped++;
+        emit(this.#hooks.drop, { records: dropped });
+        return;
       }
-      emit(this.#hooks.drop, { records: overflow.dropped });
-      if (!overflow.admit) return;
     }
-    this.#queue.push(this.#add(encoded, size, key, event));
+    const { group, stream } = encoded;
+    if (this.#journal.live) {
+      // Nothing per event but bytes and numbers until it joins a batch (see PackedQueue).
+      this.#queue.packed.push(writer, group, stream, this.#clock.now(), ++this.#seq);
+      this.#settler.hold(size);
+    } else {
+      this.#queue.entries.push(this.#add(key, group, stream, undefined));
+    }
     this.#settler.stats.tracked++;
+    // After the event is queued: a hook may track another one.
+    if (dropped !== undefined) emit(this.#hooks.drop, { records: dropped });
     if (this.#timer === undefined && this.#options.flushIntervalMs > 0) {
       this.#timer = this.#clock.setTimeout(() => this.#onTimer(), this.#options.flushIntervalMs);
     }
@@ -444,18 +461,18 @@ export class Pipeline {
         resolve,
       };
       const entries: Entry[] = [];
+      const writer = this.#writer;
       for (const { encoded, key, event } of items) {
         this.#settler.stats.tracked++;
-        let size: number;
         try {
-          size = checkEncodedSize(encodedForm(encoded), this.#options.maxEventBytes);
+          checkEventBytes(writer.stage(encodedForm(encoded), key), this.#options.maxEventBytes);
         } catch (error) {
-          const failure = { key, data: encodedBytes(encoded), error: (error as Error).message };
+          const failure = { key, data: writer.view().slice(), error: (error as Error).message };
           this.#settler.stats.failed++;
           count(waiter, { ...failure, code: "oversize", ...(event && { event }) });
           continue;
         }
-        const entry = this.#add(encoded, size, key, event);
+        const entry = this.#add(key, encoded.group, encoded.stream, event);
         entry.bulk = waiter;
         entries.push(entry);
       }
@@ -566,28 +583,37 @@ export class Pipeline {
     };
   }
 
-  #add(
-    encoded: EncodedEvent,
-    bytes: number,
-    key: string,
-    event: IdemtrackEvent | undefined,
-  ): Entry {
-    const entry = new Entry(
-      this.#idPrefix + (this.#nextId++).toString(36),
+  /** The event the writer staged, as a held entry over its record (journaled unless storage is live). */
+  #add(key: string, group: string, stream: string, event: IdemtrackEvent | undefined): Entry {
+    const writer = this.#writer;
+    writer.commit();
+    const seq = ++this.#seq;
+    const record: QueuedRecord = {
+      id: this.#idPrefix + seq.toString(36),
       key,
-      encoded.group,
-      encoded.stream,
-      encodedForm(encoded),
-      bytes,
-      this.#clock.now(),
-      ++this.#seq,
-      false,
-      event,
-    );
+      group,
+      stream,
+      data: writer.view(),
+      queuedAt: this.#clock.now(),
+    };
+    const entry = Entry.of(record, seq, event);
     this.#journal.add(entry);
-    this.#settler.hold(entry);
+    this.#settler.hold(entry.bytes);
     return entry;
   }
+
+  /** The queue as a journal of it would hold it, for a store that adopts it. */
+  readonly #live: LiveQueue = ((pipeline: Pipeline) => ({
+    get held() {
+      return pipeline.#settler.unsettled;
+    },
+    snapshot() {
+      const batches = [...pipeline.#journal.formed];
+      const records = batches.flatMap(entriesOf).concat(pipeline.#queue.snapshot());
+      records.sort((a, b) => a.seq - b.seq);
+      return { records, batches: batches.filter((batch) => batch.saved).map(stored) };
+    },
+  }))(this);
 
   #scheduleTick(): void {
     if (this.#tickScheduled) return;
@@ -611,8 +637,8 @@ export class Pipeline {
     this.#pump();
   }
 
-  #mayForm = (head: Entry): boolean =>
-    this.#queue.length >= this.#options.flushAt || head.seq <= this.#forceUpTo ||
+  #mayForm = (headSeq: number): boolean =>
+    this.#queue.length >= this.#options.flushAt || headSeq <= this.#forceUpTo ||
     this.#settler.flushing || this.#closing;
 
   #fullBatchQueued(): boolean {
@@ -652,13 +678,13 @@ export class Pipeline {
       const { outcome, cause } = await this.#sender.send(batch);
       if (this.#aborted) return;
       if (outcome.kind === "split") {
-        if (batch.entries.length === 1) {
+        if (batch.size === 1) {
           // A single event cannot be split.
           this.#settler.finishBatch(
             batch,
             [],
             [],
-            [[batch.entries[0]!, 413, outcome.reason]],
+            [[entriesOf(batch)[0]!, 413, outcome.reason]],
             undefined,
           );
           return;

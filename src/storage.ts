@@ -17,15 +17,12 @@ export interface QueuedRecord {
    */
   readonly stream: string;
   /**
-   * Encoded event. The client's records may make it when first read (a
-   * getter, for events encoded as text): copy records field by field, not by
-   * spreading them.
+   * Encoded event: a view that may share its buffer with other records (keep
+   * a copy, `ownBytes`-style, to hold it apart). The client's records make
+   * `id` and `key` when first read (getters): copy records field by field, not
+   * by spreading them.
    */
   readonly data: Uint8Array;
-  /** The encoded event as text, when it was encoded as text (`data` is its UTF-8). */
-  readonly text?: string;
-  /** Byte length of `data`, when known without making it (the client's own records). */
-  readonly bytes?: number;
   /** When it was queued, epoch milliseconds. */
   readonly queuedAt: number;
 }
@@ -57,6 +54,17 @@ export interface StorageSnapshot {
   values: Map<string, JsonValue>;
   /** What recovery had to skip (torn or corrupt entries); zero when the store was clean. */
   skipped: { entries: number; bytes: number };
+}
+
+/**
+ * The client's queue as it is, for a store that lives in the same memory
+ * (see {@linkcode Storage.adopt}).
+ */
+export interface LiveQueue {
+  /** Events held (queued and in batches). */
+  readonly held: number;
+  /** Records and saved batches as a journal of them would hold them now. */
+  snapshot(): { records: QueuedRecord[]; batches: StoredBatch[] };
 }
 
 /**
@@ -101,4 +109,12 @@ export interface Storage {
   sync(): Promise<void>;
   /** Syncs and releases the store (its lock, file handles). */
   close(): Promise<void>;
+  /**
+   * Optional, for a store in the client's own memory, where a journal would be
+   * a second copy of the queue: once open, the client hands over its live
+   * queue instead, and then neither appends records nor saves or settles
+   * batches (values still go through `setValue`). The store answers a later
+   * `open()` (a restarted client over the same store) from `live.snapshot()`.
+   */
+  adopt?(live: LiveQueue): void;
 }

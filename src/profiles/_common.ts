@@ -6,8 +6,6 @@
  */
 import type { JsonObject, JsonValue } from "../event.ts";
 import { joinJsonArray } from "../_json_array.ts";
-import type { QueuedRecord } from "../storage.ts";
-import { utf8ByteLength } from "../_utf8.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -36,34 +34,6 @@ export function joinBody(
     items.map((item) => item.data),
     typeof suffix === "string" ? encoder.encode(suffix) : suffix,
   );
-}
-
-/**
- * Writes records encoded as text into `prefix text,text,… suffix`, each
- * straight into a body of exactly its size (no joined string: a 500 KB
- * string per request is garbage only a full GC reclaims); `undefined` when a
- * record has bytes only (restored from storage).
- */
-export function joinTextBody(
-  prefix: string,
-  records: readonly QueuedRecord[],
-  suffix: string,
-): Uint8Array | undefined {
-  let size = utf8ByteLength(prefix) + utf8ByteLength(suffix) + Math.max(0, records.length - 1);
-  for (let i = 0; i < records.length; i++) {
-    const { text, bytes } = records[i]!;
-    if (text === undefined) return undefined;
-    // The client measured each event when it was queued.
-    size += bytes ?? utf8ByteLength(text);
-  }
-  const body = new Uint8Array(size);
-  let offset = encoder.encodeInto(prefix, body).written;
-  for (let i = 0; i < records.length; i++) {
-    if (i > 0) body[offset++] = 0x2c; // ","
-    offset += encoder.encodeInto(records[i]!.text!, body.subarray(offset)).written;
-  }
-  encoder.encodeInto(suffix, body.subarray(offset));
-  return body;
 }
 
 /** Parses a response body as a JSON object, or `undefined` if it is not one. */

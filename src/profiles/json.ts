@@ -12,7 +12,7 @@ import type {
 } from "../profile.ts";
 import { classifyResponse } from "../response.ts";
 import type { TransportResponse } from "../transport.ts";
-import { joinBody, joinTextBody } from "./_common.ts";
+import { joinBody } from "./_common.ts";
 
 /** Path used when the endpoint is a bare origin. */
 export const JSON_BATCH_PATH = "/v1/events/batch";
@@ -162,9 +162,9 @@ function readResults(body: string, count: number, ok: boolean): BatchOutcome | u
 /**
  * idemtrack's own wire format (`docs/wire-json.md`): the `Client`'s default
  * profile. Each event is serialized once at `track()` time (timestamps as ISO
- * strings, cached per millisecond) and kept as that text; a request body is
- * one allocation the texts are encoded into (records restored from storage,
- * which are bytes, are copied in).
+ * strings, cached per millisecond); the client writes that text into its
+ * queue's slabs, and a request body is one allocation the events' bytes are
+ * copied into.
  *
  * @example Usage
  * ```ts
@@ -180,7 +180,7 @@ function readResults(body: string, count: number, ok: boolean): BatchOutcome | u
  *   id: "batch-0001",
  *   stream: "",
  *   attempt: 0,
- *   records: [{ id: "r1", key: event.idempotencyKey, queuedAt: 0, group, stream, data, text }],
+ *   records: [{ id: "r1", key: event.idempotencyKey, queuedAt: 0, group, stream, data }],
  * }, 0);
  * assert.equal(request.url, "http://127.0.0.1:8080/v1/events/batch");
  * assert.equal(request.headers["x-idempotency-key"], "batch-0001");
@@ -203,12 +203,11 @@ export function jsonProfile(options: JsonProfileOptions): Profile<EncodedText> {
     framing: JSON_ARRAY_FRAMING,
     keyPolicy: STRICT_KEY_POLICY,
     encode(event: IdemtrackEvent): EncodedText {
-      // Kept as text: bodies are built from the texts in one piece (see joinTextBody).
+      // Text: the client writes it straight into its queue's slabs.
       return { text: jsonWireText(event, iso), group: event.type, stream: "" };
     },
     buildRequest(batch: OutgoingBatch): PreparedRequest {
-      const body = joinTextBody(PREFIX, batch.records, SUFFIX) ??
-        joinBody(PREFIX, batch.records, SUFFIX);
+      const body = joinBody(PREFIX, batch.records, SUFFIX);
       return {
         url,
         method: "POST",
