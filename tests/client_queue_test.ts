@@ -168,3 +168,66 @@ Deno.test("stats() shows backpressure while requests are in flight", async () =>
   await c.close();
   await server.close();
 });
+
+Deno.test("MemoryStorage answers open() from the live queue of the client that adopted it, at each call", async () => {
+  // Also keeps the event loop alive while the client waits (its timers do not).
+  const server = await startJsonServer();
+  const storage = new MemoryStorage();
+  const sent: { key: string; events: string[] }[] = [];
+  const decoder = new TextDecoder();
+  // Requests are recorded and never answered: their batches stay in flight.
+  const transport = (request: { headers: Record<string, string>; body: Uint8Array }) => {
+    const body = JSON.parse(decoder.decode(request.body)) as {
+      events: { idempotency_key: string }[];
+    };
+    sent.push({
+      key: request.headers["x-idempotency-key"]!,
+      events: body.events.map((e) => e.idempotency_key),
+    });
+    return new Promise<never>(() => {});
+  };
+  const first = client("http://collector.test", {
+    storage,
+    transport,
+    maxBatchEvents: 2,
+    concurrency: 1,
+  });
+  for (let i = 0; i < 5; i++) first.track("e", { i }, { userId: "u1", idempotencyKey: key(i) });
+  first.flush().catch(() => {});
+  await waitFor(() => sent.length === 1, "the first batch in flight");
+  assert.equal(storage.size, 5);
+  let snapshot = storage.open();
+  assert.deepEqual(snapshot.records.map((r) => r.key), [0, 1, 2, 3, 4].map(key));
+  assert.deepEqual(
+    snapshot.batches.map((b) => ({
+      id: b.id,
+      keys: b.recordIds.map((id) => snapshot.records.find((r) => r.id === id)!.key),
+    })),
+    [{ id: sent[0]!.key, keys: sent[0]!.events }],
+  );
+  assert.equal(new Set(snapshot.records.map((r) => r.id)).size, 5, "record ids are unique");
+  assert.deepEqual(
+    snapshot.records.map((r) => JSON.parse(decoder.decode(r.data)).idempotency_key),
+    [0, 1, 2, 3, 4].map(key),
+  );
+  first.track("e", { i: 5 }, { userId: "u1", idempotencyKey: key(5) });
+  snapshot = storage.open();
+  assert.equal(snapshot.records.length, 6, "open() reads the queue as it is now");
+  const summary = await first.close({ timeoutMs: 0 });
+  assert.equal(summary.pending, 6);
+  assert.equal(storage.size, 6);
+
+  // A restarted client resumes all six: the batch in flight first, under its key.
+  const second = client(server.url, { storage });
+  const result = await second.flush();
+  assert.equal(result.success, 6);
+  assert.equal(server.requests[0]!.key, sent[0]!.key);
+  assert.deepEqual(server.requests[0]!.events.map((e) => e.idempotency_key), sent[0]!.events);
+  assert.deepEqual(
+    server.accepted.map((e) => e.idempotency_key).sort(),
+    [0, 1, 2, 3, 4, 5].map(key),
+  );
+  await second.close();
+  assert.equal(storage.size, 0);
+  await server.close();
+});
