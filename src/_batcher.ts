@@ -145,7 +145,7 @@ export class Batcher {
 
   /** 413: halves get new keys (their membership changed). Needs two entries or more. */
   split(batch: ActiveBatch): [ActiveBatch, ActiveBatch] {
-    this.#journal.settleBatch(batch, []);
+    this.#journal.settleBatch(batch, () => []);
     const entries = entriesOf(batch);
     const middle = Math.ceil(entries.length / 2);
     return [

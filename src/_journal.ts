@@ -84,10 +84,13 @@ export class Journal {
     return this.storage.saveBatch(stored(batch));
   }
 
-  /** Ends a batch; `removed` of its events leave storage, the others stay queued. */
-  settleBatch(batch: ActiveBatch, removed: readonly Entry[]): void {
+  /**
+   * Ends a batch; the events `removed()` lists leave storage, the others stay
+   * queued (a live store needs no list).
+   */
+  settleBatch(batch: ActiveBatch, removed: () => readonly Entry[]): void {
     this.formed.delete(batch);
-    if (!this.live) this.storage.settleBatch(batch.id, removed.map((entry) => entry.id));
+    if (!this.live) this.storage.settleBatch(batch.id, removed().map((entry) => entry.id));
   }
 
   setValue(key: string, value: JsonValue | undefined): void {

@@ -13,6 +13,7 @@ import { planRetry, type RetryOptions, type RetryState } from "./retry.ts";
 import { type ActiveBatch, entriesOf } from "./_batcher.ts";
 import type { Journal } from "./_journal.ts";
 import type { Entry } from "./_queue.ts";
+import type { PackedRun } from "./_packed_queue.ts";
 
 /** Someone waiting for a set of events: a `flush()` or a `deliver()`. */
 export interface Waiter {
@@ -173,31 +174,56 @@ export class Settler {
       const base = { key: entry.key, data: entry.data, error: error!, code: code! };
       failure = entry.event === undefined ? base : { ...base, event: entry.event };
     }
-    if (this.#flushWaiters.length > 0) {
-      let anyDone = false;
-      for (const waiter of this.#flushWaiters) {
-        if (entry.seq <= waiter.target) count(waiter, failure);
-        if (waiter.remaining === 0) anyDone = true;
-      }
-      // Filtered only when one finished: this runs once per settled event.
-      if (anyDone) {
-        const done = this.#flushWaiters.filter((waiter) => waiter.remaining === 0);
-        this.#flushWaiters = this.#flushWaiters.filter((waiter) => waiter.remaining > 0);
-        for (const waiter of done) waiter.resolve(finish(waiter.result));
-        this.#onFlushDone();
-      }
-    }
+    this.#countForFlushes(entry.seq, failure);
     if (entry.bulk !== undefined) {
       const waiter = entry.bulk;
       count(waiter, failure);
       if (waiter.remaining === 0) waiter.resolve(finish(waiter.result));
     }
+    this.#wakeIfIdle();
+    return failure;
+  }
+
+  /**
+   * Ends the life of a whole packed run at once, every event delivered or a
+   * duplicate, as `settle` would one by one (without an entry per event).
+   */
+  settleRun(run: PackedRun, how: "delivered" | "duplicate"): void {
+    const n = run.length;
+    this.unsettled -= n;
+    this.inFlight -= n;
+    if (how === "delivered") this.stats.delivered += n;
+    else this.stats.duplicates += n;
+    for (let i = 0; i < n; i++) {
+      this.heldBytes -= run.size(i);
+      this.#countForFlushes(run.seq(i), undefined);
+    }
+    this.#wakeIfIdle();
+  }
+
+  /** Counts a settled event (by its seq) into the flushes that cover it; resolves those done. */
+  #countForFlushes(seq: number, failure: FailedRecord | undefined): void {
+    if (this.#flushWaiters.length === 0) return;
+    let anyDone = false;
+    for (const waiter of this.#flushWaiters) {
+      if (seq <= waiter.target) count(waiter, failure);
+      if (waiter.remaining === 0) anyDone = true;
+    }
+    // Filtered only when one finished: this runs once per settled event.
+    if (anyDone) {
+      const done = this.#flushWaiters.filter((waiter) => waiter.remaining === 0);
+      this.#flushWaiters = this.#flushWaiters.filter((waiter) => waiter.remaining > 0);
+      for (const waiter of done) waiter.resolve(finish(waiter.result));
+      this.#onFlushDone();
+    }
+  }
+
+  #wakeIfIdle(): void {
     if (this.unsettled === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
       for (const wake of waiters) wake();
     }
-    return failure;
   }
 
   /**
@@ -209,6 +235,17 @@ export class Settler {
     batchOutcome: Exclude<BatchOutcome, { kind: "split" }>,
     cause: IdemtrackError | undefined,
   ): RetryDecision | undefined {
+    const { members } = batch;
+    if (batchOutcome.kind === "all" && !Array.isArray(members)) {
+      const { status } = batchOutcome.outcome;
+      if (status === "delivered" || status === "duplicate") {
+        this.settleRun(members, status);
+        this.#journal.settleBatch(batch, () => entriesOf(batch));
+        const duplicates = status === "duplicate" ? members.length : 0;
+        this.report(batch, members.length - duplicates, duplicates, 0, 0);
+        return undefined;
+      }
+    }
     const delivered: Entry[] = [];
     const duplicates: Entry[] = [];
     const failed: Failure[] = [];
@@ -287,7 +324,7 @@ export class Settler {
       removed.push(entry);
       failures.push(this.settle(entry, "failed", reason, code)!);
     }
-    this.#journal.settleBatch(batch, removed);
+    this.#journal.settleBatch(batch, () => removed);
     this.report(batch, delivered.length, duplicates.length, failed.length, retrying);
     // One error per distinct reason, so a batch of 1000 rejections is one report.
     const byReason = new Map<string, FailedRecord[]>();

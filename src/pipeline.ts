@@ -650,7 +650,8 @@ export class Pipeline {
   /** Starts sends while slots are free (with `onlyFull`, only of full batches off the queue). */
   #pump(onlyFull = false): void {
     if (!this.#opened || this.#aborted) return;
-    while (this.#active < this.#options.slots) {
+    const { slots, transport } = this.#options;
+    while (this.#active < slots && transport.saturated?.() !== true) {
       const batch = onlyFull
         ? (this.#fullBatchQueued() ? this.#batcher.next(this.#queue, this.#mayForm) : undefined)
         : this.#ready.shift() ?? this.#batcher.next(this.#queue, this.#mayForm);

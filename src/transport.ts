@@ -36,6 +36,13 @@ export type Transport =
   & {
     /** Requests it may be handed at once, for a transport that queues them itself. */
     readonly maxPending?: number;
+    /**
+     * For a transport that queues requests itself: true while it holds enough
+     * of them to keep its connections busy. The client then leaves its events
+     * in the queue, where they take less memory than request bodies, and hands
+     * the next batch over at a later `track()` or answer.
+     */
+    readonly saturated?: () => boolean;
     /** Releases what it holds (a worker thread); the client calls it when it closes. */
     readonly close?: () => void;
   };

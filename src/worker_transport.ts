@@ -42,8 +42,14 @@ interface RequestMessage {
   readonly timeoutMs: number;
 }
 
-/** What the main thread posts: a request, or the cancellation of one. */
-type Message = RequestMessage | { readonly cancel: number };
+/**
+ * What the main thread posts: a request, the cancellation of one, or (first)
+ * the shared counter of requests posted and not finished.
+ */
+type Message =
+  | RequestMessage
+  | { readonly cancel: number }
+  | { readonly unfinished: SharedArrayBuffer };
 
 /** What the worker posts back for each request. */
 type Reply =
@@ -72,10 +78,21 @@ const port = typeof require === "function"
 const queue = [];
 const running = new Map();
 let active = 0;
+let unfinished;
+const finished = () => {
+  if (unfinished !== undefined) Atomics.sub(unfinished, 0, 1);
+};
 port.listen((message) => {
+  if (message.unfinished !== undefined) {
+    unfinished = new Int32Array(message.unfinished);
+    return;
+  }
   if (message.cancel !== undefined) {
     const index = queue.findIndex((request) => request.id === message.cancel);
-    if (index >= 0) queue.splice(index, 1);
+    if (index >= 0) {
+      queue.splice(index, 1);
+      finished();
+    }
     running.get(message.cancel)?.abort();
     return;
   }
@@ -92,6 +109,11 @@ function pump() {
   }
 }
 async function send(request) {
+  let counted = false;
+  const finish = () => {
+    if (!counted) finished();
+    counted = true;
+  };
   const controller = new AbortController();
   running.set(request.id, controller);
   const timer = Number.isFinite(request.timeoutMs)
@@ -105,16 +127,19 @@ async function send(request) {
       signal: controller.signal,
     });
     const body = await response.text();
+    finish();
     port.post({ id: request.id, status: response.status, headers: [...response.headers], body });
     // Frees the body now: this isolate allocates little, so its GC (which would) runs rarely.
     request.body.transfer?.(0);
   } catch (error) {
+    finish();
     const reason = controller.signal.aborted ? controller.signal.reason : error;
     port.post({
       id: request.id,
       error: { name: String(reason?.name ?? "Error"), message: String(reason?.message ?? reason) },
     });
   } finally {
+    finish();
     clearTimeout(timer);
     running.delete(request.id);
   }
@@ -231,6 +256,8 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
   const source = workerSource(concurrency);
   const pending = new Map<number, Pending>();
   let worker: WorkerHandle | undefined;
+  /** Requests posted to the worker and not finished there (shared with it), when the runtime can share memory. */
+  let unfinished: Int32Array | undefined;
   let idleTimer: TimerId | undefined;
   let nextId = 0;
   // Node has no Web Worker: its threads module is loaded now, and requests made before it
@@ -266,6 +293,7 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
     idleTimer = undefined;
     const stopping = worker;
     worker = undefined;
+    unfinished = undefined;
     stopping?.terminate();
   };
   /** The worker failed or exited: it is let go (terminated) and what it held is rejected. */
@@ -297,9 +325,18 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
   const post = (message: RequestMessage, transfer: ArrayBuffer[]) => {
     if (!pending.has(message.id)) return; // cancelled while Node's threads module loaded
     try {
-      worker ??= startWorker(source, nodeThreads, onReply, onFailure);
+      if (worker === undefined) {
+        worker = startWorker(source, nodeThreads, onReply, onFailure);
+        unfinished = shareCounter(worker);
+      }
       worker.busy();
-      worker.post(message, transfer);
+      if (unfinished !== undefined) Atomics.add(unfinished, 0, 1);
+      try {
+        worker.post(message, transfer);
+      } catch (error) {
+        if (unfinished !== undefined) Atomics.sub(unfinished, 0, 1);
+        throw error;
+      }
     } catch (error) {
       // This request only (a detached body, a worker that cannot start); the others stand.
       settle(message.id, { error });
@@ -346,5 +383,23 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
     stop();
     rejectAll("closed");
   };
-  return Object.assign(send, { maxPending, close });
+  // Enough waiting in the worker to keep its connections busy: more bodies would only take memory.
+  const saturated = () => unfinished !== undefined && Atomics.load(unfinished, 0) >= 2 * concurrency;
+  return Object.assign(send, { maxPending, close, saturated });
+}
+
+/**
+ * Gives the worker a counter of requests posted and not finished, which the
+ * calling thread can read while it never yields; `undefined` where memory
+ * cannot be shared (a browser page that is not cross-origin isolated).
+ */
+function shareCounter(worker: WorkerHandle): Int32Array | undefined {
+  if (typeof SharedArrayBuffer !== "function") return undefined;
+  try {
+    const shared = new SharedArrayBuffer(4);
+    worker.post({ unfinished: shared }, []);
+    return new Int32Array(shared);
+  } catch {
+    return undefined;
+  }
 }

@@ -136,6 +136,11 @@ function readResult(value: unknown): RecordOutcome | undefined {
  * duplicate now.
  */
 function readResults(body: string, count: number, ok: boolean): BatchOutcome | undefined {
+  // The documented answer to a batch accepted whole begins with its counts: its results need no
+  // reading (a request's worth of objects, ~0.4 ms per 1 540-event answer).
+  if (ok && body.startsWith(`{"accepted":${count},"duplicates":0,"rejected":0,`)) {
+    return { kind: "all", outcome: DELIVERED };
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
