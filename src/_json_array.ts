@@ -7,16 +7,35 @@ export function joinJsonArray(
   parts: readonly Uint8Array[],
   suffix: Uint8Array,
 ): Uint8Array {
-  let length = prefix.byteLength + suffix.byteLength + Math.max(0, parts.length - 1);
-  for (const part of parts) length += part.byteLength;
+  return joinJsonArrayOf(
+    prefix,
+    parts.length,
+    (i) => parts[i]!.byteLength,
+    (i, body, offset) => body.set(parts[i]!, offset),
+    suffix,
+  );
+}
+
+/**
+ * {@linkcode joinJsonArray} over `count` parts that are not arrays of their
+ * own: `sizeOf(i)` gives the `i`-th part's size, `write` copies it in.
+ */
+export function joinJsonArrayOf(
+  prefix: Uint8Array,
+  count: number,
+  sizeOf: (index: number) => number,
+  write: (index: number, body: Uint8Array, offset: number) => void,
+  suffix: Uint8Array,
+): Uint8Array {
+  let length = prefix.byteLength + suffix.byteLength + Math.max(0, count - 1);
+  for (let i = 0; i < count; i++) length += sizeOf(i);
   const body = new Uint8Array(length);
   body.set(prefix, 0);
   let offset = prefix.byteLength;
-  for (let i = 0; i < parts.length; i++) {
+  for (let i = 0; i < count; i++) {
     if (i > 0) body[offset++] = 0x2c; // ","
-    const part = parts[i]!;
-    body.set(part, offset);
-    offset += part.byteLength;
+    write(i, body, offset);
+    offset += sizeOf(i);
   }
   body.set(suffix, offset);
   return body;

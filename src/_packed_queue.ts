@@ -1,5 +1,6 @@
 import { Entry } from "./_queue.ts";
 import type { SlabWriter } from "./_slab_writer.ts";
+import { joinJsonArrayOf } from "./_json_array.ts";
 
 // Per-event integer columns, in one Int32Array with this stride.
 const SLAB = 0;
@@ -87,6 +88,21 @@ export class PackedRun {
   /** The record id: the pipeline's prefix and the seq in base 36. */
   id(index: number): string {
     return this.#idPrefix + this.#seqs[index]!.toString(36);
+  }
+
+  /** `prefix`, the events' bytes separated by commas, and `suffix`, in one new buffer. */
+  joinJson(prefix: Uint8Array, suffix: Uint8Array): Uint8Array {
+    const ints = this.#ints;
+    return joinJsonArrayOf(
+      prefix,
+      this.length,
+      (i) => ints[i * STRIDE + SIZE]!,
+      (i, body, offset) => {
+        const start = ints[i * STRIDE + START]!;
+        body.set(this.#slab(i * STRIDE).subarray(start, start + ints[i * STRIDE + SIZE]!), offset);
+      },
+      suffix,
+    );
   }
 
   /** A view of the event's bytes. */

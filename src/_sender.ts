@@ -105,6 +105,8 @@ export class Sender {
         return records ??= entriesOf(batch);
       },
       attempt: batch.attempt,
+      ...(!Array.isArray(batch.members) &&
+        { joinJson: batch.members.joinJson.bind(batch.members) }),
     };
     const controller = new AbortController();
     // A queueing transport times requests from their real start; others are timed from here.

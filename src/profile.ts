@@ -61,6 +61,13 @@ export interface OutgoingBatch {
   readonly records: readonly QueuedRecord[];
   /** Send attempt, 0 for the first. */
   readonly attempt: number;
+  /**
+   * Writes `prefix`, the records' bytes separated by commas, and `suffix`
+   * into one new buffer (a JSON array body) straight from where the client
+   * keeps them, without a record object per event. Absent on batches built
+   * by hand: profiles fall back to `records` (`joinBody` does both).
+   */
+  readonly joinJson?: (prefix: Uint8Array, suffix: Uint8Array) => Uint8Array;
 }
 
 /** A request without its abort signal. */

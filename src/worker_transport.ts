@@ -384,7 +384,8 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
     rejectAll("closed");
   };
   // Enough waiting in the worker to keep its connections busy: more bodies would only take memory.
-  const saturated = () => unfinished !== undefined && Atomics.load(unfinished, 0) >= 2 * concurrency;
+  const saturated = () =>
+    unfinished !== undefined && Atomics.load(unfinished, 0) >= 2 * concurrency;
   return Object.assign(send, { maxPending, close, saturated });
 }
 

@@ -6,6 +6,7 @@
  */
 import type { JsonObject, JsonValue } from "../event.ts";
 import { joinJsonArray } from "../_json_array.ts";
+import type { OutgoingBatch } from "../profile.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -21,19 +22,19 @@ export function decodeJson(bytes: Uint8Array): JsonValue {
 }
 
 /**
- * Joins pre-encoded items into `prefix item,item,… suffix` in one allocation,
- * without re-encoding them.
+ * Joins a batch's encoded records into `prefix item,item,… suffix` in one
+ * allocation, without re-encoding them (straight from the client's queue
+ * when the batch offers it, see `OutgoingBatch.joinJson`).
  */
 export function joinBody(
   prefix: string | Uint8Array,
-  items: readonly { readonly data: Uint8Array }[],
+  batch: OutgoingBatch,
   suffix: string | Uint8Array,
 ): Uint8Array {
-  return joinJsonArray(
-    typeof prefix === "string" ? encoder.encode(prefix) : prefix,
-    items.map((item) => item.data),
-    typeof suffix === "string" ? encoder.encode(suffix) : suffix,
-  );
+  const head = typeof prefix === "string" ? encoder.encode(prefix) : prefix;
+  const tail = typeof suffix === "string" ? encoder.encode(suffix) : suffix;
+  return batch.joinJson?.(head, tail) ??
+    joinJsonArray(head, batch.records.map((record) => record.data), tail);
 }
 
 /** Parses a response body as a JSON object, or `undefined` if it is not one. */

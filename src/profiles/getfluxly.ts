@@ -215,7 +215,7 @@ export function getfluxlyProfile(options: GetfluxlyProfileOptions): Profile<Enco
         method: "POST",
         url: `${origin}/v1/events/batch`,
         headers,
-        body: joinBody('{"events":[', batch.records, "]}"),
+        body: joinBody('{"events":[', batch, "]}"),
       };
     },
 

@@ -212,7 +212,7 @@ export function jsonProfile(options: JsonProfileOptions): Profile<EncodedText> {
       return { text: jsonWireText(event, iso), group: event.type, stream: "" };
     },
     buildRequest(batch: OutgoingBatch): PreparedRequest {
-      const body = joinBody(PREFIX, batch.records, SUFFIX);
+      const body = joinBody(PREFIX, batch, SUFFIX);
       return {
         url,
         method: "POST",

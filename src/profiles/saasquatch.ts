@@ -276,7 +276,7 @@ export function saasquatchProfile(options: SaasquatchProfileOptions): Profile<En
           encodeURIComponent(userId)
         }/events`,
         headers: { "Content-Type": "application/json", ...auth },
-        body: joinBody(prefix, batch.records, "]}"),
+        body: joinBody(prefix, batch, "]}"),
       };
     },
 

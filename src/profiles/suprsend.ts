@@ -228,7 +228,7 @@ export function suprsendProfile(options: SuprsendProfileOptions): Profile<Encode
     },
 
     async buildRequest(batch: OutgoingBatch, now: number): Promise<PreparedRequest> {
-      const body = joinBody("[", batch.records, "]");
+      const body = joinBody("[", batch, "]");
       const date = new Date(now).toUTCString();
       const signature = await sign(
         suprsendStringToSign("POST", body, SUPRSEND_CONTENT_TYPE, date, requestUri),
