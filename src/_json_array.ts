@@ -18,7 +18,8 @@ export function joinJsonArray(
 
 /**
  * {@linkcode joinJsonArray} over `count` parts that are not arrays of their
- * own: `sizeOf(i)` gives the `i`-th part's size, `write` copies it in.
+ * own: `sizeOf(i)` gives the `i`-th part's size, `write` copies it in;
+ * `allocate` gives the body (of exactly `length` bytes).
  */
 export function joinJsonArrayOf(
   prefix: Uint8Array,
@@ -26,10 +27,11 @@ export function joinJsonArrayOf(
   sizeOf: (index: number) => number,
   write: (index: number, body: Uint8Array, offset: number) => void,
   suffix: Uint8Array,
+  allocate: (length: number) => Uint8Array = (length) => new Uint8Array(length),
 ): Uint8Array {
   let length = prefix.byteLength + suffix.byteLength + Math.max(0, count - 1);
   for (let i = 0; i < count; i++) length += sizeOf(i);
-  const body = new Uint8Array(length);
+  const body = allocate(length);
   body.set(prefix, 0);
   let offset = prefix.byteLength;
   for (let i = 0; i < count; i++) {

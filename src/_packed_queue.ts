@@ -90,8 +90,15 @@ export class PackedRun {
     return this.#idPrefix + this.#seqs[index]!.toString(36);
   }
 
-  /** `prefix`, the events' bytes separated by commas, and `suffix`, in one new buffer. */
-  joinJson(prefix: Uint8Array, suffix: Uint8Array): Uint8Array {
+  /**
+   * `prefix`, the events' bytes separated by commas, and `suffix`, in one
+   * buffer from `allocate` (a new one by default).
+   */
+  joinJson(
+    prefix: Uint8Array,
+    suffix: Uint8Array,
+    allocate?: (length: number) => Uint8Array,
+  ): Uint8Array {
     const ints = this.#ints;
     return joinJsonArrayOf(
       prefix,
@@ -102,6 +109,7 @@ export class PackedRun {
         body.set(this.#slab(i * STRIDE).subarray(start, start + ints[i * STRIDE + SIZE]!), offset);
       },
       suffix,
+      allocate,
     );
   }
 

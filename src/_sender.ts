@@ -11,6 +11,9 @@ import type { Transport } from "./transport.ts";
 import { type ActiveBatch, entriesOf } from "./_batcher.ts";
 import { isPromiseLike } from "./_promise.ts";
 
+/** Body buffers kept for reuse, at most (one per request in flight is what the default uses). */
+const MAX_POOLED_BODIES = 4;
+
 /** How requests go out. */
 export interface SenderOptions {
   readonly profile: Profile;
@@ -19,6 +22,8 @@ export interface SenderOptions {
   readonly timeoutMs: number;
   readonly compression: "gzip" | false;
   readonly bucket: TokenBucket | undefined;
+  /** Largest request body (pooled body buffers have this size). */
+  readonly maxBatchBytes: number;
   readonly hooks: PipelineHooks;
 }
 
@@ -48,6 +53,8 @@ export class Sender {
   readonly #options: SenderOptions;
   readonly #sleepers = new Set<() => void>();
   readonly #controllers = new Set<AbortController>();
+  /** Request body buffers free for the next request (see `send`). */
+  readonly #bodies: ArrayBuffer[] = [];
   /** HTTP requests that got an answer. */
   requests = 0;
 
@@ -95,9 +102,15 @@ export class Sender {
   /** One send: the profile's outcome, or a retry outcome for network errors and timeouts. */
   async send(batch: ActiveBatch): Promise<SendResult> {
     const { profile, transport, clock, timeoutMs, compression, hooks } = this.#options;
+    // A queueing transport times requests from their real start; others are timed from here.
+    const queueing = transport.maxPending !== undefined;
     // Made when a profile or hook reads them, and let go while the request is out, so that a
     // batch waiting for its answer holds nothing per event (see entriesOf).
     let records: readonly QueuedRecord[] | undefined;
+    // A body joined from a packed run goes into a buffer used again once the request settles;
+    // a queueing transport takes its bodies away (moved to a worker), so it gets new ones.
+    let pooled: ArrayBuffer | undefined;
+    const { members } = batch;
     const outgoing: OutgoingBatch = {
       id: batch.id,
       stream: batch.stream,
@@ -105,12 +118,18 @@ export class Sender {
         return records ??= entriesOf(batch);
       },
       attempt: batch.attempt,
-      ...(!Array.isArray(batch.members) &&
-        { joinJson: batch.members.joinJson.bind(batch.members) }),
+      ...(!Array.isArray(members) && {
+        joinJson: (prefix: Uint8Array, suffix: Uint8Array) =>
+          members.joinJson(prefix, suffix, queueing ? undefined : (length) => {
+            pooled ??= this.#bodies.pop();
+            if (pooled === undefined || pooled.byteLength < length) {
+              pooled = new ArrayBuffer(Math.max(length, this.#options.maxBatchBytes));
+            }
+            return new Uint8Array(pooled, 0, length);
+          }),
+      }),
     };
     const controller = new AbortController();
-    // A queueing transport times requests from their real start; others are timed from here.
-    const queueing = transport.maxPending !== undefined;
     let timedOut = false;
     const timer = queueing ? undefined : clock.setTimeout(() => {
       timedOut = true;
@@ -165,6 +184,7 @@ export class Sender {
     } finally {
       if (timer !== undefined) clock.clearTimeout(timer);
       this.#controllers.delete(controller);
+      if (pooled !== undefined && this.#bodies.length < MAX_POOLED_BODIES) this.#bodies.push(pooled);
     }
   }
 }
