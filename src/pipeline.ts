@@ -130,7 +130,10 @@ export interface DropState {
  * error itself and `batchSettled` its {@linkcode BatchReport}.
  */
 export interface PipelineHooks {
-  /** May return a replacement request (extra headers, signing). */
+  /**
+   * May return a replacement request (extra headers, signing). The body's buffer may carry a later
+   * request once this one settled: a hook that keeps the body copies it.
+   */
   beforeRequest?: Array<
     (state: BeforeRequestState) => PreparedRequest | void | Promise<PreparedRequest | void>
   >;
