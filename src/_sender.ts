@@ -110,6 +110,13 @@ export class Sender {
     // A body joined from a packed run goes into a buffer used again once the request settles;
     // a queueing transport takes its bodies away (moved to a worker), so it gets new ones.
     let pooled: ArrayBuffer | undefined;
+    const pooledBody = (length: number): Uint8Array => {
+      pooled ??= this.#bodies.pop();
+      if (pooled === undefined || pooled.byteLength < length) {
+        pooled = new ArrayBuffer(Math.max(length, this.#options.maxBatchBytes));
+      }
+      return new Uint8Array(pooled, 0, length);
+    };
     const { members } = batch;
     const outgoing: OutgoingBatch = {
       id: batch.id,
@@ -120,13 +127,7 @@ export class Sender {
       attempt: batch.attempt,
       ...(!Array.isArray(members) && {
         joinJson: (prefix: Uint8Array, suffix: Uint8Array) =>
-          members.joinJson(prefix, suffix, queueing ? undefined : (length) => {
-            pooled ??= this.#bodies.pop();
-            if (pooled === undefined || pooled.byteLength < length) {
-              pooled = new ArrayBuffer(Math.max(length, this.#options.maxBatchBytes));
-            }
-            return new Uint8Array(pooled, 0, length);
-          }),
+          members.joinJson(prefix, suffix, queueing ? undefined : pooledBody),
       }),
     };
     const controller = new AbortController();
@@ -184,7 +185,9 @@ export class Sender {
     } finally {
       if (timer !== undefined) clock.clearTimeout(timer);
       this.#controllers.delete(controller);
-      if (pooled !== undefined && this.#bodies.length < MAX_POOLED_BODIES) this.#bodies.push(pooled);
+      if (pooled !== undefined && this.#bodies.length < MAX_POOLED_BODIES) {
+        this.#bodies.push(pooled);
+      }
     }
   }
 }
