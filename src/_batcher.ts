@@ -89,10 +89,15 @@ export class Batcher {
         if (run !== undefined) return this.create(run, INITIAL_RETRY_STATE, 0);
       }
       const taken = queue.take(consumed);
+      // The batch is formed before the oversize events are reported (an error hook may read a
+      // live store: the others must be in a batch by then).
+      const batch = first === undefined ? undefined : this.create(
+        first.length === taken.length ? taken : first.map((i) => taken[i]!),
+        INITIAL_RETRY_STATE,
+        0,
+      );
       this.#settler.failOversize(oversize.map((i) => taken[i]!), maxBatchBytes);
-      if (first === undefined) continue;
-      const entries = first.length === taken.length ? taken : first.map((i) => taken[i]!);
-      return this.create(entries, INITIAL_RETRY_STATE, 0);
+      if (batch !== undefined) return batch;
     }
     return undefined;
   }

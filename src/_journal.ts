@@ -16,6 +16,11 @@ export class Journal {
   readonly live: boolean;
   /** Batches formed and not settled (saved or not). */
   readonly formed = new Set<ActiveBatch>();
+  /**
+   * Events of a settled batch that go on in a new one, until it is formed (hooks run in between,
+   * and may read a live store).
+   */
+  readonly between = new Set<Entry>();
   #opened = false;
   #unjournaled: QueuedRecord[] = [];
   readonly #pendingValues = new Map<string, JsonValue | undefined>();
@@ -75,6 +80,9 @@ export class Journal {
   /** A batch was formed (its key and membership are fixed). */
   form(batch: ActiveBatch): void {
     this.formed.add(batch);
+    if (this.between.size > 0 && Array.isArray(batch.members)) {
+      for (const entry of batch.members) this.between.delete(entry);
+    }
   }
 
   /** Saves a batch once its records are journaled; nothing to wait for when the store is live. */
@@ -86,10 +94,15 @@ export class Journal {
 
   /**
    * Ends a batch; the events `removed()` lists leave storage, the others stay
-   * queued (a live store needs no list).
+   * queued (a live store needs no list); `staying` go on in a new batch.
    */
-  settleBatch(batch: ActiveBatch, removed: () => readonly Entry[]): void {
+  settleBatch(
+    batch: ActiveBatch,
+    removed: () => readonly Entry[],
+    staying: readonly Entry[] = [],
+  ): void {
     this.formed.delete(batch);
+    for (const entry of staying) this.between.add(entry);
     if (!this.live) this.storage.settleBatch(batch.id, removed().map((entry) => entry.id));
   }
 

@@ -11,8 +11,8 @@ import type { Transport } from "./transport.ts";
 import { type ActiveBatch, entriesOf } from "./_batcher.ts";
 import { isPromiseLike } from "./_promise.ts";
 
-/** Body buffers kept for reuse, at most (one per request in flight is what the default uses). */
-const MAX_POOLED_BODIES = 4;
+/** Body buffers kept for reuse, at most (each is free again once its request was handed over). */
+const MAX_POOLED_BODIES = 2;
 
 /** How requests go out. */
 export interface SenderOptions {
@@ -107,15 +107,24 @@ export class Sender {
     // Made when a profile or hook reads them, and let go while the request is out, so that a
     // batch waiting for its answer holds nothing per event (see entriesOf).
     let records: readonly QueuedRecord[] | undefined;
-    // A body joined from a packed run goes into a buffer used again once the request settles;
-    // a queueing transport takes its bodies away (moved to a worker), so it gets new ones.
+    // A body joined from a packed run goes into a buffer used again as soon as a transport that
+    // copies bodies (fetch) has been called; any other transport gets a new one.
+    const reuse = transport.copiesBody === true;
     let pooled: ArrayBuffer | undefined;
     const pooledBody = (length: number): Uint8Array => {
-      pooled ??= this.#bodies.pop();
+      // A second body in the same send (a hook joining again) must not overwrite the first.
+      if (pooled !== undefined) return new Uint8Array(length);
+      pooled = this.#bodies.pop();
       if (pooled === undefined || pooled.byteLength < length) {
         pooled = new ArrayBuffer(Math.max(length, this.#options.maxBatchBytes));
       }
       return new Uint8Array(pooled, 0, length);
+    };
+    const release = () => {
+      if (pooled !== undefined && this.#bodies.length < MAX_POOLED_BODIES) {
+        this.#bodies.push(pooled);
+      }
+      pooled = undefined;
     };
     const { members } = batch;
     const outgoing: OutgoingBatch = {
@@ -125,9 +134,10 @@ export class Sender {
         return records ??= entriesOf(batch);
       },
       attempt: batch.attempt,
+      size: batch.size,
       ...(!Array.isArray(members) && {
         joinJson: (prefix: Uint8Array, suffix: Uint8Array) =>
-          members.joinJson(prefix, suffix, queueing ? undefined : pooledBody),
+          members.joinJson(prefix, suffix, reuse ? pooledBody : undefined),
       }),
     };
     const controller = new AbortController();
@@ -154,11 +164,13 @@ export class Sender {
         request = (isPromiseLike(replaced) ? await replaced : replaced) ?? request;
       }
       records = undefined;
-      const response = await transport(
+      const answer = transport(
         queueing
           ? { ...request, signal: controller.signal, timeoutMs }
           : { ...request, signal: controller.signal },
       );
+      release();
+      const response = await answer;
       this.requests++;
       for (const hook of hooks.afterResponse ?? []) hook({ response, batch: outgoing });
       const outcome = profile.readResponse(response, outgoing);
@@ -185,9 +197,7 @@ export class Sender {
     } finally {
       if (timer !== undefined) clock.clearTimeout(timer);
       this.#controllers.delete(controller);
-      if (pooled !== undefined && this.#bodies.length < MAX_POOLED_BODIES) {
-        this.#bodies.push(pooled);
-      }
+      release();
     }
   }
 }

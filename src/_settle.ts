@@ -297,18 +297,18 @@ export class Settler {
       this.report(batch, 0, 0, 0, retry.length);
       return { same: true, state: plan.state, delayMs: plan.delayMs };
     }
-    this.finishBatch(batch, delivered, duplicates, failed, cause, retry.length);
+    this.finishBatch(batch, delivered, duplicates, failed, cause, retry);
     return { same: false, entries: retry, state: plan.state, delayMs: plan.delayMs };
   }
 
-  /** Settles a batch's delivered, duplicate and failed events; `retrying` stay in storage. */
+  /** Settles a batch's delivered, duplicate and failed events; `retrying` stay held, for a new batch. */
   finishBatch(
     batch: ActiveBatch,
     delivered: Entry[],
     duplicates: Entry[],
     failed: Failure[],
     cause: IdemtrackError | undefined,
-    retrying = 0,
+    retrying: readonly Entry[] = [],
   ): void {
     const removed: Entry[] = [];
     for (const entry of delivered) {
@@ -324,8 +324,8 @@ export class Settler {
       removed.push(entry);
       failures.push(this.settle(entry, "failed", reason, code)!);
     }
-    this.#journal.settleBatch(batch, () => removed);
-    this.report(batch, delivered.length, duplicates.length, failed.length, retrying);
+    this.#journal.settleBatch(batch, () => removed, retrying);
+    this.report(batch, delivered.length, duplicates.length, failed.length, retrying.length);
     // One error per distinct reason, so a batch of 1000 rejections is one report.
     const byReason = new Map<string, FailedRecord[]>();
     for (const failure of failures) {

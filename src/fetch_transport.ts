@@ -28,7 +28,7 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
  * ```
  */
 export function fetchTransport(fetchImpl?: FetchLike): Transport {
-  return async (request: TransportRequest): Promise<TransportResponse> => {
+  const transport = async (request: TransportRequest): Promise<TransportResponse> => {
     const send = fetchImpl ?? (globalThis.fetch as FetchLike);
     const response = await send(request.url, {
       method: request.method,
@@ -39,4 +39,7 @@ export function fetchTransport(fetchImpl?: FetchLike): Transport {
     const body = await response.text();
     return { status: response.status, headers: response.headers, body };
   };
+  // The platform's fetch copies the body when called (the Fetch standard's "extract a body");
+  // an injected one may keep it.
+  return fetchImpl === undefined ? Object.assign(transport, { copiesBody: true }) : transport;
 }

@@ -612,7 +612,10 @@ export class Pipeline {
     },
     snapshot() {
       const batches = [...pipeline.#journal.formed];
-      const records = batches.flatMap(entriesOf).concat(pipeline.#queue.snapshot());
+      const records = batches.flatMap(entriesOf).concat(
+        [...pipeline.#journal.between],
+        pipeline.#queue.snapshot(),
+      );
       records.sort((a, b) => a.seq - b.seq);
       return { records, batches: batches.filter((batch) => batch.saved).map(stored) };
     },

@@ -43,6 +43,13 @@ export type Transport =
      * the next batch over at a later `track()` or answer.
      */
     readonly saturated?: () => boolean;
+    /**
+     * True when the transport is done with a request's body once the call
+     * returns (it copied it, as `fetch` does): the client then reuses the
+     * body's buffer for its next request. Leave it unset for a transport that
+     * may read the body later (records it, streams it, sends it after answering).
+     */
+    readonly copiesBody?: boolean;
     /** Releases what it holds (a worker thread); the client calls it when it closes. */
     readonly close?: () => void;
   };

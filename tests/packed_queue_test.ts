@@ -117,3 +117,44 @@ Deno.test("SlabWriter gives an event over a quarter of a slab its own buffer, si
   writer.stage("small", "small-key");
   assert.notEqual(writer.slab.length, 300_009, "small events go back to the shared slab");
 });
+
+Deno.test("PackedQueue keeps runs taken before compactions readable (60 000 steps, big events, refused stages)", () => {
+  for (const seed of [1, 2]) {
+    const r = seededRandom(seed);
+    const w = new SlabWriter();
+    const q = new PackedQueue("p-");
+    const model: { t: string; k: string; seq: number }[] = [];
+    let taken = 0, seq = 0;
+    const held: { run: ReturnType<PackedQueue["takeRun"]>; from: number }[] = [];
+    for (let step = 0; step < 60000; step++) {
+      if (r() < 0.55) {
+        const size = r() < 0.002 ? randomInt(r, 270_000, 400_000) : randomInt(r, 1, 3000);
+        const t = (r() < 0.5 ? "é" : "a").repeat(size);
+        const k = "k" + step;
+        if (r() < 0.05) w.stage("refused" + t, "x");
+        w.stage(t, k);
+        q.push(w, "g", "", step, ++seq);
+        model.push({ t, k, seq });
+      } else if (q.length > 1) {
+        const count = randomInt(r, 1, Math.min(q.length - 1, 300));
+        const run = q.takeRun(count);
+        held.push({ run, from: taken });
+        taken += count;
+      }
+      if (held.length > 50) held.splice(0, 25);
+    }
+    for (const { run, from } of held) {
+      run.entries(true).forEach((e, i) => {
+        const m = model[from + i]!;
+        assert.equal(e.key, m.k);
+        assert.equal(e.seq, m.seq);
+        assert.deepEqual(e.data, encoder.encode(m.t));
+      });
+    }
+    q.snapshot().forEach((e, i) => {
+      const m = model[taken + i]!;
+      assert.equal(e.key, m.k);
+      assert.deepEqual(e.data, encoder.encode(m.t));
+    });
+  }
+});

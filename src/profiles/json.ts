@@ -224,7 +224,7 @@ export function jsonProfile(options: JsonProfileOptions): Profile<EncodedText> {
       const { status } = response;
       const ok = status >= 200 && status < 300;
       if (ok || status === 409) {
-        const outcome = readResults(response.body, batch.records.length, ok);
+        const outcome = readResults(response.body, batch.size ?? batch.records.length, ok);
         if (outcome !== undefined) return outcome;
         if (ok) return { kind: "all", outcome: DELIVERED };
       }

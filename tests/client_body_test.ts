@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { Client } from "../src/client.ts";
+import { fetchTransport } from "../src/fetch_transport.ts";
+import type { Transport } from "../src/transport.ts";
+import { startJsonServer } from "./_json_server.ts";
+
+const decoder = new TextDecoder();
+const key = (i: number) => `event-${String(i).padStart(5, "0")}`;
+
+Deno.test("fetchTransport() says it copies bodies only when it uses the platform's fetch", () => {
+  assert.equal(fetchTransport().copiesBody, true);
+  assert.equal(fetchTransport((input, init) => fetch(input, init)).copiesBody, undefined);
+});
+
+Deno.test("a transport that keeps request bodies finds each one as it was sent, after later requests", async () => {
+  const kept: { body: Uint8Array; sent: string }[] = [];
+  const transport: Transport = (request) => {
+    kept.push({ body: request.body, sent: decoder.decode(request.body) });
+    return Promise.resolve({ status: 200, headers: new Headers(), body: "{}" });
+  };
+  const client = new Client({
+    endpoint: "http://collector.test",
+    transport,
+    exitHook: false,
+    flushAt: Infinity,
+    flushIntervalMs: 0,
+  });
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 50; i++) {
+      client.track(`round${round}`, { i }, { userId: "u1", idempotencyKey: key(round * 50 + i) });
+    }
+    await client.flush();
+  }
+  await client.close();
+  assert.equal(kept.length, 3);
+  for (const { body, sent } of kept) assert.equal(decoder.decode(body), sent);
+});
+
+Deno.test("with fetch, bodies written into reused buffers reach a real receiver intact, each event once", async () => {
+  const server = await startJsonServer();
+  const client = new Client({
+    endpoint: server.url,
+    exitHook: false,
+    maxBatchEvents: 97,
+    flushIntervalMs: 0,
+  });
+  for (let i = 0; i < 3000; i++) {
+    client.track("viewed", { i, pad: "x".repeat(i % 200) }, {
+      userId: "u1",
+      idempotencyKey: key(i),
+    });
+  }
+  const summary = await client.close();
+  assert.equal(summary.delivered, 3000);
+  const keys = server.accepted.map((event) => event.idempotency_key);
+  assert.equal(new Set(keys).size, 3000);
+  assert.deepEqual(keys.toSorted(), Array.from({ length: 3000 }, (_, i) => key(i)));
+  for (const event of server.accepted) {
+    const i = Number(String(event.idempotency_key).slice(6));
+    assert.deepEqual(event.properties, { i, pad: "x".repeat(i % 200) });
+  }
+  await server.close();
+});
