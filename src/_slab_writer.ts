@@ -26,8 +26,11 @@ export class SlabWriter {
   #current = this.slab;
   #offset = 0;
 
-  /** Writes an event and its key; returns the event's size in bytes. */
-  stage(encoded: string | Uint8Array, key: string): number {
+  /**
+   * Writes an event and its key (none when the caller keeps the key string
+   * itself); returns the event's size in bytes.
+   */
+  stage(encoded: string | Uint8Array, key = ""): number {
     const text = typeof encoded === "string";
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     const worst = (text ? encoded.length * 3 : encoded.length) + key.length * 3;
@@ -64,5 +67,12 @@ export class SlabWriter {
   /** A view of the staged event's bytes. */
   view(): Uint8Array {
     return this.slab.subarray(this.start, this.start + this.size);
+  }
+
+  /** Stages and commits `encoded` (no key) and returns its view: for encoders that keep views. */
+  write(encoded: string | Uint8Array): Uint8Array {
+    this.stage(encoded);
+    this.commit();
+    return this.view();
   }
 }

@@ -400,8 +400,9 @@ export class Pipeline {
     if (this.#closed) throw new ClientClosedError("track");
     if (this.#opening === undefined) this.open().catch(() => {});
     const writer = this.#writer;
+    // The key's bytes go with the event only where no record keeps its string (a live store).
     const size = checkEventBytes(
-      writer.stage(encodedForm(encoded), key),
+      writer.stage(encodedForm(encoded), this.#journal.live ? key : ""),
       this.#options.maxEventBytes,
     );
     let dropped: FailedRecord[] | undefined;
@@ -468,7 +469,7 @@ export class Pipeline {
       for (const { encoded, key, event } of items) {
         this.#settler.stats.tracked++;
         try {
-          checkEventBytes(writer.stage(encodedForm(encoded), key), this.#options.maxEventBytes);
+          checkEventBytes(writer.stage(encodedForm(encoded)), this.#options.maxEventBytes);
         } catch (error) {
           const failure = { key, data: writer.view().slice(), error: (error as Error).message };
           this.#settler.stats.failed++;

@@ -1,4 +1,4 @@
-import { SlabEncoder } from "../_slab_encoder.ts";
+import { SlabWriter } from "../_slab_writer.ts";
 import { joinJsonArray } from "../_json_array.ts";
 import { type Framing, jsonArrayFraming } from "../chunk.ts";
 import { environmentNumber } from "../environment.ts";
@@ -13,7 +13,7 @@ import {
 
 const textEncoder = new TextEncoder();
 /** Payloads are small and encoded once each: written into shared slabs, not allocated one by one. */
-const payloadSlabs = new SlabEncoder();
+const payloadSlabs = new SlabWriter();
 
 /**
  * The parts of a JSON Collection body around its payloads:
@@ -67,7 +67,7 @@ export function encodePayloadJson(payload: PayloadFields): Uint8Array {
     }
     if (separator === ",") json += "]";
   }
-  return payloadSlabs.encode(json + "}");
+  return payloadSlabs.write(json + "}");
 }
 
 /**
