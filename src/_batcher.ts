@@ -14,8 +14,6 @@ export interface ActiveBatch {
   stream: string;
   /** Its events: entries, or a packed run whose entries are made when read (see {@linkcode entriesOf}). */
   readonly members: Entry[] | PackedRun;
-  /** How many events. */
-  readonly size: number;
   attempt: number;
   createdAt: number;
   retry: RetryState;
@@ -138,7 +136,6 @@ export class Batcher {
       id: generateIdempotencyKey(),
       stream,
       members,
-      size: members.length,
       attempt,
       createdAt: this.#clock.now(),
       retry,

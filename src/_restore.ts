@@ -85,7 +85,6 @@ export function restore(snapshot: StorageSnapshot, journal: Journal, settler: Se
       id: stored.id,
       stream: stored.stream,
       members: entries,
-      size: entries.length,
       attempt: stored.attempt,
       createdAt: stored.createdAt,
       retry: { ...INITIAL_RETRY_STATE, retries: stored.attempt },

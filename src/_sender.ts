@@ -134,7 +134,7 @@ export class Sender {
         return records ??= entriesOf(batch);
       },
       attempt: batch.attempt,
-      size: batch.size,
+      size: batch.members.length,
       ...(!Array.isArray(members) && {
         joinJson: (prefix: Uint8Array, suffix: Uint8Array) =>
           members.joinJson(prefix, suffix, reuse ? pooledBody : undefined),

@@ -686,7 +686,7 @@ export class Pipeline {
       const { outcome, cause } = await this.#sender.send(batch);
       if (this.#aborted) return;
       if (outcome.kind === "split") {
-        if (batch.size === 1) {
+        if (batch.members.length === 1) {
           // A single event cannot be split.
           this.#settler.finishBatch(
             batch,
