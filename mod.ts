@@ -3,20 +3,22 @@
  * collector exactly once — batched, retried with jittered backoff, persisted
  * across crashes, de-duplicated by idempotency keys.
  *
- * This entry point holds the core: events, idempotency keys, byte-size
- * chunking, Hamustro sessions and signatures, errors, and the `Storage`,
- * `Transport`, `Clock` and `Profile` interfaces. Optional parts live in
- * subpaths (`./receiver`, `./storage/file`, `./hamustro`, …).
+ * This entry point holds the core: the `Client`, events, idempotency key
+ * policies, byte-size chunking, errors, and the `Storage`, `Transport`,
+ * `Clock` and `Profile` interfaces. Optional parts live in subpaths
+ * (`./receiver`, `./storage/file`, `./hamustro`, …); what needs the
+ * WebAssembly hashers (`deriveIdempotencyKey`, `md5Hex`, `sha256Hex`) is in
+ * `./hash`, so that a client alone never loads them.
  *
  * @example Usage
  * ```ts
- * import { createEvent, deriveIdempotencyKey } from "./mod.ts";
+ * import { createEvent } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * const event = createEvent({
  *   name: "comment_posted",
  *   userId: "user147",
- *   idempotencyKey: deriveIdempotencyKey(["user147", "new_comment", 1687437670]),
+ *   idempotencyKey: "user147-new_comment-1687437670",
  * });
  * assert.equal(event.idempotencyKey, "user147-new_comment-1687437670");
  * ```
@@ -36,13 +38,10 @@ export * from "./src/idempotency_key.ts";
 export * from "./src/event.ts";
 export * from "./src/chunk.ts";
 export * from "./src/environment.ts";
-export * from "./src/session.ts";
-export * from "./src/signature.ts";
 export * from "./src/storage.ts";
 export * from "./src/transport.ts";
 export * from "./src/clock.ts";
 export * from "./src/profile.ts";
-export { md5Hex, sha256Hex } from "./wasm/hash.ts";
 export * from "./src/token_bucket.ts";
 export * from "./src/errors/delivery_error.ts";
 export * from "./src/client.ts";

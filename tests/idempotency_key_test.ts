@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
   createKeyPolicy,
-  deriveIdempotencyKey,
   generateIdempotencyKey,
   isValidIdempotencyKey,
   type KeyPolicy,
@@ -10,6 +9,7 @@ import {
   STRICT_KEY_POLICY,
   validateIdempotencyKey,
 } from "../src/idempotency_key.ts";
+import { deriveIdempotencyKey } from "../src/derive_idempotency_key.ts";
 import { IdempotencyKeyError, isIdempotencyKeyError } from "../src/errors/idempotency_key_error.ts";
 import { randomInt, seededRandom } from "./_random.ts";
 

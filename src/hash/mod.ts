@@ -1,0 +1,23 @@
+/**
+ * What needs the WebAssembly hashers: synchronous MD5 and SHA-256 (hash-wasm
+ * instances created once when this module loads) and deterministic
+ * idempotency keys derived from your own ids.
+ *
+ * Kept out of the package root on purpose: loading hash-wasm and
+ * instantiating its two hashers costs ~8 MB of resident memory and some
+ * start-up time, which a `Client` on its own never needs. Hamustro's session
+ * ids and request signatures (which use them) are in `./hamustro`.
+ *
+ * @example Usage
+ * ```ts
+ * import { deriveIdempotencyKey, md5Hex } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(deriveIdempotencyKey(["user147", "new_comment", 1687437670]), "user147-new_comment-1687437670");
+ * assert.equal(md5Hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
+ * ```
+ *
+ * @module
+ */
+export { type HashInput, md5Bytes, md5Hex, sha256Bytes, sha256Hex } from "../../wasm/hash.ts";
+export * from "../derive_idempotency_key.ts";
