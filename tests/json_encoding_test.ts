@@ -91,6 +91,42 @@ Deno.test("the JSON profile encodes exactly JSON.stringify's text for 3000 rando
   for (const [data, expected] of kept) assert.deepEqual(data, expected);
 });
 
+Deno.test("the wire text leaves out absent fields exactly as JSON.stringify leaves out undefined ones", () => {
+  // The documented object with every field, absent ones undefined: what the wire text must equal.
+  const reference = (event: IdemtrackEvent) =>
+    JSON.stringify({
+      type: event.type,
+      event: event.name,
+      user_id: event.userId,
+      anonymous_id: event.anonymousId,
+      previous_id: event.previousId,
+      properties: event.properties,
+      context: event.context,
+      timestamp: iso(event.timestamp),
+      idempotency_key: event.idempotencyKey,
+      tenant_id: event.tenantId,
+      brand_id: event.brandId,
+      attachments: event.attachments?.map((a) => ({
+        url: a.url,
+        filename: a.filename,
+        ignore_if_error: a.ignoreIfError ?? false,
+      })),
+    });
+  const random = seededRandom(20260301);
+  for (let i = 0; i < 3000; i++) {
+    const event = randomEvent(random);
+    assert.equal(jsonWireText(event, iso), reference(event), `event ${i}`);
+  }
+  // Fields present but undefined, or null, are written as before too.
+  const odd = {
+    ...randomEvent(random),
+    userId: undefined,
+    anonymousId: null,
+    context: undefined,
+  } as unknown as IdemtrackEvent;
+  assert.equal(jsonWireText(odd, iso), reference(odd));
+});
+
 Deno.test("values JSON.stringify treats specially are encoded as it writes them", () => {
   class Point {
     constructor(readonly x: number, readonly y: number) {}
