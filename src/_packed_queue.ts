@@ -1,5 +1,5 @@
 import { Entry } from "./_queue.ts";
-import type { SlabWriter } from "./_slab_writer.ts";
+import { SlabWriter } from "./_slab_writer.ts";
 import { joinJsonArrayOf } from "./_json_array.ts";
 
 // Per-event integer columns, in one Int32Array with this stride.
@@ -17,6 +17,13 @@ interface Kind {
 }
 
 const decoder = new TextDecoder();
+
+/**
+ * Most UTF-16 units (events' text and keys) held unsized: written together,
+ * their worst case (3 bytes a unit) stays under a quarter slab, and what a
+ * slab's tail is left unused for is at most 24 KB of its 1 MB.
+ */
+const UNSIZED_UNITS = 8 * 1024;
 
 /**
  * Events taken off the {@linkcode PackedQueue} together (a batch's): their
@@ -156,10 +163,27 @@ export class PackedQueue {
   readonly #kinds: Kind[] = [];
   readonly #kindIndex = new Map<string, Map<string, number>>();
   #lastKind = -1;
+  readonly #writer: SlabWriter;
+  readonly #onSized: (bytes: number) => void;
+  /** Text and key of each event queued unsized (the last ones), alternating. */
+  #unsized: string[] = [];
+  #unsizedFrom = 0;
+  #unsizedUnits = 0;
+  #unsizedTextUnits = 0;
 
-  /** `idPrefix`: entries' record ids are `idPrefix` + their seq in base 36. */
-  constructor(idPrefix: string) {
+  /**
+   * `idPrefix`: entries' record ids are `idPrefix` + their seq in base 36;
+   * `writer`: where events queued unsized are written; `onSized`: gets the
+   * bytes of each group of them once written.
+   */
+  constructor(
+    idPrefix: string,
+    writer: SlabWriter = new SlabWriter(),
+    onSized: (bytes: number) => void = () => {},
+  ) {
     this.#idPrefix = idPrefix;
+    this.#writer = writer;
+    this.#onSized = onSized;
   }
 
   get length(): number {
@@ -168,29 +192,112 @@ export class PackedQueue {
 
   /** Encoded bytes queued (without framing). */
   get bytes(): number {
+    this.settle();
     return this.#bytes;
   }
 
-  /** Queues the event the writer staged (and commits it). */
+  /** Encoded bytes of the events not queued unsized. */
+  get sizedBytes(): number {
+    return this.#bytes;
+  }
+
+  /** UTF-16 units of the text of the events queued unsized: their bytes are 1 to 3 times as many. */
+  get unsizedUnits(): number {
+    return this.#unsizedTextUnits;
+  }
+
+  /**
+   * Queues the event the writer staged (and commits it). Anything queued
+   * unsized must be settled first: the writer would write it over the staged event.
+   */
   push(writer: SlabWriter, group: string, stream: string, queuedAt: number, seq: number): void {
     writer.commit();
-    if (this.#end === this.#seqs.length) this.#grow();
-    const slabs = this.#slabs;
-    if (slabs.length === 0 || slabs[slabs.length - 1] !== writer.slab) slabs.push(writer.slab);
-    const at = this.#end * STRIDE;
-    const ints = this.#ints;
-    ints[at + SLAB] = this.#firstSlab + slabs.length - 1;
-    ints[at + START] = writer.start;
-    ints[at + SIZE] = writer.size;
-    ints[at + KEY_LENGTH] = writer.keyLength;
-    ints[at + KIND] = this.#kindOf(group, stream);
-    this.#queuedAt[this.#end] = queuedAt;
-    this.#seqs[this.#end] = seq;
-    this.#end++;
+    const at = this.#append(group, stream, queuedAt, seq);
+    this.#place(at, writer, writer.start, writer.size, writer.keyLength);
     this.#bytes += writer.size;
   }
 
+  /**
+   * Queues an event whose bytes are written, and size known, with the
+   * following ones' at the next {@linkcode PackedQueue.settle} (which anything
+   * needing its size or bytes calls): one native call writes a group of
+   * events instead of two calls each. The caller knows it fits every bound
+   * at its largest (3 bytes a unit).
+   */
+  pushText(
+    text: string,
+    key: string,
+    group: string,
+    stream: string,
+    queuedAt: number,
+    seq: number,
+  ): void {
+    if (this.#unsizedUnits + text.length + key.length > UNSIZED_UNITS) this.settle();
+    if (this.#unsized.length === 0) this.#unsizedFrom = this.#end;
+    this.#append(group, stream, queuedAt, seq);
+    this.#unsized.push(text, key);
+    this.#unsizedUnits += text.length + key.length;
+    this.#unsizedTextUnits += text.length;
+  }
+
+  /** Writes the events queued unsized and counts their bytes. */
+  settle(): void {
+    const parts = this.#unsized;
+    if (parts.length === 0) return;
+    const units = this.#unsizedUnits;
+    let at = this.#unsizedFrom * STRIDE;
+    this.#unsized = [];
+    this.#unsizedUnits = this.#unsizedTextUnits = 0;
+    const writer = this.#writer;
+    let bytes = 0;
+    // One byte a unit means every character is ASCII (as JSON text and strict keys usually are),
+    // so each event's size is its length; otherwise each is written again on its own, over that.
+    if (writer.stage(parts.join("")) === units) {
+      writer.commit();
+      let start = writer.start;
+      for (let i = 0; i < parts.length; i += 2, at += STRIDE) {
+        const size = parts[i]!.length;
+        const keyLength = parts[i + 1]!.length;
+        this.#place(at, writer, start, size, keyLength);
+        start += size + keyLength;
+        bytes += size;
+      }
+    } else {
+      for (let i = 0; i < parts.length; i += 2, at += STRIDE) {
+        writer.stage(parts[i]!, parts[i + 1]!);
+        writer.commit();
+        this.#place(at, writer, writer.start, writer.size, writer.keyLength);
+        bytes += writer.size;
+      }
+    }
+    this.#bytes += bytes;
+    this.#onSized(bytes);
+  }
+
+  /** Adds an event's row but for where its bytes are; returns where the row starts. */
+  #append(group: string, stream: string, queuedAt: number, seq: number): number {
+    if (this.#end === this.#seqs.length) this.#grow();
+    const at = this.#end * STRIDE;
+    this.#ints[at + KIND] = this.#kindOf(group, stream);
+    this.#queuedAt[this.#end] = queuedAt;
+    this.#seqs[this.#end] = seq;
+    this.#end++;
+    return at;
+  }
+
+  /** Records where the row's event is: in the writer's slab from `start`. */
+  #place(at: number, writer: SlabWriter, start: number, size: number, keyLength: number): void {
+    const slabs = this.#slabs;
+    if (slabs.length === 0 || slabs[slabs.length - 1] !== writer.slab) slabs.push(writer.slab);
+    const ints = this.#ints;
+    ints[at + SLAB] = this.#firstSlab + slabs.length - 1;
+    ints[at + START] = start;
+    ints[at + SIZE] = size;
+    ints[at + KEY_LENGTH] = keyLength;
+  }
+
   sizeAt(index: number): number {
+    this.settle();
     return this.#ints[(this.#head + index) * STRIDE + SIZE]!;
   }
 
@@ -208,6 +315,7 @@ export class PackedQueue {
 
   /** Removes the first `count` events (at least one) and returns them as a run. */
   takeRun(count: number): PackedRun {
+    this.settle();
     const run = this.#run(count);
     for (let i = 0; i < count; i++) this.#bytes -= run.size(i);
     this.#head += count;
@@ -217,6 +325,7 @@ export class PackedQueue {
 
   /** Every queued event as an entry, left in place. */
   snapshot(): Entry[] {
+    this.settle();
     return this.length === 0 ? [] : this.#run(this.length).entries(false);
   }
 

@@ -281,8 +281,10 @@ export class Pipeline {
   // concatenation instead of making a rope, which every storage driver that hashes or encodes
   // the id would have to flatten) for 1.6 M events.
   readonly #idPrefix = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36) + "-";
-  readonly #queue = new Queue(new PackedQueue(this.#idPrefix));
   readonly #writer = new SlabWriter();
+  readonly #queue = new Queue(
+    new PackedQueue(this.#idPrefix, this.#writer, (bytes) => this.#settler.heldBytes += bytes),
+  );
   #seq = 0;
 
   /** Formed batches waiting for a send slot (restored, split, `deliver()`). */
@@ -399,38 +401,47 @@ export class Pipeline {
   enqueue(encoded: EncodedEvent, key: string): void {
     if (this.#closed) throw new ClientClosedError("track");
     if (this.#opening === undefined) this.open().catch(() => {});
-    const writer = this.#writer;
-    // The key's bytes go with the event only where no record keeps its string (a live store).
-    const size = checkEventBytes(
-      writer.stage(encodedForm(encoded), this.#journal.live ? key : ""),
-      this.#options.maxEventBytes,
-    );
+    const { group, stream, text } = encoded;
+    const packed = this.#queue.packed;
     let dropped: FailedRecord[] | undefined;
-    if (isFull(this.#options, this.#settler, size)) {
-      const overflow = makeRoom(
-        this.#options,
-        this.#settler,
-        this.#queue,
-        size,
-        { key, data: () => writer.view().slice(), event: undefined },
-        (entry, reason) => this.#settler.settle(entry, "dropped", reason, "dropped")!,
-      );
-      this.#journal.forget(overflow.removed);
-      dropped = overflow.dropped;
-      if (!overflow.admit) {
-        this.#settler.stats.tracked++;
-        this.#settler.stats.dropped++;
-        emit(this.#hooks.drop, { records: dropped });
-        return;
-      }
-    }
-    const { group, stream } = encoded;
-    if (this.#journal.live) {
-      // Nothing per event but bytes and numbers until it joins a batch (see PackedQueue).
-      this.#queue.packed.push(writer, group, stream, this.#clock.now(), ++this.#seq);
-      this.#settler.hold(size);
+    if (text !== undefined && this.#journal.live && this.#withinBoundsUnsized(text)) {
+      // Nothing per event but numbers until it joins a batch (see PackedQueue), and its bytes,
+      // with its key's (no record keeps the string), are written with the next events'.
+      packed.pushText(text, key, group, stream, this.#clock.now(), ++this.#seq);
+      this.#settler.hold(0);
     } else {
-      this.#queue.entries.push(this.#add(key, group, stream, undefined));
+      // Exact held bytes for the bounds, and nothing left to write over the staged event.
+      packed.settle();
+      const writer = this.#writer;
+      // The key's bytes go with the event only where no record keeps its string (a live store).
+      const size = checkEventBytes(
+        writer.stage(encodedForm(encoded), this.#journal.live ? key : ""),
+        this.#options.maxEventBytes,
+      );
+      if (isFull(this.#options, this.#settler, size)) {
+        const overflow = makeRoom(
+          this.#options,
+          this.#settler,
+          this.#queue,
+          size,
+          { key, data: () => writer.view().slice(), event: undefined },
+          (entry, reason) => this.#settler.settle(entry, "dropped", reason, "dropped")!,
+        );
+        this.#journal.forget(overflow.removed);
+        dropped = overflow.dropped;
+        if (!overflow.admit) {
+          this.#settler.stats.tracked++;
+          this.#settler.stats.dropped++;
+          emit(this.#hooks.drop, { records: dropped });
+          return;
+        }
+      }
+      if (this.#journal.live) {
+        packed.push(writer, group, stream, this.#clock.now(), ++this.#seq);
+        this.#settler.hold(size);
+      } else {
+        this.#queue.entries.push(this.#add(key, group, stream, undefined));
+      }
     }
     this.#settler.stats.tracked++;
     // After the event is queued: a hook may track another one.
@@ -444,6 +455,19 @@ export class Pipeline {
     if (this.#opened && this.#options.flushAt !== Infinity && this.#fullBatchQueued()) {
       this.#pump(true);
     }
+  }
+
+  /**
+   * Whether an event of this text is within the size and queue bounds even
+   * at 3 bytes a UTF-16 unit (and so are the events queued unsized before it),
+   * which lets it be queued before its exact size is known.
+   */
+  #withinBoundsUnsized(text: string): boolean {
+    const largest = 3 * text.length;
+    const { maxEventBytes, maxQueueSize, maxQueueBytes } = this.#options;
+    const settler = this.#settler;
+    return largest <= maxEventBytes && settler.unsettled < maxQueueSize &&
+      settler.heldBytes + 3 * this.#queue.packed.unsizedUnits + largest <= maxQueueBytes;
   }
 
   /**
@@ -578,6 +602,7 @@ export class Pipeline {
 
   /** A copy of the counters. */
   stats(): PipelineStats {
+    this.#queue.packed.settle();
     return {
       ...this.#settler.stats,
       queued: this.#queue.length,
@@ -651,7 +676,14 @@ export class Pipeline {
   #fullBatchQueued(): boolean {
     const queue = this.#queue;
     const { maxBatchEvents, maxBatchBytes } = this.#options;
-    return queue.length >= maxBatchEvents || queue.bytes + queue.length >= maxBatchBytes;
+    if (queue.length >= maxBatchEvents) return true;
+    // Events queued unsized weigh 1 to 3 bytes a unit: they are written and counted only when
+    // that range does not decide.
+    const sized = queue.entries.bytes + queue.packed.sizedBytes + queue.length;
+    const unsized = queue.packed.unsizedUnits;
+    if (sized + unsized >= maxBatchBytes) return true;
+    if (sized + 3 * unsized < maxBatchBytes) return false;
+    return queue.bytes + queue.length >= maxBatchBytes;
   }
 
   /** Starts sends while slots are free (with `onlyFull`, only of full batches off the queue). */

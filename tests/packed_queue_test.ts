@@ -158,3 +158,52 @@ Deno.test("PackedQueue keeps runs taken before compactions readable (60 000 step
     });
   }
 });
+
+Deno.test("PackedQueue.pushText: events queued unsized come back as exactly TextEncoder's bytes, sized when any reader asks", () => {
+  const random = seededRandom(11);
+  const writer = new SlabWriter();
+  let sized = 0;
+  const queue = new PackedQueue("u-", writer, (bytes) => sized += bytes);
+  const model: Model[] = [];
+  let seq = 0;
+  let expectedBytes = 0;
+  let everBytes = 0;
+  for (let step = 0; step < 4000; step++) {
+    const roll = random();
+    // Mostly ASCII runs, some with a non-ASCII event or key, lone surrogates at the edges.
+    const body = roll < 0.05
+      ? `x\ud800`
+      : text(random, randomInt(random, 1, roll < 0.1 ? 12_000 : 400));
+    const event: Model = {
+      text: body,
+      key: random() < 0.1 ? `clé-${step}-🔑` : `key-${step}`,
+      group: "track",
+      stream: "",
+      queuedAt: step,
+      seq: ++seq,
+    };
+    model.push(event);
+    expectedBytes += encoder.encode(event.text).length;
+    everBytes += encoder.encode(event.text).length;
+    if (random() < 0.1) {
+      // A staged event: whatever was queued unsized is written first.
+      queue.settle();
+      writer.stage(event.text, event.key);
+      queue.push(writer, event.group, event.stream, event.queuedAt, event.seq);
+      sized += writer.size;
+    } else {
+      queue.pushText(event.text, event.key, event.group, event.stream, event.queuedAt, event.seq);
+    }
+    if (random() < 0.02) assert.equal(queue.bytes, expectedBytes);
+    if (random() < 0.01) {
+      const entries = queue.takeRun(queue.length).entries(true);
+      for (let i = 0; i < entries.length; i++) assertEntry(entries[i]!, model[i]!, "u-");
+      model.length = 0;
+      expectedBytes = 0;
+    }
+  }
+  assert.equal(queue.bytes, expectedBytes);
+  assert.equal(sized, everBytes);
+  const entries = queue.snapshot();
+  for (let i = 0; i < entries.length; i++) assertEntry(entries[i]!, model[i]!, "u-");
+});
