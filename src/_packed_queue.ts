@@ -24,6 +24,8 @@ const decoder = new TextDecoder();
  * slab's tail is left unused for is at most 24 KB of its 1 MB.
  */
 const UNSIZED_UNITS = 8 * 1024;
+/** Events queued sized after a group queued unsized that was not all ASCII (and so written twice). */
+const SIZED_AFTER_MISS = 256;
 
 /**
  * Events taken off the {@linkcode PackedQueue} together (a batch's): their
@@ -170,6 +172,7 @@ export class PackedQueue {
   #unsizedFrom = 0;
   #unsizedUnits = 0;
   #unsizedTextUnits = 0;
+  #sizedToCome = 0;
 
   /**
    * `idPrefix`: entries' record ids are `idPrefix` + their seq in base 36;
@@ -207,11 +210,20 @@ export class PackedQueue {
   }
 
   /**
+   * Whether queuing unsized pays: not for a while after a group that was not
+   * all ASCII, as where most events are not, each would be written twice.
+   */
+  get unsizedPays(): boolean {
+    return this.#sizedToCome === 0;
+  }
+
+  /**
    * Queues the event the writer staged (and commits it). Anything queued
    * unsized must be settled first: the writer would write it over the staged event.
    */
   push(writer: SlabWriter, group: string, stream: string, queuedAt: number, seq: number): void {
     writer.commit();
+    if (this.#sizedToCome > 0) this.#sizedToCome--;
     const at = this.#append(group, stream, queuedAt, seq);
     this.#place(at, writer, writer.start, writer.size, writer.keyLength);
     this.#bytes += writer.size;
@@ -263,6 +275,7 @@ export class PackedQueue {
         bytes += size;
       }
     } else {
+      this.#sizedToCome = SIZED_AFTER_MISS;
       for (let i = 0; i < parts.length; i += 2, at += STRIDE) {
         writer.stage(parts[i]!, parts[i + 1]!);
         writer.commit();

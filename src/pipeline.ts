@@ -466,7 +466,8 @@ export class Pipeline {
     const largest = 3 * text.length;
     const { maxEventBytes, maxQueueSize, maxQueueBytes } = this.#options;
     const settler = this.#settler;
-    return largest <= maxEventBytes && settler.unsettled < maxQueueSize &&
+    return this.#queue.packed.unsizedPays && largest <= maxEventBytes &&
+      settler.unsettled < maxQueueSize &&
       settler.heldBytes + 3 * this.#queue.packed.unsizedUnits + largest <= maxQueueBytes;
   }
 
