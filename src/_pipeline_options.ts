@@ -65,6 +65,7 @@ export function resolvePipelineOptions(options: PipelineOptions): ResolvedPipeli
     maxBatchBytes = profile.limits.maxBatchBytes,
     maxBatchEvents = profile.limits.maxBatchEvents,
     maxItemsPerType = profile.limits.maxItemsPerGroup,
+    maxEventBytes = profile.limits.maxEventBytes,
     maxQueueSize = d.maxQueueSize,
     maxQueueBytes = d.maxQueueBytes,
     overflow = d.overflow,
@@ -83,6 +84,7 @@ export function resolvePipelineOptions(options: PipelineOptions): ResolvedPipeli
   positiveInteger("maxBatchBytes", maxBatchBytes);
   positiveInteger("maxBatchEvents", maxBatchEvents, true);
   positiveInteger("maxItemsPerType", maxItemsPerType, true);
+  positiveInteger("maxEventBytes", maxEventBytes);
   positiveInteger("maxQueueSize", maxQueueSize, true);
   positiveInteger("maxQueueBytes", maxQueueBytes, true);
   positiveInteger("concurrency", concurrency);
@@ -115,6 +117,7 @@ export function resolvePipelineOptions(options: PipelineOptions): ResolvedPipeli
     maxBatchEvents: Math.min(maxBatchEvents, profile.limits.maxBatchEvents),
     maxItemsPerType: Math.min(maxItemsPerType, profile.limits.maxItemsPerGroup),
     maxEventBytes: Math.min(
+      maxEventBytes,
       profile.limits.maxEventBytes,
       boundedBatchBytes - profile.framing.emptyBytes - profile.framing.itemBytes(0, true, ""),
     ),

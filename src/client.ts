@@ -31,8 +31,6 @@ export interface ClientOptions extends Omit<PipelineOptions, "profile" | "retry"
   profile?: Profile;
   /** Policy for event idempotency keys given by callers. @default {profile.keyPolicy} */
   keyPolicy?: KeyPolicy;
-  /** Largest encoded event, bytes. @default {profile.limits.maxEventBytes (102400)} */
-  maxEventBytes?: number;
   /** Called with every `DeliveryError` and `StorageError` (shorthand for `hooks.error`). @default {undefined} */
   onError?: (error: IdemtrackError) => void;
 }
@@ -97,7 +95,6 @@ export class Client {
       token,
       profile = endpoint === undefined ? undefined : jsonProfile({ endpoint, headers, token }),
       keyPolicy,
-      maxEventBytes,
       clock,
       onError,
       hooks = {},
@@ -135,7 +132,6 @@ export class Client {
     const now = clock === undefined ? Date.now : () => clock.now();
     this.#rules = {
       keyPolicy: keyPolicy ?? profile.keyPolicy,
-      maxEventBytes: maxEventBytes ?? profile.limits.maxEventBytes,
       now,
     };
   }

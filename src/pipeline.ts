@@ -170,6 +170,11 @@ export interface PipelineOptions {
   maxBatchEvents?: number;
   /** Most events of one type (group) per request. @default {profile.limits.maxItemsPerGroup} */
   maxItemsPerType?: number;
+  /**
+   * Largest encoded event, bytes; at most the profile's limit (and what fits in one request).
+   * A larger one is refused with an `EventValidationError`. @default {profile.limits.maxEventBytes}
+   */
+  maxEventBytes?: number;
   /** Most events held (queued and in flight). @default {100000} */
   maxQueueSize?: number;
   /** Most bytes held (queued and in flight). @default {67108864} */

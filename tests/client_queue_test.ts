@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Client, type ClientOptions } from "../src/client.ts";
 import { isQueueFullError } from "../src/errors/queue_full_error.ts";
+import { isEventValidationError } from "../src/errors/event_validation_error.ts";
 import { MemoryStorage } from "../src/memory_storage.ts";
 import type { FailedRecord } from "../src/pipeline.ts";
 import { startJsonServer } from "./_json_server.ts";
@@ -230,4 +231,33 @@ Deno.test("MemoryStorage answers open() from the live queue of the client that a
   await second.close();
   assert.equal(storage.size, 0);
   await server.close();
+});
+
+Deno.test("maxEventBytes refuses a larger event in track() and send(), and delivers the rest", async () => {
+  const server = await startJsonServer();
+  const c = client(server.url, { maxEventBytes: 500 });
+  c.track("e", { pad: "x".repeat(100) }, { userId: "u1", idempotencyKey: key(0) });
+  assert.throws(
+    () => c.track("e", { pad: "x".repeat(1000) }, { userId: "u1", idempotencyKey: key(1) }),
+    (error) =>
+      isEventValidationError(error) && error.rule === "maxBytes" &&
+      /at most 500 bytes per event/.test(error.message),
+  );
+  const sent = await c.send([
+    { name: "e", userId: "u1", idempotencyKey: key(2), properties: { pad: "x".repeat(1000) } },
+    { name: "e", userId: "u1", idempotencyKey: key(3) },
+  ]);
+  assert.equal(sent.success, 1);
+  assert.deepEqual(sent.failedRecords.map((r) => r.key), [key(2)]);
+  await c.flush();
+  assert.deepEqual(server.accepted.map((e) => e.idempotency_key).sort(), [key(0), key(3)]);
+  await c.close();
+  await server.close();
+});
+
+Deno.test("maxEventBytes must be a positive integer", () => {
+  assert.throws(
+    () => client("http://collector.test", { maxEventBytes: 0 }),
+    (error) => error instanceof RangeError && /'maxEventBytes'/.test(error.message),
+  );
 });
