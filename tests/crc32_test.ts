@@ -33,11 +33,25 @@ Deno.test("crc32() continues across calls: two halves give the checksum of the w
   }
 });
 
-Deno.test("frameChecksum() is the CRC-32 of the length bytes then the payload, on both sides of the WebAssembly threshold", () => {
-  for (const size of [1, 100, 4095, 4096, 4097, 70_000]) {
+Deno.test("frameChecksum() is the CRC-32 of the length bytes then the payload, on both sides of the native and WebAssembly thresholds, with and without the native CRC-32", () => {
+  assert.equal(typeof zlibCrc32, "function", "Deno has node:zlib's crc32: the native path runs");
+  for (const size of [1, 100, 250, 251, 252, 4095, 4096, 4097, 70_000]) {
     const bytes = new Uint8Array(16 + size);
     for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 131 + size) & 0xff;
     const expected = reference(Uint8Array.from([...bytes.subarray(3, 7), ...bytes.subarray(11)]));
     assert.equal(frameChecksum(bytes, 3, 11, bytes.length), expected, `size ${size}`);
+    assert.equal(
+      frameChecksum(bytes, 3, 11, bytes.length, undefined),
+      expected,
+      `size ${size}, no native`,
+    );
+    let calls = 0;
+    const counted = (data: Uint8Array, value?: number) => (calls++, zlibCrc32(data, value));
+    assert.equal(frameChecksum(bytes, 3, 11, bytes.length, counted), expected, `size ${size}`);
+    assert.equal(
+      calls,
+      bytes.length - 11 >= 256 ? 1 : 0,
+      `size ${size}: native from 256 payload bytes`,
+    );
   }
 });

@@ -1,3 +1,4 @@
+import * as zlib from "node:zlib";
 import { crc32Of } from "../../wasm/crc32.ts";
 
 // CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), as used by zip, gzip and png.
@@ -39,20 +40,39 @@ export function crc32(bytes: Uint8Array, crc = 0, start = 0, end = bytes.length)
   return ~c >>> 0;
 }
 
-/** Frames at least this long are checksummed in WebAssembly (1.6× faster per byte; a call costs more). */
+/** A CRC-32 that continues `value` over `data`, as `node:zlib` exports it. */
+export type Crc32 = (data: Uint8Array, value?: number) => number;
+
+/**
+ * `node:zlib`'s native CRC-32 (Deno, Node 22.2+; undefined in Node 20): ~25×
+ * faster than the WebAssembly one on a 600 KB frame (1.1 vs 30 ms per 60 MB,
+ * Deno 2.9), which was a third of what writing a batch ahead of its send cost.
+ */
+const nativeCrc32 = (zlib as { crc32?: Crc32 }).crc32;
+
+/** Frames at least this long are checksummed natively (a call costs ~30 ns, ~40 bytes of the JS loop). */
+const NATIVE_MIN_BYTES = 256;
+/** Without the native one: frames at least this long are checksummed in WebAssembly (1.6× faster per byte; a call costs more). */
 const WASM_MIN_BYTES = 4096;
 
 /**
  * The checksum of a log frame: CRC-32 of its 4 length bytes at `lengthAt`
- * followed by its payload `bytes[payloadStart, end)`.
+ * followed by its payload `bytes[payloadStart, end)`. `native`: the native
+ * CRC-32 to use for large frames, if any (a parameter so that tests can take
+ * the fallback path).
  */
 export function frameChecksum(
   bytes: Uint8Array,
   lengthAt: number,
   payloadStart: number,
   end: number,
+  native: Crc32 | undefined = nativeCrc32,
 ): number {
-  if (end - payloadStart < WASM_MIN_BYTES) {
+  const size = end - payloadStart;
+  if (native !== undefined && size >= NATIVE_MIN_BYTES) {
+    return native(bytes.subarray(payloadStart, end), crc32(bytes, 0, lengthAt, lengthAt + 4)) >>> 0;
+  }
+  if (size < WASM_MIN_BYTES) {
     return crc32(bytes, crc32(bytes, 0, lengthAt, lengthAt + 4), payloadStart, end);
   }
   return crc32Of(bytes.subarray(lengthAt, lengthAt + 4), bytes.subarray(payloadStart, end));
