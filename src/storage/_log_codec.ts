@@ -100,14 +100,21 @@ export class FrameWriter {
 
   /** Appends a record's fields to the open append frame; returns the bytes it took. */
   record(record: QueuedRecord): number {
+    const { id, key, group, stream, data } = record;
     const start = this.#length;
-    this.#string(record.id);
-    this.#string(record.key);
-    this.#string(record.group);
-    this.#string(record.stream);
-    this.#f64(record.queuedAt);
-    this.#u32(record.data.length);
-    this.raw(record.data);
+    // One reservation for the whole record (UTF-8 takes at most 3 bytes per UTF-16 unit).
+    this.#reserve(
+      4 * 4 + 3 * (id.length + key.length + group.length + stream.length) + 12 + data.length,
+    );
+    this.#put(id);
+    this.#put(key);
+    this.#put(group);
+    this.#put(stream);
+    this.#view.setFloat64(this.#length, record.queuedAt, true);
+    this.#view.setUint32(this.#length + 8, data.length, true);
+    this.#length += 12;
+    this.#buffer.set(data, this.#length);
+    this.#length += data.length;
     return this.#length - start;
   }
 
@@ -143,6 +150,11 @@ export class FrameWriter {
   #string(value: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     this.#reserve(4 + value.length * 3);
+    this.#put(value);
+  }
+
+  /** Writes a string with its length; the caller reserved room for it. */
+  #put(value: string): void {
     const start = this.#length + 4;
     const written = writeUtf8Into(this.#buffer, start, value);
     this.#view.setUint32(this.#length, written, true);
