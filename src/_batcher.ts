@@ -18,6 +18,8 @@ export interface ActiveBatch {
   createdAt: number;
   retry: RetryState;
   saved: boolean;
+  /** Its save in progress, if any (a batch formed ahead of a free slot is saved at once). */
+  saving?: Promise<void> | undefined;
 }
 
 /**
@@ -166,9 +168,15 @@ export class Batcher {
       batch.saved = true;
       return;
     }
-    return saving.then(() => {
+    const done = saving.then(() => {
       batch.saved = true;
+      batch.saving = undefined;
+    }, (error) => {
+      batch.saving = undefined;
+      throw error;
     });
+    batch.saving = done;
+    return done;
   }
 
   #chunk<T>(items: T[], sizeOf: (item: T) => number, groupOf: (item: T) => string) {
