@@ -725,7 +725,7 @@ export class Pipeline {
       this.#fullBatchQueued()
     ) {
       this.#prepared = this.#batcher.next(this.#queue, this.#mayForm);
-      // A failed save is reported when a slot runs the batch and awaits it.
+      // Its slot awaits the save (and reports its failure), or saves again if it failed already.
       if (this.#prepared !== undefined) this.#batcher.save(this.#prepared)?.catch(() => {});
     }
   }
