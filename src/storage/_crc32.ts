@@ -46,7 +46,8 @@ export type Crc32 = (data: Uint8Array, value?: number) => number;
 /**
  * `node:zlib`'s native CRC-32 (Deno, Node 22.2+; undefined in Node 20): ~25×
  * faster than the WebAssembly one on a 600 KB frame (1.1 vs 30 ms per 60 MB,
- * Deno 2.9), which was a third of what writing a batch ahead of its send cost.
+ * Deno 2.9); the WebAssembly one was a third of the writer's CPU in the
+ * end-to-end benchmark, on the path of every batch's save.
  */
 const nativeCrc32 = (zlib as { crc32?: Crc32 }).crc32;
 
