@@ -27,14 +27,28 @@ function observed(file: FileStorage): { storage: Storage; saves: string[]; saved
   return { storage, saves, saved };
 }
 
+/** Answers each request with a 200 when released, or at once after `releaseAll()`. */
+function heldAnswers() {
+  const held: (() => void)[] = [];
+  let atOnce = false;
+  const ok: TransportResponse = { status: 200, headers: new Headers(), body: "{}" };
+  return {
+    held,
+    answer: (): Promise<TransportResponse> =>
+      atOnce ? Promise.resolve(ok) : new Promise((resolve) => held.push(() => resolve(ok))),
+    releaseAll() {
+      atOnce = true;
+      for (const release of held.splice(0)) release();
+    },
+  };
+}
+
 Deno.test("with both send slots busy, the next full batch is saved to a file store before a slot frees, and sent as soon as one does", async () => {
   const dir = await Deno.makeTempDir({ prefix: "idemtrack-ahead-" });
   const file = new FileStorage(`${dir}/queue.log`);
   const { storage, saves, saved } = observed(file);
   const requests: { key: string; events: string[] }[] = [];
-  const held: (() => void)[] = [];
-  let answerAtOnce = false;
-  const ok: TransportResponse = { status: 200, headers: new Headers(), body: "{}" };
+  const { held, answer, releaseAll } = heldAnswers();
   const client = new Client({
     endpoint: "http://collector.test",
     exitHook: false,
@@ -47,8 +61,7 @@ Deno.test("with both send slots busy, the next full batch is saved to a file sto
         key: request.headers["x-idempotency-key"]!,
         events: events.map((event: { idempotency_key: string }) => event.idempotency_key),
       });
-      if (answerAtOnce) return Promise.resolve(ok);
-      return new Promise((resolve) => held.push(() => resolve(ok)));
+      return answer();
     },
   });
   const keys: string[] = [];
@@ -63,8 +76,7 @@ Deno.test("with both send slots busy, the next full batch is saved to a file sto
   assert.deepEqual(requests[2]!.events, keys.slice(20, 30));
   await waitFor(() => saved.length === 4, "the fourth batch saved ahead in turn");
 
-  answerAtOnce = true;
-  for (const answer of held.splice(0)) answer();
+  releaseAll();
   const summary = await client.close();
   assert.equal(summary.delivered, 40);
   assert.deepEqual(requests.map((request) => request.key), saves, "sent in the order saved");
@@ -82,21 +94,17 @@ Deno.test("with both send slots busy, the next full batch is saved to a file sto
 });
 
 Deno.test("a store in memory (durable at once) gets no batch formed ahead of a free slot", async () => {
-  const held: (() => void)[] = [];
-  let answerAtOnce = false;
-  const ok: TransportResponse = { status: 200, headers: new Headers(), body: "{}" };
+  const { held, answer, releaseAll } = heldAnswers();
   const client = new Client({
     endpoint: "http://collector.test",
     exitHook: false,
     flushAt: 10,
     maxBatchEvents: 10,
-    transport: () =>
-      answerAtOnce ? Promise.resolve(ok) : new Promise((resolve) => held.push(() => resolve(ok))),
+    transport: answer,
   });
   for (let i = 0; i < 40; i++) client.track("page_viewed", { i }, { userId: "u1" });
   await waitFor(() => held.length === 2, "two requests in flight");
   assert.deepEqual([client.stats().inFlight, client.stats().queued], [20, 20]);
-  answerAtOnce = true;
-  for (const answer of held.splice(0)) answer();
+  releaseAll();
   assert.equal((await client.close()).delivered, 40);
 });
