@@ -52,6 +52,32 @@ export class Entry implements QueuedRecord {
     return new Entry(run.seq(index), run.size(index), undefined, undefined, run, index);
   }
 
+  /**
+   * The entries with the bytes of those in a packed run copied out, together,
+   * into one buffer: for events that outlive their batch (the retrying part of
+   * a partial answer), which would otherwise keep the whole run and its 1 MB
+   * slabs alive for as long as they wait and retry. Entries over a record are
+   * returned as they are.
+   */
+  static detached(entries: readonly Entry[]): Entry[] {
+    let bytes = 0;
+    for (const entry of entries) if (entry.#run !== undefined) bytes += entry.bytes;
+    if (bytes === 0) return [...entries];
+    const buffer = new Uint8Array(bytes);
+    let offset = 0;
+    return entries.map((entry) => {
+      if (entry.#run === undefined) return entry;
+      const data = buffer.subarray(offset, offset + entry.bytes);
+      data.set(entry.data);
+      offset += entry.bytes;
+      const { id, key, group, stream, queuedAt } = entry;
+      const copy = Entry.of({ id, key, group, stream, data, queuedAt }, entry.seq, entry.event);
+      copy.bulk = entry.bulk;
+      copy.inBatch = entry.inBatch;
+      return copy;
+    });
+  }
+
   get id(): string {
     return this.#run?.id(this.#index) ?? this.#record!.id;
   }

@@ -12,7 +12,7 @@ import type { BatchOutcome, RecordOutcome } from "./profile.ts";
 import { planRetry, type RetryOptions, type RetryState } from "./retry.ts";
 import { type ActiveBatch, entriesOf } from "./_batcher.ts";
 import type { Journal } from "./_journal.ts";
-import type { Entry } from "./_queue.ts";
+import { Entry } from "./_queue.ts";
 import type { PackedRun } from "./_packed_queue.ts";
 
 /** Someone waiting for a set of events: a `flush()` or a `deliver()`. */
@@ -297,8 +297,9 @@ export class Settler {
       this.report(batch, 0, 0, 0, retry.length);
       return { same: true, state: plan.state, delayMs: plan.delayMs };
     }
-    this.finishBatch(batch, delivered, duplicates, failed, cause, retry);
-    return { same: false, entries: retry, state: plan.state, delayMs: plan.delayMs };
+    const retrying = Entry.detached(retry);
+    this.finishBatch(batch, delivered, duplicates, failed, cause, retrying);
+    return { same: false, entries: retrying, state: plan.state, delayMs: plan.delayMs };
   }
 
   /** Settles a batch's delivered, duplicate and failed events; `retrying` stay held, for a new batch. */

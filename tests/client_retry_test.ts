@@ -290,3 +290,31 @@ Deno.test("rateLimit spaces requests by the token bucket", async () => {
   await c.close();
   await server.close();
 });
+
+Deno.test("events retried after a partial success keep their own bytes, not the 1 MB slabs of their first batch", async () => {
+  const server = await startJsonServer();
+  const c = client(server.url, { maxRetries: 1, backoffBaseMs: 1, backoffCapMs: 1 });
+  // Retryable at first, then failed for good: the failure report shows the bytes that were retried.
+  server.rejectEvent("evt-1-key", { code: "throttled", reason: "try again", retryable: true });
+  server.rejectEvent("evt-3-key", { code: "throttled", reason: "try again", retryable: true });
+  trackMany(c, 5);
+  const result = await c.flush();
+  assert.deepEqual(result.failedRecords.map((f) => f.key), ["evt-1-key", "evt-3-key"]);
+  const [first, second] = result.failedRecords.map((f) => f.data);
+  // One small buffer for both, not a view into a shared 1 MB slab (which would stay alive for
+  // as long as they retry), and the bytes are still the events as sent.
+  assert.equal(first!.buffer, second!.buffer);
+  assert.equal(first!.buffer.byteLength, first!.length + second!.length);
+  const sent = server.requests[0]!.events;
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(first)), sent[1]);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(second)), sent[3]);
+  assert.deepEqual(
+    server.requests.map((r) => r.events.map((e) => e.idempotency_key)),
+    [
+      ["evt-0-key", "evt-1-key", "evt-2-key", "evt-3-key", "evt-4-key"],
+      ["evt-1-key", "evt-3-key"],
+    ],
+  );
+  await c.close();
+  await server.close();
+});
