@@ -205,7 +205,7 @@ export class PackedQueue {
   }
 
   /** UTF-16 units of the text of the events queued unsized: their bytes are 1 to 3 times as many. */
-  get unsizedUnits(): number {
+  get unsizedTextUnits(): number {
     return this.#unsizedTextUnits;
   }
 

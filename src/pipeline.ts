@@ -471,11 +471,9 @@ export class Pipeline {
    */
   #withinBoundsUnsized(text: string): boolean {
     const largest = 3 * text.length;
-    const { maxEventBytes, maxQueueSize, maxQueueBytes } = this.#options;
-    const settler = this.#settler;
-    return this.#queue.packed.unsizedPays && largest <= maxEventBytes &&
-      settler.unsettled < maxQueueSize &&
-      settler.heldBytes + 3 * this.#queue.packed.unsizedUnits + largest <= maxQueueBytes;
+    const packed = this.#queue.packed;
+    return packed.unsizedPays && largest <= this.#options.maxEventBytes &&
+      !isFull(this.#options, this.#settler, 3 * packed.unsizedTextUnits + largest);
   }
 
   /**
@@ -688,7 +686,7 @@ export class Pipeline {
     // Events queued unsized weigh 1 to 3 bytes a unit: they are written and counted only when
     // that range does not decide.
     const sized = queue.entries.bytes + queue.packed.sizedBytes + queue.length;
-    const unsized = queue.packed.unsizedUnits;
+    const unsized = queue.packed.unsizedTextUnits;
     if (sized + unsized >= maxBatchBytes) return true;
     if (sized + 3 * unsized < maxBatchBytes) return false;
     return queue.bytes + queue.length >= maxBatchBytes;
