@@ -697,13 +697,14 @@ export class Pipeline {
     if (!this.#opened || this.#aborted) return;
     const { slots, transport } = this.#options;
     while (this.#active < slots && transport.saturated?.() !== true) {
-      const prepared = this.#prepared;
-      this.#prepared = undefined;
-      const batch = onlyFull
-        ? prepared ??
-          (this.#fullBatchQueued() ? this.#batcher.next(this.#queue, this.#mayForm) : undefined)
-        : this.#ready.shift() ?? prepared ?? this.#batcher.next(this.#queue, this.#mayForm);
-      if (batch !== prepared && prepared !== undefined) this.#prepared = prepared;
+      let batch = onlyFull ? undefined : this.#ready.shift();
+      if (batch === undefined && this.#prepared !== undefined) {
+        batch = this.#prepared;
+        this.#prepared = undefined;
+      }
+      if (batch === undefined && (!onlyFull || this.#fullBatchQueued())) {
+        batch = this.#batcher.next(this.#queue, this.#mayForm);
+      }
       if (batch === undefined) break;
       this.#active++;
       this.#run(batch).catch((cause) => {
