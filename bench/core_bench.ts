@@ -4,11 +4,11 @@
  */
 import { createHash } from "node:crypto";
 import { md5Hex, sha256Hex } from "../wasm/hash.ts";
-import { hamustroSession } from "../src/session.ts";
-import { signHamustro } from "../src/signature.ts";
+import { hamustroSession } from "../src/hamustro/session.ts";
+import { signHamustro } from "../src/hamustro/signature.ts";
 import { STRICT_KEY_POLICY, validateIdempotencyKey } from "../src/idempotency_key.ts";
-import { chunkBySize } from "../src/chunk.ts";
-import { utf8ByteLength } from "../src/_utf8.ts";
+import { chunkBySize } from "../src/kit/chunk.ts";
+import { utf8ByteLength } from "../src/_util/utf8.ts";
 
 function bytes(length: number): Uint8Array {
   const out = new Uint8Array(length);

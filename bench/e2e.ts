@@ -24,7 +24,7 @@ import {
 } from "./_harness.ts";
 import process from "node:process";
 import { Client } from "../mod.ts";
-import { workerTransport } from "../src/worker_transport.ts";
+import { workerTransport } from "../src/drivers/transport/worker_transport.ts";
 
 const EVENTS = Number(flag("--events") ?? 100_000);
 const RUNS = Number(flag("--runs") ?? 3);

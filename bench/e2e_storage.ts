@@ -13,7 +13,7 @@
 import { cpuMsSince, flag, machine, median, peakRssMb, runContender } from "./_harness.ts";
 import process from "node:process";
 import { Client } from "../mod.ts";
-import { FileStorage } from "../src/storage/file_storage.ts";
+import { FileStorage } from "../src/drivers/storage/file/file_storage.ts";
 import { makeEvents, type RunFigures, startReceiverProcess, stats } from "./e2e.ts";
 
 const EVENTS = Number(flag("--events") ?? 100_000);

@@ -5,9 +5,9 @@
  * Run: `npx -y deno@2 bench --allow-all bench/hamustro_bench.ts`
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { chunkBySize } from "../src/chunk.ts";
+import { chunkBySize } from "../src/kit/chunk.ts";
 import { createEvent } from "../src/event.ts";
-import { signHamustro } from "../src/signature.ts";
+import { signHamustro } from "../src/hamustro/signature.ts";
 import {
   encodeCollectionFields,
   encodePayload,

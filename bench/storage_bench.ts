@@ -7,10 +7,10 @@
 // does per event), then `await sync()` (all 1000 durable), then the 1000
 // removed (delivered), so the log stays bounded and compaction runs as in
 // production. appends/s = 1000 × iter/s.
-import { FileStorage } from "../src/storage/file_storage.ts";
-import { MemoryStorage } from "../src/memory_storage.ts";
-import type { Durability } from "../src/storage/_options.ts";
-import type { QueuedRecord } from "../src/storage.ts";
+import { FileStorage } from "../src/drivers/storage/file/file_storage.ts";
+import { MemoryStorage } from "../src/drivers/storage/memory_storage.ts";
+import type { Durability } from "../src/drivers/storage/_options.ts";
+import type { QueuedRecord } from "../src/ports/storage.ts";
 
 const RECORDS_PER_ITERATION = 1000;
 const RECORD_BYTES = 320;

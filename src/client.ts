@@ -10,10 +10,10 @@ import {
   Pipeline,
   type PipelineOptions,
   type PipelineStats,
-} from "./pipeline.ts";
-import type { Profile } from "./profile.ts";
-import { jsonProfile } from "./profiles/json.ts";
-import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./retry.ts";
+} from "./pipeline/pipeline.ts";
+import type { Profile } from "./ports/profile.ts";
+import { jsonProfile } from "./profiles/json/profile.ts";
+import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./kit/retry.ts";
 
 /**
  * Options of {@linkcode Client}: the pipeline's options (batching, queue

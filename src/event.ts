@@ -1,5 +1,5 @@
 import { EventValidationError } from "./errors/event_validation_error.ts";
-import { utf8ByteLength } from "./_utf8.ts";
+import { utf8ByteLength } from "./_util/utf8.ts";
 import {
   generateIdempotencyKey,
   type KeyPolicy,

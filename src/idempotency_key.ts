@@ -1,4 +1,4 @@
-import { optionChecks } from "./_checks.ts";
+import { optionChecks } from "./_util/checks.ts";
 import { IdempotencyKeyError } from "./errors/idempotency_key_error.ts";
 
 /** Rules an idempotency key must satisfy; one policy per destination service. */

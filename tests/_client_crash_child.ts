@@ -10,8 +10,8 @@
 //      opens the same store in a new process, delivers what it holds (close()) and prints the
 //      summary and stats as JSON.
 import { Client } from "../src/client.ts";
-import { FileStorage } from "../src/storage/file_storage.ts";
-import type { Durability } from "../src/storage/_options.ts";
+import { FileStorage } from "../src/drivers/storage/file/file_storage.ts";
+import type { Durability } from "../src/drivers/storage/_options.ts";
 
 export const CHUNK = 100;
 export const SYNC_INTERVAL_MS = 100;

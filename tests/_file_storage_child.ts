@@ -6,8 +6,8 @@
 //   _file_storage_child.ts burst <path> <records> <batchSize>
 //      (interval durability, 1 h interval) append records 0..records-1 in one call, save a batch
 //      of the first batchSize, print "saved" once saveBatch() resolved, then wait to be killed.
-import { FileStorage } from "../src/storage/file_storage.ts";
-import type { Durability } from "../src/storage/_options.ts";
+import { FileStorage } from "../src/drivers/storage/file/file_storage.ts";
+import type { Durability } from "../src/drivers/storage/_options.ts";
 import { makeRecord } from "./_storage_conformance.ts";
 
 const [mode, path, durability = "everyWrite", syncEvery = "1"] = Deno.args;

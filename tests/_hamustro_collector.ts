@@ -10,7 +10,7 @@ import { hamustroRoute } from "../src/hamustro/route.ts";
 import { createReceiver } from "../src/receiver/receiver.ts";
 import { MemoryDedupeStore } from "../src/receiver/memory_dedupe_store.ts";
 import type { AcceptedEvent } from "../src/receiver/sink.ts";
-import type { Clock } from "../src/clock.ts";
+import type { Clock } from "../src/ports/clock.ts";
 
 export type CollectorFault =
   /** Answer this status without passing the request on. */

@@ -5,7 +5,7 @@
 //   _hamustro_tracker_child.ts finish <queue.log> <collectorUrl> <secret>
 //      opens the same store (restored payloads go out), flushes, closes, prints "done".
 import { ClientTracker } from "../src/hamustro/client_tracker.ts";
-import { FileStorage } from "../src/storage/file_storage.ts";
+import { FileStorage } from "../src/drivers/storage/file/file_storage.ts";
 
 const [mode, path, collectorUrl, secret, run] = Deno.args;
 const encoder = new TextEncoder();

@@ -1,4 +1,4 @@
-import type { Clock, TimerId } from "../src/clock.ts";
+import type { Clock, TimerId } from "../src/ports/clock.ts";
 
 /** A clock that moves only when told: timers fire in `advance()`. */
 export class ManualClock implements Clock {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chunkBySize } from "../src/chunk.ts";
+import { chunkBySize } from "../src/kit/chunk.ts";
 import { createEvent, type EventInput, type IdemtrackEvent, type JsonValue } from "../src/event.ts";
 import {
   encodedBytes,
@@ -7,9 +7,9 @@ import {
   type OutgoingBatch,
   type PreparedRequest,
   type Profile,
-} from "../src/profile.ts";
-import type { QueuedRecord } from "../src/storage.ts";
-import type { TransportResponse } from "../src/transport.ts";
+} from "../src/ports/profile.ts";
+import type { QueuedRecord } from "../src/ports/storage.ts";
+import type { TransportResponse } from "../src/ports/transport.ts";
 import type { DecodedBatch, RecordResult, Route } from "../src/receiver/route.ts";
 
 /** A golden request written by hand from a service's documentation. */

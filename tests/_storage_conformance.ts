@@ -2,7 +2,7 @@
 // (tests/storage_conformance_test.ts) and inside headless Chromium
 // (tests/browser_storage_test.ts bundles it), so it uses no Deno API.
 import assert from "node:assert/strict";
-import type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "../src/storage.ts";
+import type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "../src/ports/storage.ts";
 
 /** One store under test: each `connect()` is a new driver instance over the same data. */
 export interface StoreUnderTest {

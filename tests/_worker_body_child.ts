@@ -2,7 +2,7 @@
 // through workerTransport() to `url`, and prints how far the process's peak RSS rose meanwhile
 // (MB, from /proc/self/status), so that bodies the worker keeps after sending them show.
 //   _worker_body_child.ts <url> <count> <mb>
-import { workerTransport } from "../src/worker_transport.ts";
+import { workerTransport } from "../src/drivers/transport/worker_transport.ts";
 
 const [url, count, mb] = Deno.args;
 

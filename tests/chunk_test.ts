@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
-import { chunkBySize, type Framing, JSON_ARRAY_FRAMING, jsonArrayFraming } from "../src/chunk.ts";
-import { utf8ByteLength } from "../src/_utf8.ts";
+import {
+  chunkBySize,
+  type Framing,
+  JSON_ARRAY_FRAMING,
+  jsonArrayFraming,
+} from "../src/kit/chunk.ts";
+import { utf8ByteLength } from "../src/_util/utf8.ts";
 import { randomInt, randomText, seededRandom } from "./_random.ts";
 
 interface Item {

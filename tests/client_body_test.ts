@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Client } from "../src/client.ts";
-import { fetchTransport } from "../src/fetch_transport.ts";
-import type { Transport } from "../src/transport.ts";
+import { fetchTransport } from "../src/drivers/transport/fetch_transport.ts";
+import type { Transport } from "../src/ports/transport.ts";
 import { startJsonServer } from "./_json_server.ts";
 
 const decoder = new TextDecoder();

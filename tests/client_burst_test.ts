@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Client, type ClientOptions } from "../src/client.ts";
-import { MemoryStorage } from "../src/memory_storage.ts";
-import type { Storage } from "../src/storage.ts";
-import type { Transport, TransportRequest } from "../src/transport.ts";
+import { MemoryStorage } from "../src/drivers/storage/memory_storage.ts";
+import type { Storage } from "../src/ports/storage.ts";
+import type { Transport, TransportRequest } from "../src/ports/transport.ts";
 
 const decoder = new TextDecoder();
 

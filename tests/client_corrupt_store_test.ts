@@ -5,8 +5,8 @@ import { Client } from "../src/client.ts";
 import type { IdemtrackError } from "../src/errors/idemtrack_error.ts";
 import { isStorageError } from "../src/errors/storage_error.ts";
 import { callbackSink, createReceiver } from "../src/receiver/mod.ts";
-import { FileStorage } from "../src/storage/file_storage.ts";
-import type { Transport } from "../src/transport.ts";
+import { FileStorage } from "../src/drivers/storage/file/file_storage.ts";
+import type { Transport } from "../src/ports/transport.ts";
 
 const TICKS = 20;
 const EVENTS_PER_TICK = 50;

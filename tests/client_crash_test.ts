@@ -3,7 +3,7 @@
 // here, in the test process, with its de-duplication store in memory: it outlives every child.
 import assert from "node:assert/strict";
 import { callbackSink, createReceiver } from "../src/receiver/mod.ts";
-import type { Durability } from "../src/storage/_options.ts";
+import type { Durability } from "../src/drivers/storage/_options.ts";
 import { eventKey } from "./_client_crash_child.ts";
 import { randomInt, seededRandom } from "./_random.ts";
 

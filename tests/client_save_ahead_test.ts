@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Client } from "../src/client.ts";
-import { FileStorage } from "../src/storage/file_storage.ts";
-import type { Storage } from "../src/storage.ts";
-import type { TransportResponse } from "../src/transport.ts";
+import { FileStorage } from "../src/drivers/storage/file/file_storage.ts";
+import type { Storage } from "../src/ports/storage.ts";
+import type { TransportResponse } from "../src/ports/transport.ts";
 import { waitFor } from "./_helpers.ts";
 
 /** A FileStorage (real file) seen through its batch saves: ids as called, and as resolved. */

@@ -3,8 +3,8 @@ import { Client, type ClientOptions } from "../src/client.ts";
 import { isEventValidationError } from "../src/errors/event_validation_error.ts";
 import { isQueueFullError } from "../src/errors/queue_full_error.ts";
 import { LENIENT_KEY_POLICY } from "../src/idempotency_key.ts";
-import type { TransportRequest } from "../src/transport.ts";
-import { jsonProfile, jsonWireText } from "../src/profiles/json.ts";
+import type { TransportRequest } from "../src/ports/transport.ts";
+import { jsonProfile, jsonWireText } from "../src/profiles/json/profile.ts";
 import { createEvent, type EventInput } from "../src/event.ts";
 
 // `track()` queues an event before its bytes are written (see PackedQueue.pushText): sizes,

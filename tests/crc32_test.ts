@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { crc32 as zlibCrc32 } from "node:zlib";
-import { crc32, frameChecksum } from "../src/storage/_crc32.ts";
+import { crc32, frameChecksum } from "../src/drivers/storage/file/_crc32.ts";
 import { seededRandom } from "./_random.ts";
 
 const reference = (bytes: Uint8Array): number => zlibCrc32(bytes) >>> 0;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DenoKvStorage } from "../src/storage/deno_kv_storage.ts";
+import { DenoKvStorage } from "../src/drivers/storage/deno_kv_storage.ts";
 import { makeRecord } from "./_storage_conformance.ts";
 
 async function tempDir(): Promise<{ path: string } & AsyncDisposable> {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Environment, environmentName, environmentNumber } from "../src/environment.ts";
+import { Environment, environmentName, environmentNumber } from "../src/hamustro/environment.ts";
 
 // Hamustro's proto2 Environment enum, as DEVELOPERS.md lists it.
 const EXPECTED: Array<[string, number]> = [

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { FileStorage } from "../src/storage/file_storage.ts";
+import { FileStorage } from "../src/drivers/storage/file/file_storage.ts";
 import { isStorageError } from "../src/errors/storage_error.ts";
-import type { Clock } from "../src/clock.ts";
-import type { QueuedRecord } from "../src/storage.ts";
+import type { Clock } from "../src/ports/clock.ts";
+import type { QueuedRecord } from "../src/ports/storage.ts";
 import { makeRecord } from "./_storage_conformance.ts";
 
 const CHILD = new URL("./_file_storage_child.ts", import.meta.url).pathname;

@@ -3,11 +3,11 @@
 // its records, records keep their append order, a settle or removal is never undone, and once
 // everything is written the store holds what the ops, applied in push order, describe.
 import assert from "node:assert/strict";
-import type { Clock } from "../src/clock.ts";
+import type { Clock } from "../src/ports/clock.ts";
 import type { JsonValue } from "../src/event.ts";
-import type { StorageOp } from "../src/storage/_ops.ts";
-import { FileStorage } from "../src/storage/file_storage.ts";
-import type { QueuedRecord, StorageSnapshot, StoredBatch } from "../src/storage.ts";
+import type { StorageOp } from "../src/drivers/storage/_ops.ts";
+import { FileStorage } from "../src/drivers/storage/file/file_storage.ts";
+import type { QueuedRecord, StorageSnapshot, StoredBatch } from "../src/ports/storage.ts";
 import { makeRecord } from "./_storage_conformance.ts";
 import { seededRandom } from "./_random.ts";
 

@@ -1,11 +1,11 @@
 import { fromBinary, fromJson } from "@bufbuild/protobuf";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { chunkBySize } from "../src/chunk.ts";
+import { chunkBySize } from "../src/kit/chunk.ts";
 import { createEvent, type EventInput } from "../src/event.ts";
 import { isEventValidationError } from "../src/errors/event_validation_error.ts";
-import type { OutgoingBatch } from "../src/profile.ts";
-import type { QueuedRecord } from "../src/storage.ts";
+import type { OutgoingBatch } from "../src/ports/profile.ts";
+import type { QueuedRecord } from "../src/ports/storage.ts";
 import { CollectionSchema } from "../src/hamustro/gen/hamustro_pb.ts";
 import { hamustroProfile, type HamustroProfileOptions } from "../src/hamustro/profile.ts";
 

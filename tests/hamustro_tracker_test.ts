@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { ClientTracker, type ClientTrackerOptions } from "../src/hamustro/client_tracker.ts";
-import { FileStorage } from "../src/storage/file_storage.ts";
+import { FileStorage } from "../src/drivers/storage/file/file_storage.ts";
 import { type Collector, type SeenRequest, startCollector } from "./_hamustro_collector.ts";
 import { ManualClock, waitFor } from "./_helpers.ts";
 

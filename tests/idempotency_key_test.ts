@@ -9,7 +9,7 @@ import {
   STRICT_KEY_POLICY,
   validateIdempotencyKey,
 } from "../src/idempotency_key.ts";
-import { deriveIdempotencyKey } from "../src/derive_idempotency_key.ts";
+import { deriveIdempotencyKey } from "../src/hash/derive_idempotency_key.ts";
 import { IdempotencyKeyError, isIdempotencyKeyError } from "../src/errors/idempotency_key_error.ts";
 import { randomInt, seededRandom } from "./_random.ts";
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import type { IdemtrackEvent } from "../src/event.ts";
-import { encodedBytes } from "../src/profile.ts";
-import { PackedQueue } from "../src/_packed_queue.ts";
-import { SlabWriter } from "../src/_slab_writer.ts";
-import { jsonProfile, jsonWireText } from "../src/profiles/json.ts";
+import { encodedBytes } from "../src/ports/profile.ts";
+import { PackedQueue } from "../src/pipeline/_packed_queue.ts";
+import { SlabWriter } from "../src/pipeline/_slab_writer.ts";
+import { jsonProfile, jsonWireText } from "../src/profiles/json/profile.ts";
 import { randomInt, randomText, seededRandom } from "./_random.ts";
 
 const encoder = new TextEncoder();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { MemoryStorage } from "../src/memory_storage.ts";
-import type { QueuedRecord } from "../src/storage.ts";
+import { MemoryStorage } from "../src/drivers/storage/memory_storage.ts";
+import type { QueuedRecord } from "../src/ports/storage.ts";
 import { randomInt, seededRandom } from "./_random.ts";
 
 function record(i: number): QueuedRecord {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { PackedQueue } from "../src/_packed_queue.ts";
-import type { Entry } from "../src/_queue.ts";
-import { SlabWriter } from "../src/_slab_writer.ts";
+import { PackedQueue } from "../src/pipeline/_packed_queue.ts";
+import type { Entry } from "../src/pipeline/_queue.ts";
+import { SlabWriter } from "../src/pipeline/_slab_writer.ts";
 import { randomInt, seededRandom } from "./_random.ts";
 
 const encoder = new TextEncoder();

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { Pipeline } from "../src/pipeline.ts";
-import { jsonProfile } from "../src/profiles/json.ts";
+import { Pipeline } from "../src/pipeline/pipeline.ts";
+import { jsonProfile } from "../src/profiles/json/profile.ts";
 import { createEvent } from "../src/event.ts";
-import { MemoryStorage } from "../src/memory_storage.ts";
-import type { Storage } from "../src/storage.ts";
+import { MemoryStorage } from "../src/drivers/storage/memory_storage.ts";
+import type { Storage } from "../src/ports/storage.ts";
 import { seededRandom } from "./_random.ts";
 
 const dec = new TextDecoder();

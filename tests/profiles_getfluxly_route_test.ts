@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createEvent } from "../src/event.ts";
 import type { DecodedBatch } from "../src/receiver/route.ts";
-import { getfluxlyProfile } from "../src/profiles/getfluxly.ts";
-import { getfluxlyRoutes } from "../src/profiles/getfluxly_route.ts";
+import { getfluxlyProfile } from "../src/profiles/getfluxly/profile.ts";
+import { getfluxlyRoutes } from "../src/profiles/getfluxly/route.ts";
 import {
   accepted,
   batchOf,

@@ -6,7 +6,7 @@ import {
   GETFLUXLY_LIMITS,
   getfluxlyProfile,
   type GetfluxlyProfileOptions,
-} from "../src/profiles/getfluxly.ts";
+} from "../src/profiles/getfluxly/profile.ts";
 import {
   assertGolden,
   batchOf,

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createEvent } from "../src/event.ts";
 import type { DecodedBatch } from "../src/receiver/route.ts";
-import { saasquatchProfile } from "../src/profiles/saasquatch.ts";
-import { saasquatchRoute } from "../src/profiles/saasquatch_route.ts";
+import { saasquatchProfile } from "../src/profiles/saasquatch/profile.ts";
+import { saasquatchRoute } from "../src/profiles/saasquatch/route.ts";
 import {
   accepted,
   batchOf,

@@ -7,7 +7,7 @@ import {
   SAASQUATCH_FRAMING,
   saasquatchProfile,
   type SaasquatchProfileOptions,
-} from "../src/profiles/saasquatch.ts";
+} from "../src/profiles/saasquatch/profile.ts";
 import {
   assertGolden,
   batchOf,

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createEvent } from "../src/event.ts";
 import type { DecodedBatch } from "../src/receiver/route.ts";
-import { skalinProfile } from "../src/profiles/skalin.ts";
-import { skalinRoute } from "../src/profiles/skalin_route.ts";
+import { skalinProfile } from "../src/profiles/skalin/profile.ts";
+import { skalinRoute } from "../src/profiles/skalin/route.ts";
 import {
   accepted,
   batchOf,

@@ -6,7 +6,7 @@ import {
   SKALIN_RATE_LIMIT,
   skalinProfile,
   type SkalinProfileOptions,
-} from "../src/profiles/skalin.ts";
+} from "../src/profiles/skalin/profile.ts";
 import {
   assertGolden,
   batchOf,

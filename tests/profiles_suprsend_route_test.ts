@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createEvent } from "../src/event.ts";
 import type { DecodedBatch } from "../src/receiver/route.ts";
-import { suprsendProfile } from "../src/profiles/suprsend.ts";
-import { suprsendRoute } from "../src/profiles/suprsend_route.ts";
+import { suprsendProfile } from "../src/profiles/suprsend/profile.ts";
+import { suprsendRoute } from "../src/profiles/suprsend/route.ts";
 import {
   accepted,
   batchOf,

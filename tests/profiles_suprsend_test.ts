@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import { createHash, createHmac } from "node:crypto";
 import { createEvent } from "../src/event.ts";
 import { isEventValidationError } from "../src/errors/event_validation_error.ts";
-import type { PreparedRequest } from "../src/profile.ts";
+import type { PreparedRequest } from "../src/ports/profile.ts";
 import {
   SUPRSEND_LIMITS,
   suprsendProfile,
   type SuprsendProfileOptions,
   toSuprsendBulkResponse,
-} from "../src/profiles/suprsend.ts";
+} from "../src/profiles/suprsend/profile.ts";
 import {
   assertGolden,
   batchOf,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { QueuedRecord } from "../src/storage.ts";
-import { RecordLog } from "../src/_record_log.ts";
+import type { QueuedRecord } from "../src/ports/storage.ts";
+import { RecordLog } from "../src/drivers/storage/_record_log.ts";
 import { randomInt, seededRandom } from "./_random.ts";
 
 function record(i: number, size = 1 + (i % 7), version = 0): QueuedRecord {

@@ -6,8 +6,8 @@ import {
   planRetry,
   resolveRetryOptions,
   type RetryState,
-} from "../src/retry.ts";
-import { classifyResponse, parseRetryAfter, readErrorBody } from "../src/response.ts";
+} from "../src/kit/retry.ts";
+import { classifyResponse, parseRetryAfter, readErrorBody } from "../src/kit/response.ts";
 
 Deno.test("backoffDelayMs() draws uniformly in [0, min(cap, base·2^attempt))", () => {
   const options = { backoffBaseMs: 100, backoffCapMs: 5000 };

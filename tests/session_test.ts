@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { hamustroSession, hashDeviceId } from "../src/session.ts";
-import { Environment, type EnvironmentName } from "../src/environment.ts";
+import { hamustroSession, hashDeviceId } from "../src/hamustro/session.ts";
+import { Environment, type EnvironmentName } from "../src/hamustro/environment.ts";
 
 function md5(text: string): string {
   return createHash("md5").update(text, "utf8").digest("hex");

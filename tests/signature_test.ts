@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { signHamustro, timingSafeEqual, verifyHamustro } from "../src/signature.ts";
-import { encodeBase64 } from "../src/_base64.ts";
+import { signHamustro, verifyHamustro } from "../src/hamustro/signature.ts";
+import { timingSafeEqual } from "../src/_util/timing_safe_equal.ts";
+import { encodeBase64 } from "../src/_util/base64.ts";
 import { sha256Bytes } from "../wasm/hash.ts";
 import { randomInt, seededRandom } from "./_random.ts";
 

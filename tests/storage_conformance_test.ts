@@ -1,9 +1,9 @@
 // Runs the shared conformance suite against every driver that works under Deno.
 // BrowserStorage runs the same cases in headless Chromium (browser_storage_test.ts).
-import { MemoryStorage } from "../src/memory_storage.ts";
-import { DenoKvStorage } from "../src/storage/deno_kv_storage.ts";
-import { FileStorage } from "../src/storage/file_storage.ts";
-import type { Durability } from "../src/storage/_options.ts";
+import { MemoryStorage } from "../src/drivers/storage/memory_storage.ts";
+import { DenoKvStorage } from "../src/drivers/storage/deno_kv_storage.ts";
+import { FileStorage } from "../src/drivers/storage/file/file_storage.ts";
+import type { Durability } from "../src/drivers/storage/_options.ts";
 import { conformanceCases, type DriverFactory } from "./_storage_conformance.ts";
 
 function fileDriver(durability: Durability): DriverFactory {

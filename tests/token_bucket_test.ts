@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { TokenBucket } from "../src/token_bucket.ts";
+import { TokenBucket } from "../src/kit/token_bucket.ts";
 import { randomInt, seededRandom } from "./_random.ts";
 
 Deno.test("a token bucket starts full and grants the burst at once", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { utf8ByteLength, writeUtf8Into } from "../src/_utf8.ts";
+import { utf8ByteLength, writeUtf8Into } from "../src/_util/utf8.ts";
 import { randomInt, randomText, seededRandom } from "./_random.ts";
 
 const encoder = new TextEncoder();

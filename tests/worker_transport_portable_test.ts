@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Client } from "../src/client.ts";
-import { workerTransport } from "../src/worker_transport.ts";
+import { workerTransport } from "../src/drivers/transport/worker_transport.ts";
 
 interface Served {
   url: string;

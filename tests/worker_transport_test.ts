@@ -3,8 +3,8 @@
 // Client, requests leave while the main thread is still inside a synchronous loop of track().
 import assert from "node:assert/strict";
 import { Client } from "../src/client.ts";
-import type { TransportRequest } from "../src/transport.ts";
-import { workerTransport } from "../src/worker_transport.ts";
+import type { TransportRequest } from "../src/ports/transport.ts";
+import { workerTransport } from "../src/drivers/transport/worker_transport.ts";
 import { startPortPrinter } from "../bench/_harness.ts";
 import { startJsonServer } from "./_json_server.ts";
 import { waitFor } from "./_helpers.ts";
@@ -547,7 +547,7 @@ async function runChild(
 Deno.test("a process using workerTransport() exits by itself after close() or once idle", async () => {
   const server = await startJsonServer();
   const client = new URL("../src/client.ts", import.meta.url).href;
-  const worker = new URL("../src/worker_transport.ts", import.meta.url).href;
+  const worker = new URL("../src/drivers/transport/worker_transport.ts", import.meta.url).href;
   try {
     const closing = await runChild(
       `import { Client } from "${client}";
@@ -655,7 +655,7 @@ Deno.test({
     // The same in a child process: after close() it must exit by itself.
     const server = await startJsonServer();
     try {
-      const worker = new URL("../src/worker_transport.ts", import.meta.url).href;
+      const worker = new URL("../src/drivers/transport/worker_transport.ts", import.meta.url).href;
       const child = await runChild(
         `import { workerTransport } from "${worker}";
 const transport = workerTransport({ idleMs: 60_000 });

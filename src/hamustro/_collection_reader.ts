@@ -1,5 +1,5 @@
 import { ProtoReader, WireError } from "./_proto_reader.ts";
-import type { DecodedCollection, DecodedParameter, DecodedPayload } from "./decode.ts";
+import type { DecodedCollection, DecodedParameter, DecodedPayload } from "./decoded.ts";
 import type { Environment } from "./gen/hamustro_pb.ts";
 
 export { WireError };

@@ -1,4 +1,4 @@
-import { writeUtf8Into } from "../_utf8.ts";
+import { writeUtf8Into } from "../_util/utf8.ts";
 
 const TWO_POW_32 = 0x1_0000_0000;
 

@@ -1,12 +1,12 @@
-import type { BatchOutcome } from "../profile.ts";
+import type { BatchOutcome } from "../ports/profile.ts";
 import {
   ALL_DELIVERED,
   classifyResponse,
   readErrorBody,
   type StatusTable,
   type StatusVerdict,
-} from "../response.ts";
-import type { TransportResponse } from "../transport.ts";
+} from "../kit/response.ts";
+import type { TransportResponse } from "../ports/transport.ts";
 
 /**
  * Hamustro's statuses: the collector answers for the whole collection.

@@ -1,6 +1,6 @@
-import type { Framing } from "../chunk.ts";
+import type { Framing } from "../kit/chunk.ts";
 import type { JsonValue } from "../event.ts";
-import type { OutgoingBatch, Profile } from "../profile.ts";
+import type { OutgoingBatch, Profile } from "../ports/profile.ts";
 import type { HamustroProfile } from "./profile.ts";
 import { collectionFromJson, TRACKER_KEYS } from "./_tracker_state.ts";
 

@@ -1,21 +1,21 @@
-import { optionChecks } from "../_checks.ts";
-import type { Clock } from "../clock.ts";
-import { systemClock } from "../clock.ts";
+import { optionChecks } from "../_util/checks.ts";
+import type { Clock } from "../ports/clock.ts";
+import { systemClock } from "../ports/clock.ts";
 import { ClientClosedError } from "../errors/client_closed_error.ts";
 import { EventValidationError } from "../errors/event_validation_error.ts";
 import type { IdemtrackError } from "../errors/idemtrack_error.ts";
 import { StorageError } from "../errors/storage_error.ts";
 import { checkEncodedSize, type JsonValue } from "../event.ts";
-import { MemoryStorage } from "../memory_storage.ts";
+import { MemoryStorage } from "../drivers/storage/memory_storage.ts";
 import {
   type CloseSummary,
   DEFAULT_PIPELINE_OPTIONS,
   type DeliveryResult,
   Pipeline,
   type PipelineStats,
-} from "../pipeline.ts";
-import type { Storage } from "../storage.ts";
-import type { Transport } from "../transport.ts";
+} from "../pipeline/pipeline.ts";
+import type { Storage } from "../ports/storage.ts";
+import type { Transport } from "../ports/transport.ts";
 import { type CollectionFields, encodePayload, type PayloadFields } from "./codec.ts";
 import { encodePayloadJson } from "./json_codec.ts";
 import {

@@ -1,6 +1,6 @@
-import type { Framing } from "../chunk.ts";
+import type { Framing } from "../kit/chunk.ts";
 import type { JsonValue } from "../event.ts";
-import { environmentNumber, type EnvironmentValue } from "../environment.ts";
+import { environmentNumber, type EnvironmentValue } from "./environment.ts";
 import { ProtoWriter, varintLength } from "./_proto_writer.ts";
 
 export { varintLength };

@@ -1,7 +1,7 @@
-import { SlabWriter } from "../_slab_writer.ts";
-import { joinJsonArray } from "../_json_array.ts";
-import { type Framing, jsonArrayFraming } from "../chunk.ts";
-import { environmentNumber } from "../environment.ts";
+import { SlabWriter } from "../pipeline/_slab_writer.ts";
+import { joinJsonArray } from "../_util/json_array.ts";
+import { type Framing, jsonArrayFraming } from "../kit/chunk.ts";
+import { environmentNumber } from "./environment.ts";
 import {
   checkAt,
   checkNr,

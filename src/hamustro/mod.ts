@@ -40,5 +40,5 @@ export {
   PayloadSchema,
 } from "./gen/hamustro_pb.ts";
 export * from "./client_tracker.ts";
-export * from "../session.ts";
-export * from "../signature.ts";
+export * from "./session.ts";
+export * from "./signature.ts";

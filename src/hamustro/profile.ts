@@ -1,6 +1,6 @@
-import { optionChecks } from "../_checks.ts";
-import type { Framing } from "../chunk.ts";
-import { environmentNumber, type EnvironmentValue } from "../environment.ts";
+import { optionChecks } from "../_util/checks.ts";
+import type { Framing } from "../kit/chunk.ts";
+import { environmentNumber, type EnvironmentValue } from "./environment.ts";
 import { checkEncodedSize, type IdemtrackEvent } from "../event.ts";
 import { STRICT_KEY_POLICY } from "../idempotency_key.ts";
 import type {
@@ -9,10 +9,10 @@ import type {
   PreparedRequest,
   Profile,
   ProfileLimits,
-} from "../profile.ts";
-import { hamustroSession, hashDeviceId } from "../session.ts";
-import { signHamustro } from "../signature.ts";
-import type { TransportResponse } from "../transport.ts";
+} from "../ports/profile.ts";
+import { hamustroSession, hashDeviceId } from "./session.ts";
+import { signHamustro } from "./signature.ts";
+import type { TransportResponse } from "../ports/transport.ts";
 import { hamustroStatusTable, readHamustroResponse } from "./_response.ts";
 import { transcodePayload } from "./_transcode.ts";
 import {

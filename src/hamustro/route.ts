@@ -1,6 +1,6 @@
-import { utf8ByteLength } from "../_utf8.ts";
+import { utf8ByteLength } from "../_util/utf8.ts";
 import type { JsonObject } from "../event.ts";
-import { environmentName } from "../environment.ts";
+import { environmentName } from "./environment.ts";
 import type {
   DecodedBatch,
   DecodedRecord,
@@ -8,8 +8,8 @@ import type {
   Route,
   RouteContext,
 } from "../receiver/route.ts";
-import { hamustroSession } from "../session.ts";
-import { verifyHamustro } from "../signature.ts";
+import { hamustroSession } from "./session.ts";
+import { verifyHamustro } from "./signature.ts";
 import {
   type DecodedCollection,
   type DecodedPayload,

@@ -1,12 +1,12 @@
 /**
  * Helpers shared by the service profiles (status codes and `Retry-After` are
- * read by `src/response.ts`, shared with every profile).
+ * read by `src/kit/response.ts`, shared with every profile).
  *
  * @module
  */
 import type { JsonObject, JsonValue } from "../event.ts";
-import { joinJsonArray } from "../_json_array.ts";
-import type { OutgoingBatch } from "../profile.ts";
+import { joinJsonArray } from "../_util/json_array.ts";
+import type { OutgoingBatch } from "../ports/profile.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -4,10 +4,10 @@
  * @module
  */
 import type { JsonObject, JsonValue } from "../event.ts";
-import { RateLimiter } from "../receiver/_rate_limiter.ts";
-import type { RateLimit } from "../token_bucket.ts";
+import { RateLimiter } from "../receiver/rate_limiter.ts";
+import type { RateLimit } from "../kit/token_bucket.ts";
 
-export { errorResponse, jsonResponse, retryAfterSeconds } from "../receiver/_response.ts";
+export { errorResponse, jsonResponse, retryAfterSeconds } from "../receiver/http.ts";
 
 /** Parses a request body as JSON, or `undefined` if it is not JSON. */
 export function parseBody(body: Uint8Array): JsonValue | undefined {

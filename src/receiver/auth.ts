@@ -1,6 +1,6 @@
 import { sha256Hex } from "../../wasm/hash.ts";
-import { timingSafeEqual } from "../signature.ts";
-import { errorResponse } from "./_response.ts";
+import { timingSafeEqual } from "../_util/timing_safe_equal.ts";
+import { errorResponse } from "./http.ts";
 
 /**
  * Finds the tenant a request belongs to, or answers it (401). Routes take one

@@ -1,7 +1,7 @@
 import type { JsonObject, JsonValue } from "../event.ts";
 import { type KeyPolicy, STRICT_KEY_POLICY, validateIdempotencyKey } from "../idempotency_key.ts";
 import { type Authenticator, openAuth } from "./auth.ts";
-import { errorResponse, jsonResponse } from "./_response.ts";
+import { errorResponse, jsonResponse } from "./http.ts";
 import type { DecodedBatch, DecodedRecord, RecordResult, Route } from "./route.ts";
 
 /** Options of {@linkcode createJsonRoute}. */

@@ -1,4 +1,4 @@
-import { optionChecks } from "../_checks.ts";
+import { optionChecks } from "../_util/checks.ts";
 import type {
   DedupeCommit,
   DedupeRelease,

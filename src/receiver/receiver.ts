@@ -1,12 +1,12 @@
-import { optionChecks } from "../_checks.ts";
+import { optionChecks } from "../_util/checks.ts";
 import { compilePathPattern, type PathPattern } from "./_path_pattern.ts";
 import { sha256Hex } from "../../wasm/hash.ts";
-import { utf8ByteLength } from "../_utf8.ts";
-import { type Clock, systemClock } from "../clock.ts";
-import type { RateLimit } from "../token_bucket.ts";
+import { utf8ByteLength } from "../_util/utf8.ts";
+import { type Clock, systemClock } from "../ports/clock.ts";
+import type { RateLimit } from "../kit/token_bucket.ts";
 import { readBody } from "./_body.ts";
-import { RateLimiter } from "./_rate_limiter.ts";
-import { errorResponse, jsonResponse, retryAfterSeconds } from "./_response.ts";
+import { RateLimiter } from "./rate_limiter.ts";
+import { errorResponse, jsonResponse, retryAfterSeconds } from "./http.ts";
 import type { DedupeStore, DedupeTiming } from "./dedupe_store.ts";
 import { createJsonRoute } from "./json_route.ts";
 import { MemoryDedupeStore } from "./memory_dedupe_store.ts";

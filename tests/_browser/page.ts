@@ -2,10 +2,10 @@
 // shared conformance suite against BrowserStorage on each backend, plus the
 // backend choice, then POSTs the results to the test's loopback server.
 import assert from "node:assert/strict";
-import { BrowserStorage } from "../../src/storage/browser_storage.ts";
+import { BrowserStorage } from "../../src/drivers/storage/browser/browser_storage.ts";
 import { conformanceCases, type DriverFactory, makeRecord } from "../_storage_conformance.ts";
 import { Client } from "../../src/client.ts";
-import { workerTransport } from "../../src/worker_transport.ts";
+import { workerTransport } from "../../src/drivers/transport/worker_transport.ts";
 
 export interface CaseResult {
   name: string;

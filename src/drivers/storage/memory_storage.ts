@@ -1,0 +1,133 @@
+import type { JsonValue } from "../../event.ts";
+import type {
+  LiveQueue,
+  QueuedRecord,
+  Storage,
+  StorageSnapshot,
+  StoredBatch,
+} from "../../ports/storage.ts";
+import { RecordLog } from "./_record_log.ts";
+
+/** Options of {@linkcode MemoryStorage}. */
+export interface MemoryStorageOptions {
+  /**
+   * Another instance whose data this one shares: a new driver over the same
+   * queue, as a restarted client over a durable store would get one.
+   *
+   * @default {undefined} (a new, empty queue)
+   */
+  sharedWith?: MemoryStorage;
+}
+
+interface MemoryData {
+  records: RecordLog;
+  batches: Map<string, StoredBatch>;
+  readonly values: Map<string, JsonValue>;
+  /** The queue of the client that adopted the store, which stands for records and batches. */
+  live: LiveQueue | undefined;
+}
+
+/**
+ * The default storage: the queue journal kept in this process's memory.
+ *
+ * It does **not** survive a restart: events still queued when the process
+ * ends are lost (use a durable driver such as `./storage/file` for that).
+ * It does survive a client: a new client opened on the same instance (or on
+ * a `new MemoryStorage({ sharedWith })`) resumes whatever the previous one
+ * left (queued records, formed batches with their keys, values), which is how
+ * tests simulate a crash without a file.
+ *
+ * A client keeps no second copy of its queue here: it hands the store its
+ * live queue ({@linkcode MemoryStorage.adopt}), which `open()` reads.
+ *
+ * @example Usage
+ * ```ts
+ * import { MemoryStorage } from "./memory_storage.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const storage = new MemoryStorage();
+ * await storage.open();
+ * const data = new Uint8Array([123, 125]);
+ * storage.append([{ id: "r1", key: "event-0001", group: "track", stream: "", data, queuedAt: 0 }]);
+ * await storage.saveBatch({ id: "batch-0001", stream: "", recordIds: ["r1"], attempt: 0, createdAt: 0 });
+ * const again = await storage.open(); // what a new client would resume
+ * assert.equal(again.records.length, 1);
+ * assert.equal(again.batches[0]?.id, "batch-0001");
+ * const other = new MemoryStorage({ sharedWith: storage }); // a new driver over the same data
+ * assert.equal((await other.open()).records[0]?.key, "event-0001");
+ * ```
+ */
+export class MemoryStorage implements Storage {
+  readonly name = "memory";
+  readonly #data: MemoryData;
+
+  constructor(options: MemoryStorageOptions = {}) {
+    const { sharedWith } = options;
+    this.#data = sharedWith === undefined ? newData() : sharedWith.#data;
+  }
+
+  /**
+   * Returns what the store holds (the adopting client's queue as it is now),
+   * at once; may be called again by a later client.
+   */
+  open(): StorageSnapshot {
+    const { live, records, batches, values } = this.#data;
+    const held = live === undefined
+      ? { records: records.live(), batches: [...batches.values()] }
+      : live.snapshot();
+    return { ...held, values: new Map(values), skipped: { entries: 0, bytes: 0 } };
+  }
+
+  /** Takes a client's live queue in place of the records and batches held until now. */
+  adopt(live: LiveQueue): void {
+    const data = this.#data;
+    data.live = live;
+    data.records = newRecordLog();
+    data.batches = new Map();
+  }
+
+  append(records: readonly QueuedRecord[]): void {
+    this.#data.records.append(records);
+  }
+
+  saveBatch(batch: StoredBatch): void {
+    // A copy: the caller may reuse its arrays (the records themselves are kept as given).
+    this.#data.batches.set(batch.id, { ...batch, recordIds: [...batch.recordIds] });
+  }
+
+  settleBatch(batchId: string, removedRecordIds: readonly string[]): void {
+    this.#data.batches.delete(batchId);
+    this.#data.records.remove(removedRecordIds);
+  }
+
+  remove(recordIds: readonly string[]): void {
+    this.#data.records.remove(recordIds);
+  }
+
+  setValue(key: string, value: JsonValue | undefined): void {
+    const { values } = this.#data;
+    if (value === undefined) values.delete(key);
+    else values.set(key, structuredClone(value));
+  }
+
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Records held (queued or in a batch); for tests and diagnostics. */
+  get size(): number {
+    const { live, records } = this.#data;
+    return live === undefined ? records.size : live.held;
+  }
+}
+
+// No byte accounting (nothing here is sized).
+const newRecordLog = () => new RecordLog(() => 0);
+
+function newData(): MemoryData {
+  return { records: newRecordLog(), batches: new Map(), values: new Map(), live: undefined };
+}

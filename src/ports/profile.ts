@@ -1,0 +1,127 @@
+import type { Framing } from "../kit/chunk.ts";
+import type { IdemtrackEvent } from "../event.ts";
+import type { KeyPolicy } from "../idempotency_key.ts";
+import type { QueuedRecord } from "./storage.ts";
+import type { RateLimit } from "../kit/token_bucket.ts";
+import type { TransportResponse } from "./transport.ts";
+
+/** A profile's per-request and per-event limits. */
+export interface ProfileLimits {
+  /** Largest request body in bytes, framing included. */
+  readonly maxBatchBytes: number;
+  /** Most events per request. */
+  readonly maxBatchEvents: number;
+  /** Most events of one group per request. */
+  readonly maxItemsPerGroup: number;
+  /** Largest single encoded event in bytes. */
+  readonly maxEventBytes: number;
+}
+
+/**
+ * An event after the profile encoded it: its bytes (`data`), or, for a
+ * text encoding, the `text` whose UTF-8 they are (exactly one of the two).
+ * From text the client builds request bodies in one piece and makes each
+ * event's bytes only if something reads them.
+ */
+export type EncodedEvent = EncodedBytes | EncodedText;
+
+/** An event encoded to bytes. */
+export interface EncodedBytes {
+  readonly data: Uint8Array;
+  readonly text?: undefined;
+  readonly group: string;
+  readonly stream: string;
+}
+
+/** An event encoded as text (its bytes are the UTF-8 of `text`). */
+export interface EncodedText {
+  readonly text: string;
+  readonly data?: undefined;
+  readonly group: string;
+  readonly stream: string;
+}
+
+/** The encoded event as given: its text, or its bytes. */
+export function encodedForm(encoded: EncodedEvent): string | Uint8Array {
+  return encoded.text ?? encoded.data!;
+}
+
+const encoder = new TextEncoder();
+
+/** The bytes of an encoded event (the UTF-8 of its text, if it has text). */
+export function encodedBytes(encoded: EncodedEvent): Uint8Array {
+  return encoded.text === undefined ? encoded.data : encoder.encode(encoded.text);
+}
+
+/** A batch on its way out: what a profile turns into a request. */
+export interface OutgoingBatch {
+  /** Batch id = request idempotency key (valid under the profile's key policy). */
+  readonly id: string;
+  readonly stream: string;
+  readonly records: readonly QueuedRecord[];
+  /** Send attempt, 0 for the first. */
+  readonly attempt: number;
+  /**
+   * Writes `prefix`, the records' bytes separated by commas, and `suffix`
+   * into one buffer (a JSON array body) straight from where the client
+   * keeps them, without a record object per event. With a transport that
+   * copies bodies (`fetch`) the buffer carries the client's next request once
+   * this one was handed over. Absent on batches built by hand: profiles fall
+   * back to `records` (`joinBody` does both).
+   */
+  readonly joinJson?: (prefix: Uint8Array, suffix: Uint8Array) => Uint8Array;
+  /** How many records (`records.length`, without making them), when the client knows it. */
+  readonly size?: number;
+}
+
+/** A request without its abort signal. */
+export interface PreparedRequest {
+  readonly url: string;
+  readonly method: string;
+  readonly headers: Record<string, string>;
+  readonly body: Uint8Array;
+}
+
+/** What happened to one record. */
+export type RecordOutcome =
+  | { readonly status: "delivered" }
+  | { readonly status: "duplicate" }
+  | {
+    readonly status: "retry";
+    readonly reason: string;
+    readonly code: number | string;
+    /** Server-requested wait (Retry-After), milliseconds. */
+    readonly retryAfterMs?: number;
+  }
+  | { readonly status: "failed"; readonly reason: string; readonly code: number | string };
+
+/** What a response means for its batch. */
+export type BatchOutcome =
+  /** One outcome per record, in `batch.records` order. */
+  | { readonly kind: "each"; readonly outcomes: readonly RecordOutcome[] }
+  /** One outcome for the whole batch. */
+  | { readonly kind: "all"; readonly outcome: RecordOutcome }
+  /** The body was too large for the server (413): split and resend, never drop. */
+  | { readonly kind: "split"; readonly reason: string };
+
+/**
+ * A service's wire format: how events are encoded, framed into requests and
+ * how answers are read. The client core knows no service; it only calls this.
+ */
+export interface Profile<Encoded extends EncodedEvent = EncodedEvent> {
+  /** Profile name, e.g. `"json"`, `"hamustro"`, `"suprsend"`. */
+  readonly name: string;
+  readonly limits: ProfileLimits;
+  /** Framing of request bodies, for exact byte-size chunking. */
+  readonly framing: Framing;
+  /** Policy for request and event idempotency keys. */
+  readonly keyPolicy: KeyPolicy;
+  /** The service's documented send-rate limit, applied unless the client overrides it. */
+  readonly rateLimit?: RateLimit;
+  /** Encodes one validated event (once; the encoding is stored and sent as-is). */
+  encode(event: IdemtrackEvent): Encoded;
+  /** Builds the request for a batch. `now` is epoch milliseconds (for signatures, dates). */
+  buildRequest(batch: OutgoingBatch, now: number): PreparedRequest | Promise<PreparedRequest>;
+  /** Reads the answer into per-record outcomes. */
+  readResponse(response: TransportResponse, batch: OutgoingBatch): BatchOutcome;
+}

@@ -1,0 +1,54 @@
+import type { JsonValue } from "../../event.ts";
+import type { RecordOutcome } from "../../ports/profile.ts";
+
+/** One failed record in a {@linkcode SuprsendBulkResponse}. */
+export interface SuprsendFailedRecord {
+  /** The event as sent. */
+  record: JsonValue;
+  error: string;
+  code: number | string;
+}
+
+/** The SuprSend SDK's `BulkResponse`, for code written against it. */
+export interface SuprsendBulkResponse {
+  status: "success" | "partial" | "fail";
+  total: number;
+  success: number;
+  failure: number;
+  failedRecords: SuprsendFailedRecord[];
+}
+
+/**
+ * Summarises per-record outcomes the way SuprSend's SDKs do: `success` when
+ * every record was delivered (a skipped duplicate counts as delivered), `fail`
+ * when none was, `partial` otherwise. A record still awaiting a retry counts
+ * as a failure here, with its reason.
+ *
+ * @example Usage
+ * ```ts
+ * import { toSuprsendBulkResponse } from "./_bulk_response.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const response = toSuprsendBulkResponse([
+ *   { record: { event: "a" }, outcome: { status: "delivered" } },
+ *   { record: { event: "b" }, outcome: { status: "failed", reason: "bad", code: 400 } },
+ * ]);
+ * assert.equal(response.status, "partial");
+ * assert.deepEqual(response.failedRecords, [{ record: { event: "b" }, error: "bad", code: 400 }]);
+ * ```
+ */
+export function toSuprsendBulkResponse(
+  entries: ReadonlyArray<{ readonly record: JsonValue; readonly outcome: RecordOutcome }>,
+): SuprsendBulkResponse {
+  const failedRecords: SuprsendFailedRecord[] = [];
+  for (const { record, outcome } of entries) {
+    if (outcome.status === "failed" || outcome.status === "retry") {
+      failedRecords.push({ record, error: outcome.reason, code: outcome.code });
+    }
+  }
+  const total = entries.length;
+  const failure = failedRecords.length;
+  const success = total - failure;
+  const status = failure === 0 ? "success" : success === 0 ? "fail" : "partial";
+  return { status, total, success, failure, failedRecords };
+}
