@@ -3,12 +3,16 @@
  * collector exactly once — batched, retried with jittered backoff, persisted
  * across crashes, de-duplicated by idempotency keys.
  *
- * This entry point holds the core: the `Client`, events, idempotency key
- * policies, byte-size chunking, errors, and the `Storage`, `Transport`,
- * `Clock` and `Profile` interfaces. Optional parts live in subpaths
- * (`./receiver`, `./storage/file`, `./hamustro`, …); what needs the
- * WebAssembly hashers (`deriveIdempotencyKey`, `md5Hex`, `sha256Hex`) is in
- * `./hash`, so that a client alone never loads them.
+ * This entry point holds what an application needs: the `Client` with its
+ * options, results and hooks, events and idempotency key policies, the
+ * errors with their name-based guards, the `Storage`, `Transport`, `Clock`
+ * and `Profile` ports with the default drivers (`MemoryStorage`,
+ * `fetchTransport()`, `jsonProfile()`). Optional parts live in subpaths
+ * (`./receiver`, `./storage/file`, `./hamustro`, …); helpers and port
+ * vocabulary for authors of profiles, routes, storages and transports are in
+ * `./kit`; what needs the WebAssembly hashers (`deriveIdempotencyKey`,
+ * `md5Hex`, `sha256Hex`) is in `./hash`, so that a client alone never loads
+ * them.
  *
  * @example Usage
  * ```ts
@@ -25,29 +29,66 @@
  *
  * @module
  */
-export * from "./src/errors/idemtrack_error.ts";
-export * from "./src/errors/idempotency_key_error.ts";
-export * from "./src/errors/event_validation_error.ts";
-export * from "./src/errors/http_error.ts";
-export * from "./src/errors/timeout_error.ts";
-export * from "./src/errors/network_error.ts";
-export * from "./src/errors/queue_full_error.ts";
-export * from "./src/errors/client_closed_error.ts";
-export * from "./src/errors/storage_error.ts";
-export * from "./src/idempotency_key.ts";
-export * from "./src/event.ts";
-export * from "./src/kit/chunk.ts";
-export * from "./src/hamustro/environment.ts";
-export * from "./src/ports/storage.ts";
-export * from "./src/ports/transport.ts";
-export * from "./src/ports/clock.ts";
-export * from "./src/ports/profile.ts";
-export * from "./src/kit/token_bucket.ts";
-export * from "./src/errors/delivery_error.ts";
-export * from "./src/client.ts";
-export * from "./src/pipeline/pipeline.ts";
-export * from "./src/kit/retry.ts";
-export * from "./src/kit/response.ts";
-export * from "./src/drivers/storage/memory_storage.ts";
-export * from "./src/drivers/transport/fetch_transport.ts";
-export * from "./src/profiles/json/profile.ts";
+// The client: options, results, hooks.
+export { Client, type ClientOptions, type ClientStats, type TrackOptions } from "./src/client.ts";
+export type {
+  AfterResponseState,
+  BatchReport,
+  BeforeRequestState,
+  CloseSummary,
+  DeliveryResult,
+  DropState,
+  FailedRecord,
+  OverflowPolicy,
+  PipelineHooks,
+  PipelineOptions,
+  PipelineStats,
+} from "./src/pipeline/pipeline.ts";
+export type { RetryOptions } from "./src/kit/retry.ts";
+
+// Events and idempotency keys.
+export {
+  type Attachment,
+  createEvent,
+  type EventInput,
+  type EventRules,
+  type EventType,
+  type IdemtrackEvent,
+  type JsonObject,
+  type JsonValue,
+} from "./src/event.ts";
+export {
+  createKeyPolicy,
+  type KeyPolicy,
+  type KeyPolicyOptions,
+  LENIENT_KEY_POLICY,
+  STRICT_KEY_POLICY,
+} from "./src/idempotency_key.ts";
+
+// Errors, each with a name-based guard (true across bundled copies of the library).
+export { IdemtrackError, isIdemtrackError } from "./src/errors/idemtrack_error.ts";
+export { DeliveryError, isDeliveryError } from "./src/errors/delivery_error.ts";
+export { HttpError, isHttpError } from "./src/errors/http_error.ts";
+export { isTimeoutError, TimeoutError } from "./src/errors/timeout_error.ts";
+export { isNetworkError, NetworkError } from "./src/errors/network_error.ts";
+export { isStorageError, StorageError } from "./src/errors/storage_error.ts";
+export { isQueueFullError, QueueFullError } from "./src/errors/queue_full_error.ts";
+export { ClientClosedError, isClientClosedError } from "./src/errors/client_closed_error.ts";
+export {
+  EventValidationError,
+  isEventValidationError,
+} from "./src/errors/event_validation_error.ts";
+export {
+  IdempotencyKeyError,
+  type IdempotencyKeyRule,
+  isIdempotencyKeyError,
+} from "./src/errors/idempotency_key_error.ts";
+
+// The ports an application plugs in (their vocabulary is in `./kit`), and the default drivers.
+export type { Storage } from "./src/ports/storage.ts";
+export type { Transport } from "./src/ports/transport.ts";
+export type { Clock } from "./src/ports/clock.ts";
+export type { Profile } from "./src/ports/profile.ts";
+export { MemoryStorage, type MemoryStorageOptions } from "./src/drivers/storage/memory_storage.ts";
+export { type FetchLike, fetchTransport } from "./src/drivers/transport/fetch_transport.ts";
+export { jsonProfile, type JsonProfileOptions } from "./src/profiles/json/profile.ts";

@@ -16,11 +16,11 @@ import {
   isStorageError,
   isTimeoutError,
   NetworkError,
-  preview,
   QueueFullError,
   StorageError,
   TimeoutError,
 } from "../mod.ts";
+import { preview } from "../src/errors/idemtrack_error.ts";
 
 const cause = new Error("connect ECONNREFUSED 127.0.0.1:9");
 const ERRORS = [

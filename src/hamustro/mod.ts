@@ -24,12 +24,66 @@
  *
  * @module
  */
-export * from "./codec.ts";
-export * from "./json_codec.ts";
-export * from "./decode.ts";
-export * from "./event_payload.ts";
-export * from "./profile.ts";
-export * from "./route.ts";
+// Sending: the tracker (sessions, counters, sync rule) and the collector profile under it.
+export {
+  ClientTracker,
+  type ClientTrackerOptions,
+  type ClientTrackerStats,
+  DEFAULT_CLIENT_TRACKER_OPTIONS,
+  type EventParams,
+  type PerEventValue,
+  type TrackerUser,
+} from "./client_tracker.ts";
+export {
+  DEFAULT_HAMUSTRO_PROFILE_OPTIONS,
+  HAMUSTRO_TRACK_PATH,
+  type HamustroProfile,
+  hamustroProfile,
+  type HamustroProfileOptions,
+  type HamustroTrackerAttributes,
+} from "./profile.ts";
+export {
+  Environment,
+  type EnvironmentName,
+  environmentName,
+  environmentNumber,
+  type EnvironmentValue,
+} from "./environment.ts";
+export { hamustroSession, hashDeviceId, type SessionFields } from "./session.ts";
+export { signHamustro, verifyHamustro } from "./signature.ts";
+
+// Receiving: the route for `POST /api/v1/track` and the decoders under it.
+export {
+  DEFAULT_HAMUSTRO_ROUTE_OPTIONS,
+  hamustroRoute,
+  type HamustroRouteOptions,
+} from "./route.ts";
+export {
+  decodeCollection,
+  formatOfContentType,
+  type HamustroFormat,
+  readCollection,
+} from "./decode.ts";
+export type { DecodedCollection, DecodedParameter, DecodedPayload } from "./decoded.ts";
+
+// The codecs: the fixed schema encoded by hand (protobuf and JSON), and protobuf-es's generated schema.
+export {
+  type CollectionFields,
+  encodeCollectionFields,
+  encodePayload,
+  frameCollection,
+  type OptionalCollectionFields,
+  type PayloadFields,
+  protobufFraming,
+} from "./codec.ts";
+export {
+  encodeCollectionFieldsJson,
+  encodePayloadJson,
+  frameCollectionJson,
+  type JsonCollectionFrame,
+  jsonCollectionFraming,
+} from "./json_codec.ts";
+export { payloadFieldsOf } from "./event_payload.ts";
 export {
   type Collection,
   CollectionSchema,
@@ -39,6 +93,3 @@ export {
   type Payload,
   PayloadSchema,
 } from "./gen/hamustro_pb.ts";
-export * from "./client_tracker.ts";
-export * from "./session.ts";
-export * from "./signature.ts";

@@ -20,4 +20,4 @@
  * @module
  */
 export { type HashInput, md5Bytes, md5Hex, sha256Bytes, sha256Hex } from "../../wasm/hash.ts";
-export * from "./derive_idempotency_key.ts";
+export { deriveIdempotencyKey } from "./derive_idempotency_key.ts";

@@ -24,12 +24,55 @@
  *
  * @module
  */
-export * from "./receiver.ts";
-export * from "./route.ts";
-export * from "./json_route.ts";
-export * from "./auth.ts";
-export * from "./sink.ts";
-export * from "./json_lines_sink.ts";
-export * from "./dedupe_store.ts";
-export * from "./memory_dedupe_store.ts";
-export * from "./node_adapter.ts";
+export {
+  createReceiver,
+  DEFAULT_RECEIVER_OPTIONS,
+  DEFAULT_RECEIVER_RATE_LIMIT,
+  type Receiver,
+  type ReceiverInfo,
+  type ReceiverOptions,
+  type ReceiverStats,
+} from "./receiver.ts";
+
+// Routes: the JSON route, and the contract and HTTP helpers for writing others.
+export {
+  createJsonRoute,
+  DEFAULT_JSON_ROUTE_OPTIONS,
+  type JsonRouteOptions,
+} from "./json_route.ts";
+export type { DecodedBatch, DecodedRecord, RecordResult, Route, RouteContext } from "./route.ts";
+export { errorResponse, jsonResponse, retryAfterSeconds } from "./http.ts";
+export { type Authenticator, bearerAuth, type BearerAuthOptions, openAuth } from "./auth.ts";
+
+// Where accepted events go.
+export { type AcceptedEvent, callbackSink, type Sink } from "./sink.ts";
+export {
+  DEFAULT_JSON_LINES_SINK_OPTIONS,
+  JsonLinesSink,
+  type JsonLinesSinkOptions,
+} from "./json_lines_sink.ts";
+
+// De-duplication stores (Deno KV's is in `./receiver/deno-kv`).
+export type {
+  DedupeCommit,
+  DedupeRelease,
+  DedupeStore,
+  DedupeTiming,
+  EventClaim,
+  RequestClaim,
+} from "./dedupe_store.ts";
+export {
+  DEFAULT_MEMORY_DEDUPE_STORE_OPTIONS,
+  MemoryDedupeStore,
+  type MemoryDedupeStoreOptions,
+} from "./memory_dedupe_store.ts";
+
+// Serving on Node (Deno and fetch-style frameworks take the receiver as it is).
+export {
+  DEFAULT_SERVE_NODE_OPTIONS,
+  type FetchHandler,
+  type NodeServer,
+  serveNode,
+  type ServeNodeOptions,
+  toNodeListener,
+} from "./node_adapter.ts";

@@ -1,0 +1,76 @@
+/**
+ * For authors of profiles, receiver routes, storages and transports: the
+ * vocabulary of the ports (what a `Profile` encodes and reads, what a
+ * `Storage` keeps, what a `Transport` sends), byte-size chunking with a
+ * body's framing, response tables that turn an HTTP answer into per-record
+ * outcomes, retry timing (`Retry-After`, full-jitter backoff) and a token
+ * bucket. Applications need none of it: the ports themselves are exported
+ * from the package root.
+ *
+ * @example Usage
+ * ```ts
+ * import { chunkBySize, classifyStatus, jsonArrayFraming, parseRetryAfter } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // A JSON array body `[…]` of at most 11 bytes: brackets, two items and a comma fit, the third does not.
+ * const framing = jsonArrayFraming("[", "]");
+ * const plan = chunkBySize(['"ab"', '"cd"', '"ef"'], { framing, maxBytes: 11, sizeOf: (item) => item.length });
+ * assert.deepEqual(plan.chunks, [['"ab"', '"cd"'], ['"ef"']]);
+ * assert.equal(classifyStatus(503), "retry");
+ * assert.equal(parseRetryAfter("2", 0), 2000);
+ * ```
+ *
+ * @module
+ */
+
+// Port vocabulary: what profiles, storages, transports and clocks exchange with the client.
+export {
+  type BatchOutcome,
+  type EncodedBytes,
+  encodedBytes,
+  type EncodedEvent,
+  encodedForm,
+  type EncodedText,
+  type OutgoingBatch,
+  type PreparedRequest,
+  type ProfileLimits,
+  type RecordOutcome,
+} from "../ports/profile.ts";
+export type { LiveQueue, QueuedRecord, StorageSnapshot, StoredBatch } from "../ports/storage.ts";
+export type { TransportRequest, TransportResponse } from "../ports/transport.ts";
+export { systemClock, type TimerId } from "../ports/clock.ts";
+
+// Events and keys, as a profile or a route checks them.
+export { checkEncodedSize } from "../event.ts";
+export { isValidIdempotencyKey, validateIdempotencyKey } from "../idempotency_key.ts";
+
+// Byte-size chunking.
+export {
+  chunkBySize,
+  type ChunkOptions,
+  type ChunkPlan,
+  type Framing,
+  JSON_ARRAY_FRAMING,
+  jsonArrayFraming,
+} from "./chunk.ts";
+
+// Reading answers: status tables, error bodies, per-record outcomes.
+export {
+  ALL_DELIVERED,
+  type ClassifyOptions,
+  classifyResponse,
+  classifyStatus,
+  DEFAULT_STATUS_TABLE,
+  type ErrorBody,
+  isInProgressConflict,
+  outcomeOf,
+  parseRetryAfter,
+  readErrorBody,
+  reasonOf,
+  type StatusTable,
+  type StatusVerdict,
+} from "./response.ts";
+
+// Timing: backoff and rate limits.
+export { backoffDelayMs, DEFAULT_RETRY_OPTIONS } from "./retry.ts";
+export { type RateLimit, TokenBucket, type TokenBucketOptions } from "./token_bucket.ts";
