@@ -87,6 +87,11 @@ export class Client {
   readonly #pipeline: Pipeline;
   readonly #rules: EventRules;
 
+  /**
+   * Creates a client and opens its storage in the background (restoring what a previous run left).
+   *
+   * @throws {TypeError | RangeError} when an option is invalid, naming it.
+   */
   constructor(options: ClientOptions) {
     const d = DEFAULT_CLIENT_OPTIONS;
     const {

@@ -58,17 +58,29 @@ export interface IdemtrackEvent {
 
 /** What a caller passes to build an event; omitted fields get defaults. */
 export interface EventInput {
+  /** What kind of call logs it. @default {"track"} */
   type?: EventType;
+  /** Event name (`$identify` / `$alias` for those calls). */
   name: string;
+  /** The user's id in your application. @default {undefined} */
   userId?: string;
+  /** Id of a not-yet-identified visitor. @default {undefined} */
   anonymousId?: string;
+  /** For `alias`: the id being merged into `userId`. @default {undefined} */
   previousId?: string;
+  /** Event attributes (traits for `identify`). @default {{}} */
   properties?: JsonObject;
+  /** Service-specific identifiers and context (accountId, email, visitId…). @default {undefined} */
   context?: JsonObject;
+  /** When it happened: epoch milliseconds or a `Date`. @default {rules.now()} */
   timestamp?: number | Date;
+  /** The event's own idempotency key, checked by the key policy. @default {a UUID v4} */
   idempotencyKey?: string;
+  /** Tenant (SuprSend `tenant_id`, Hamustro `tenant_id`). @default {undefined} */
   tenantId?: string;
+  /** Brand (SuprSend's older name for tenant). @default {undefined} */
   brandId?: string;
+  /** Attachments by public URL. @default {undefined} */
   attachments?: Attachment[];
 }
 

@@ -16,6 +16,7 @@ export class DeliveryError extends IdemtrackError {
   /** Why, including the server's reason. */
   readonly reason: string;
 
+  /** Creates the error for the `keys` of batch `batchId` that failed for good with `code` and `reason`; `options.cause` holds the last underlying error. */
   constructor(
     batchId: string,
     keys: readonly string[],

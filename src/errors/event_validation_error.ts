@@ -9,6 +9,7 @@ export class EventValidationError extends IdemtrackError {
   /** What the field allows. */
   readonly allowed: string;
 
+  /** Creates the error for `field`, which broke `rule`: `problem` says how, `allowed` what it allows. */
   constructor(field: string, rule: string, problem: string, allowed: string) {
     super(`Cannot accept event as '${field}' ${problem}: allowed is ${allowed}`);
     this.name = "EventValidationError";

@@ -9,6 +9,7 @@ export class HttpError extends IdemtrackError {
   /** The server's reason (from its error body), truncated to 500 characters. */
   readonly reason: string;
 
+  /** Creates the error for batch `batchId` answered with `status`; `reason` is kept up to 500 characters. */
   constructor(status: number, batchId: string, reason: string) {
     const short = reason.length > 500 ? `${reason.slice(0, 500)}…` : reason;
     super(`Request for batch ${batchId} failed with HTTP ${status}${short ? `: ${short}` : ""}`);

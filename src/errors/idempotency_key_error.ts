@@ -12,6 +12,7 @@ export class IdempotencyKeyError extends IdemtrackError {
   /** Human-readable description of the allowed form. */
   readonly allowed: string;
 
+  /** Creates the error for a `key` that broke `rule` of the named `policy`; the message shows only a short prefix of the key. */
   constructor(rule: IdempotencyKeyRule, policy: string, allowed: string, key: unknown) {
     const shown = typeof key === "string" ? `${preview(key)} (${key.length} chars)` : typeof key;
     super(

@@ -3,6 +3,7 @@
  * the library's errors with one `instanceof` or {@linkcode isIdemtrackError}.
  */
 export class IdemtrackError extends Error {
+  /** Creates an error with `message` and, in `options.cause`, the error that caused it. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "IdemtrackError";

@@ -5,6 +5,7 @@ export class NetworkError extends IdemtrackError {
   /** The batch's id (its request idempotency key). */
   readonly batchId: string;
 
+  /** Creates the error for batch `batchId` whose request failed with `cause`. */
   constructor(batchId: string, cause: unknown) {
     const detail = cause instanceof Error ? cause.message : String(cause);
     super(`Request for batch ${batchId} failed before an answer: ${detail}`, { cause });

@@ -7,6 +7,7 @@ export class QueueFullError extends IdemtrackError {
   /** The configured limit. */
   readonly limit: number;
 
+  /** Creates the error for the queue `bound` (events or bytes) reached at `limit`. */
   constructor(bound: "events" | "bytes", limit: number) {
     const option = bound === "events" ? "maxQueueSize" : "maxQueueBytes";
     super(

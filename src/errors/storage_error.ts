@@ -5,6 +5,7 @@ export class StorageError extends IdemtrackError {
   /** The driver that failed, e.g. `"file"`. */
   readonly driver: string;
 
+  /** Creates the error of storage `driver` with `message` and, in `options.cause`, the underlying error. */
   constructor(driver: string, message: string, options?: ErrorOptions) {
     super(`Storage '${driver}' failed: ${message}`, options);
     this.name = "StorageError";

@@ -7,6 +7,7 @@ export class TimeoutError extends IdemtrackError {
   /** The timeout that elapsed, in milliseconds. */
   readonly timeoutMs: number;
 
+  /** Creates the error for batch `batchId` whose request took longer than `timeoutMs`. */
   constructor(batchId: string, timeoutMs: number) {
     super(`Request for batch ${batchId} timed out after ${timeoutMs} ms`);
     this.name = "TimeoutError";

@@ -19,7 +19,9 @@ export const TRACKER_KEYS = Object.freeze({
 
 /** The user events are attributed to (the seed's `SetUser`). */
 export interface TrackerUser {
+  /** `tenant_id` of the payloads. @default {undefined} */
   tenantId?: string;
+  /** `user_id` of the payloads. @default {undefined} */
   userId?: string;
 }
 

@@ -78,7 +78,23 @@ export interface ClientTrackerOptions extends HamustroTrackerAttributes {
 }
 
 /** Defaults of {@linkcode ClientTrackerOptions}. */
-export const DEFAULT_CLIENT_TRACKER_OPTIONS = Object.freeze({
+export const DEFAULT_CLIENT_TRACKER_OPTIONS: Readonly<
+  Required<
+    Pick<
+      ClientTrackerOptions,
+      | "format"
+      | "queueSize"
+      | "queueRetention"
+      | "headers"
+      | "maxRetries"
+      | "permanentStatuses"
+      | "maxQueueSize"
+      | "concurrency"
+      | "timeoutMs"
+      | "exitHook"
+    >
+  >
+> = Object.freeze({
   format: DEFAULT_HAMUSTRO_PROFILE_OPTIONS.format,
   queueSize: 20,
   queueRetention: 1440,
@@ -229,6 +245,11 @@ export class ClientTracker {
   #sending = false;
   #closed = false;
 
+  /**
+   * Creates a tracker and opens its storage in the background ({@linkcode ClientTracker.ready}).
+   *
+   * @throws {TypeError | RangeError} when an option is invalid, naming it.
+   */
   constructor(options: ClientTrackerOptions) {
     const d = DEFAULT_CLIENT_TRACKER_OPTIONS;
     const {

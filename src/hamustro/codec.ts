@@ -7,21 +7,21 @@ export { varintLength };
 
 /** The optional strings of a Hamustro `Collection` (fields 7–14); absent or empty ones are not written. */
 export interface OptionalCollectionFields {
-  /** @default {undefined} */
+  /** Device maker. @default {undefined} */
   deviceMake?: string;
-  /** @default {undefined} */
+  /** Device model. @default {undefined} */
   deviceModel?: string;
-  /** @default {undefined} */
+  /** Operating system. @default {undefined} */
   system?: string;
-  /** @default {undefined} */
+  /** Operating system language. @default {undefined} */
   systemLanguage?: string;
-  /** @default {undefined} */
+  /** Browser name. @default {undefined} */
   browser?: string;
-  /** @default {undefined} */
+  /** Browser version. @default {undefined} */
   browserVersion?: string;
-  /** @default {undefined} */
+  /** Git hash of the application's build. @default {undefined} */
   productGitHash?: string;
-  /** @default {undefined} */
+  /** The application's language. @default {undefined} */
   productLanguage?: string;
 }
 
@@ -31,10 +31,15 @@ export interface OptionalCollectionFields {
  * `session` already computed (see `hamustroSession`).
  */
 export interface CollectionFields extends OptionalCollectionFields {
+  /** Device id: sha256 hex of the raw device id. */
   deviceId: string;
+  /** The application's client id. */
   clientId: string;
+  /** Session id (see `hamustroSession`). */
   session: string;
+  /** Operating system version. */
   systemVersion: string;
+  /** The application's version. */
   productVersion: string;
   /** By name or number; the protobuf and JSON bodies carry the number. */
   env: EnvironmentValue;
@@ -44,13 +49,19 @@ export interface CollectionFields extends OptionalCollectionFields {
 export interface PayloadFields {
   /** Epoch seconds, an integer in 0…2^64 - 1. */
   at: number | bigint;
+  /** Event name. */
   event: string;
   /** Serial number of the event in its session, an integer in 0…2^32 - 1. */
   nr: number;
+  /** Time zone of the event. @default {undefined} */
   timezone?: string;
+  /** Tenant of the event. @default {undefined} */
   tenantId?: string;
+  /** The user's id. @default {undefined} */
   userId?: string;
+  /** The user's IP address. @default {undefined} */
   ip?: string;
+  /** The user's country. @default {undefined} */
   country?: string;
   /**
    * `Parameter`s in key order: a string value is sent as-is, any other JSON
@@ -224,6 +235,7 @@ export function protobufFraming(collectionFields: Uint8Array): Framing {
  */
 export function frameCollection(
   collectionFields: Uint8Array,
+  /** The events of the Collection. */
   payloads: readonly Uint8Array[],
 ): Uint8Array {
   let size = collectionFields.length;

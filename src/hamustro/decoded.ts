@@ -2,7 +2,9 @@ import type { Environment } from "./gen/hamustro_pb.ts";
 
 /** One `Parameter` of a decoded payload. */
 export interface DecodedParameter {
+  /** Parameter name. */
   readonly name: string;
+  /** Parameter value, as text. */
   readonly value: string;
 }
 
@@ -10,13 +12,21 @@ export interface DecodedParameter {
 export interface DecodedPayload {
   /** Epoch seconds: a number up to `Number.MAX_SAFE_INTEGER`, a bigint beyond. */
   readonly at: number | bigint;
+  /** Event name. */
   readonly event: string;
+  /** Serial number of the event in its session. */
   readonly nr: number;
+  /** Time zone of the event. */
   readonly timezone: string;
+  /** Tenant of the event. */
   readonly tenantId: string;
+  /** The user's id. */
   readonly userId: string;
+  /** The user's IP address. */
   readonly ip: string;
+  /** The user's country. */
   readonly country: string;
+  /** The event's parameters. */
   readonly parameters: readonly DecodedParameter[];
   /**
    * Bytes of the body this payload was read from (protobuf bodies only): every
@@ -32,19 +42,34 @@ export interface DecodedPayload {
  * that are unset read `""`.
  */
 export interface DecodedCollection {
+  /** Device id: sha256 hex of the raw device id. */
   readonly deviceId: string;
+  /** The application's client id. */
   readonly clientId: string;
+  /** Session id (see `hamustroSession`). */
   readonly session: string;
+  /** Operating system version. */
   readonly systemVersion: string;
+  /** The application's version. */
   readonly productVersion: string;
+  /** Environment, as its wire number. */
   readonly env: Environment;
+  /** Device maker. */
   readonly deviceMake: string;
+  /** Device model. */
   readonly deviceModel: string;
+  /** Operating system. */
   readonly system: string;
+  /** Operating system language. */
   readonly systemLanguage: string;
+  /** Browser name. */
   readonly browser: string;
+  /** Browser version. */
   readonly browserVersion: string;
+  /** Git hash of the application's build. */
   readonly productGitHash: string;
+  /** The application's language. */
   readonly productLanguage: string;
+  /** The events of the Collection. */
   readonly payloads: readonly DecodedPayload[];
 }

@@ -2,7 +2,20 @@
  * Hamustro's `Environment` enum (proto2), by name → wire number. The session id
  * and the protobuf body use the number; JSON bodies may use either.
  */
-export const Environment = Object.freeze(
+export const Environment: Readonly<{
+  PRODUCTION: 0;
+  GENERAL_AVAILABILITY: 1;
+  RELEASE_TO_MARKETING: 2;
+  RELEASE_CANDIDATE: 3;
+  BETA: 4;
+  ALPHA: 5;
+  WEEKLY: 6;
+  NIGHTLY: 7;
+  STAGING: 8;
+  QUALITY_ASSURANCE: 9;
+  TESTING: 10;
+  DEVELOPMENT: 11;
+}> = Object.freeze(
   {
     PRODUCTION: 0,
     GENERAL_AVAILABILITY: 1,

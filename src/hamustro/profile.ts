@@ -51,8 +51,11 @@ export interface HamustroTrackerAttributes extends OptionalCollectionFields {
   sharedSecretKey: string;
   /** The raw device id; the wire carries its sha256 hex. */
   deviceId: string;
+  /** The application's client id (`client_id`). */
   clientId: string;
+  /** Operating system version (`system_version`). */
   systemVersion: string;
+  /** The application's version (`product_version`). */
   productVersion: string;
   /** Environment by name (`"PRODUCTION"`) or number. */
   env: EnvironmentValue;
@@ -82,7 +85,14 @@ export interface HamustroProfileOptions extends HamustroTrackerAttributes {
 }
 
 /** Defaults of {@linkcode HamustroProfileOptions}. */
-export const DEFAULT_HAMUSTRO_PROFILE_OPTIONS = Object.freeze({
+export const DEFAULT_HAMUSTRO_PROFILE_OPTIONS: Readonly<
+  Required<
+    Pick<
+      HamustroProfileOptions,
+      "format" | "maxBatchBytes" | "maxBatchEvents" | "maxEventBytes" | "permanentStatuses"
+    >
+  >
+> = Object.freeze({
   format: "protobuf" as HamustroFormat,
   maxBatchBytes: 512_000,
   maxBatchEvents: 10_000,
@@ -92,6 +102,7 @@ export const DEFAULT_HAMUSTRO_PROFILE_OPTIONS = Object.freeze({
 
 /** The Hamustro profile, with the session bookkeeping a tracker needs. */
 export interface HamustroProfile extends Profile {
+  /** The body format requests are sent in. */
   readonly format: HamustroFormat;
   /** Session of the tracker's current attributes: the stream of every event it encodes. */
   readonly session: string;

@@ -44,7 +44,9 @@ export interface HamustroRouteOptions {
 }
 
 /** Defaults of {@linkcode HamustroRouteOptions}. */
-export const DEFAULT_HAMUSTRO_ROUTE_OPTIONS = Object.freeze({
+export const DEFAULT_HAMUSTRO_ROUTE_OPTIONS: Readonly<
+  Required<Omit<HamustroRouteOptions, "sharedSecretKey">>
+> = Object.freeze({
   signature: "required" as "required" | "optional",
   maxClockSkewMs: 5 * 60 * 1000,
   tenant: "hamustro",

@@ -5,8 +5,11 @@ import { environmentNumber, type EnvironmentValue } from "./environment.ts";
 export interface SessionFields {
   /** Device id as sent on the wire: sha256 hex of the raw device id (see {@linkcode hashDeviceId}). */
   deviceId: string;
+  /** The application's client id. */
   clientId: string;
+  /** Operating system version. */
   systemVersion: string;
+  /** The application's version. */
   productVersion: string;
   /** Environment, by name or number; the formula uses the number. */
   env: EnvironmentValue;

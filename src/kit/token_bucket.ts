@@ -10,7 +10,9 @@ export interface TokenBucketOptions {
 
 /** A rate limit as requests per second with a burst, e.g. Skalin's 100/s, burst 500. */
 export interface RateLimit {
+  /** Sustained rate, requests per second. */
   readonly requestsPerSecond: number;
+  /** Requests allowed at once after an idle period. */
   readonly burst: number;
 }
 
@@ -39,6 +41,7 @@ export class TokenBucket {
   #tokens: number;
   #updatedAt: number;
 
+  /** Creates a full bucket. */
   constructor(options: TokenBucketOptions) {
     const { ratePerSecond, burst, now = Date.now } = options;
     if (!(ratePerSecond > 0) || !Number.isFinite(ratePerSecond)) {

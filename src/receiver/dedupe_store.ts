@@ -43,8 +43,11 @@ export interface DedupeCommit {
 
 /** What a failed request gives back so a retry can succeed. */
 export interface DedupeRelease {
+  /** The claim owner the request used. */
   readonly owner: string;
+  /** The request key the request claimed, if it had one. */
   readonly requestKey?: string;
+  /** Event keys this request claimed, freed for the retry. */
   readonly eventKeys: readonly string[];
 }
 

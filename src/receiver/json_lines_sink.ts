@@ -48,6 +48,7 @@ export class JsonLinesSink implements Sink {
   #writing: Promise<void> | undefined;
   #closed = false;
 
+  /** Creates a sink appending to the file at `path` (created if missing). */
   constructor(path: string, options: JsonLinesSinkOptions = {}) {
     const { sync = DEFAULT_JSON_LINES_SINK_OPTIONS.sync } = options;
     if (typeof path !== "string" || path.length === 0) {
@@ -66,6 +67,7 @@ export class JsonLinesSink implements Sink {
     return this.#path;
   }
 
+  /** Appends one JSON line per event; resolves once they are written (and synced, if configured). */
   write(events: readonly AcceptedEvent[]): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("Cannot write: the sink is closed"));
     if (events.length === 0) return Promise.resolve();

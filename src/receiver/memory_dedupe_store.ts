@@ -65,6 +65,7 @@ export class MemoryDedupeStore implements DedupeStore {
   readonly #entries = new Map<string, Entry>();
   #evicted = 0;
 
+  /** Creates an empty store in this process's memory. */
   constructor(options: MemoryDedupeStoreOptions = {}) {
     const { maxKeys = DEFAULT_MEMORY_DEDUPE_STORE_OPTIONS.maxKeys } = options;
     optionChecks("create memory dedupe store").positiveInteger("maxKeys", maxKeys);

@@ -22,6 +22,7 @@ export const DEFAULT_SERVE_NODE_OPTIONS: Required<ServeNodeOptions> = Object.fre
 
 /** A running `node:http` server. */
 export interface NodeServer {
+  /** The `node:http` server, listening. */
   readonly server: Server;
   /** Base URL, e.g. `http://127.0.0.1:8787`. */
   readonly url: string;

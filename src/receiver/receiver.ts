@@ -73,9 +73,13 @@ export const DEFAULT_RECEIVER_RATE_LIMIT: RateLimit = Object.freeze({
 
 /** Counters of what a receiver did since it was created. */
 export interface ReceiverStats {
+  /** Requests handled. */
   requests: number;
+  /** Events accepted and handed to the sink. */
   accepted: number;
+  /** Events answered as duplicates of events already accepted. */
   duplicates: number;
+  /** Events refused (invalid, or refused by the route). */
   rejected: number;
   /** Requests answered as duplicates of a completed request key. */
   duplicateRequests: number;
@@ -83,6 +87,7 @@ export interface ReceiverStats {
   inProgress: number;
   /** Requests answered 422: a key reused with another body. */
   keyReused: number;
+  /** Requests answered 429 by the per-tenant rate limit. */
   rateLimited: number;
   /** Requests refused as too large (body or event count). */
   tooLarge: number;
@@ -92,6 +97,7 @@ export interface ReceiverStats {
 
 /** Connection facts a server passes along (`Deno.serve`'s second handler argument fits). */
 export interface ReceiverInfo {
+  /** The peer's address; its `hostname` reaches routes as `RouteContext.remoteAddr`. */
   readonly remoteAddr?: { readonly hostname?: string } | unknown;
 }
 

@@ -20,6 +20,7 @@ export interface AcceptedEvent {
  * retry is accepted rather than reported as a duplicate (nothing is lost).
  */
 export interface Sink {
+  /** Stores accepted events; resolves once they are stored. */
   write(events: readonly AcceptedEvent[]): Promise<void> | void;
   /** Flushes and releases resources. */
   close?(): Promise<void> | void;

@@ -117,6 +117,7 @@ export class DenoKvStorage implements Storage {
   #kv: Deno.Kv | undefined;
   #nextSeq = 0;
 
+  /** Creates a store in a Deno KV database (opened when the client opens it). */
   constructor(options: DenoKvStorageOptions = {}) {
     const { path, kv, prefix, syncIntervalMs, clock } = { ...DENO_KV_STORAGE_DEFAULTS, ...options };
     const what = "open DenoKvStorage";

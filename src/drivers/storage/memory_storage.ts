@@ -61,6 +61,7 @@ export class MemoryStorage implements Storage {
   readonly name = "memory";
   readonly #data: MemoryData;
 
+  /** Creates an empty store, or one over the data of `options.sharedWith`. */
   constructor(options: MemoryStorageOptions = {}) {
     const { sharedWith } = options;
     this.#data = sharedWith === undefined ? newData() : sharedWith.#data;

@@ -26,11 +26,12 @@ export interface WorkerTransportOptions {
 }
 
 /** Defaults of {@linkcode WorkerTransportOptions}. */
-export const DEFAULT_WORKER_TRANSPORT_OPTIONS = Object.freeze({
-  concurrency: 2,
-  maxPending: 256,
-  idleMs: 1000,
-});
+export const DEFAULT_WORKER_TRANSPORT_OPTIONS: Readonly<Required<WorkerTransportOptions>> = Object
+  .freeze({
+    concurrency: 2,
+    maxPending: 256,
+    idleMs: 1000,
+  });
 
 /** A request, as the main thread posts it. */
 interface RequestMessage {

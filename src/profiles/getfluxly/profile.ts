@@ -46,7 +46,9 @@ export interface GetfluxlyProfileOptions {
 }
 
 /** Defaults of {@linkcode GetfluxlyProfileOptions}. */
-export const GETFLUXLY_DEFAULTS = Object.freeze({ baseUrl: "https://api.getfluxly.com" });
+export const GETFLUXLY_DEFAULTS: Readonly<{ baseUrl: string }> = Object.freeze({
+  baseUrl: "https://api.getfluxly.com",
+});
 
 /**
  * Batch limits: 100 events and 256 KB per request; 32 KB per event (the

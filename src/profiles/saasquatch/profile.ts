@@ -62,7 +62,12 @@ export interface SaasquatchProfileOptions {
 }
 
 /** Defaults of {@linkcode SaasquatchProfileOptions}. */
-export const SAASQUATCH_DEFAULTS = Object.freeze({
+export const SAASQUATCH_DEFAULTS: Readonly<{
+  baseUrl: string;
+  jwtHeader: "x-saasquatch-user-token";
+  maxBatchEvents: number;
+  maxBatchBytes: number;
+}> = Object.freeze({
   baseUrl: "https://app.referralsaasquatch.com",
   jwtHeader: "x-saasquatch-user-token" as const,
   maxBatchEvents: 100,

@@ -40,14 +40,20 @@ export interface SkalinProfileOptions {
 export const SKALIN_RATE_LIMIT: RateLimit = Object.freeze({ requestsPerSecond: 100, burst: 500 });
 
 /** Defaults of {@linkcode SkalinProfileOptions}. */
-export const SKALIN_DEFAULTS = Object.freeze({
+export const SKALIN_DEFAULTS: Readonly<{
+  baseUrl: string;
+  rateLimit: RateLimit;
+  maxBatchBytes: number;
+}> = Object.freeze({
   baseUrl: "https://collect.skalin.io",
   rateLimit: SKALIN_RATE_LIMIT,
   maxBatchBytes: 512_000,
 });
 
 /** Groups of the bulk body, in body order. */
-export const SKALIN_GROUPS = Object.freeze(["identities", "features"] as const);
+export const SKALIN_GROUPS: readonly ["identities", "features"] = Object.freeze(
+  ["identities", "features"] as const,
+);
 
 /** At most 100 elements per array. */
 export const SKALIN_MAX_ITEMS_PER_GROUP = 100;

@@ -5,16 +5,23 @@ import type { RecordOutcome } from "../../ports/profile.ts";
 export interface SuprsendFailedRecord {
   /** The event as sent. */
   record: JsonValue;
+  /** Why it failed, with the server's reason. */
   error: string;
+  /** HTTP status or SuprSend's per-record code. */
   code: number | string;
 }
 
 /** The SuprSend SDK's `BulkResponse`, for code written against it. */
 export interface SuprsendBulkResponse {
+  /** `success`: all delivered; `fail`: none; `partial`: some. */
   status: "success" | "partial" | "fail";
+  /** Records covered. */
   total: number;
+  /** Records delivered. */
   success: number;
+  /** Records failed. */
   failure: number;
+  /** The failed records, with why. */
   failedRecords: SuprsendFailedRecord[];
 }
 

@@ -51,7 +51,7 @@ export interface SuprsendProfileOptions {
 }
 
 /** Defaults of {@linkcode SuprsendProfileOptions}. */
-export const SUPRSEND_DEFAULTS = Object.freeze({
+export const SUPRSEND_DEFAULTS: Readonly<{ baseUrl: string; variant: "v2" }> = Object.freeze({
   baseUrl: "https://hub.suprsend.com",
   variant: "v2" as const,
 });

@@ -91,6 +91,7 @@ export class BrowserStorage implements Storage {
   #backend: BrowserBackend | undefined;
   #nextSeq = 0;
 
+  /** Creates a store in the browser (`options.backend` says which: IndexedDB or localStorage). */
   constructor(options: BrowserStorageOptions = {}) {
     const { name, backend, syncIntervalMs, clock } = { ...BROWSER_STORAGE_DEFAULTS, ...options };
     const what = "open BrowserStorage";

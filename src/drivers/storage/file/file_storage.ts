@@ -162,6 +162,7 @@ export class FileStorage implements Storage {
   #needsRewrite = false;
   #compactions = 0;
 
+  /** Creates a store in the file at `path` (opened, locked and read when the client opens it). */
   constructor(path: string, options: FileStorageOptions = {}) {
     const what = "open FileStorage";
     const {
