@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { join, relative } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
+import { cycles, type ImportEdge, importGraph, parseImports, ROOT } from "./_module_graph.ts";
 
 /** Every module the entry point loads, as `deno info` resolves them (local files and npm packages). */
 async function moduleGraph(entry: string): Promise<string[]> {
@@ -26,4 +29,276 @@ Deno.test("./hash and ./hamustro load the WASM hashers they need", async () => {
   for (const entry of ["../src/hash/mod.ts", "../src/hamustro/mod.ts"]) {
     assert.ok(heavy(await moduleGraph(entry)).some((s) => s.includes("hash-wasm")), entry);
   }
+});
+
+// The architecture, checked on the import graph read from source text (tests/_module_graph.ts).
+// Layers and who may import whom: README's architecture section; an arrow reads "may import":
+// _util ← errors ← ports ← event, kit ← pipeline ← facades (client.ts, Hamustro's tracker) ← mod.ts.
+
+const graph = await importGraph();
+
+/** Layer of a repository path: the folder under src/ (event.ts and idempotency_key.ts are `event`). */
+function layerOf(path: string): string {
+  if (path === "mod.ts") return "root";
+  if (path.startsWith("wasm/")) return "wasm";
+  if (path === "src/client.ts") return "client";
+  if (path === "src/event.ts" || path === "src/idempotency_key.ts") return "event";
+  return path.split("/")[1]!;
+}
+
+/** What each layer may import besides itself; `root` (mod.ts) may import anything. */
+const ALLOWED: Record<string, readonly string[]> = {
+  _util: [],
+  errors: ["_util"],
+  ports: ["_util", "errors", "event"],
+  event: ["_util", "errors", "ports"],
+  kit: ["_util", "errors", "ports", "event"],
+  hash: ["_util", "errors", "event", "wasm"],
+  pipeline: ["_util", "errors", "ports", "event", "kit"],
+  drivers: ["_util", "errors", "ports", "kit", "wasm", "event:type"],
+  receiver: ["_util", "errors", "ports", "event", "kit", "wasm"],
+  profiles: ["_util", "errors", "ports", "event", "kit", "wasm", "receiver:route"],
+  hamustro: [
+    "_util",
+    "errors",
+    "ports",
+    "event",
+    "kit",
+    "pipeline",
+    "drivers",
+    "receiver",
+    "hash",
+    "wasm",
+  ],
+  client: ["_util", "errors", "ports", "event", "kit", "pipeline", "drivers", "profiles"],
+  wasm: [],
+};
+
+/** The receiver's files a profile's route may use: the route contract and the helpers for routes. */
+const RECEIVER_ROUTE_FILES = [
+  "src/receiver/route.ts",
+  "src/receiver/http.ts",
+  "src/receiver/rate_limiter.ts",
+];
+
+function directionProblem(edge: ImportEdge): string | undefined {
+  const from = layerOf(edge.from);
+  const to = layerOf(edge.to);
+  if (from === to || from === "root") return undefined;
+  const allowed = ALLOWED[from];
+  if (allowed === undefined) return `${edge.from} is in no known layer (add '${from}' to ALLOWED)`;
+  if (allowed.includes(to)) return undefined;
+  if (allowed.includes(`${to}:type`) && edge.kind === "type") return undefined;
+  if (allowed.includes(`${to}:route`) && RECEIVER_ROUTE_FILES.includes(edge.to)) return undefined;
+  return `${edge.from} imports ${edge.to} (${edge.kind}): ${from} may import ${
+    allowed.join(", ") || "nothing"
+  }`;
+}
+
+/** The folder a private path is visible in: the parent of its first `_name` (a `_file.ts` or a `_folder/`). */
+function privateScope(path: string): string | undefined {
+  const parts = path.split("/");
+  const first = parts.findIndex((part) => part.startsWith("_"));
+  return first === -1 ? undefined : parts.slice(0, first).join("/");
+}
+
+function privacyProblem(edge: ImportEdge): string | undefined {
+  const scope = privateScope(edge.to);
+  if (scope === undefined || edge.from.startsWith(`${scope}/`) || scope === "") return undefined;
+  return `${edge.from} imports ${edge.to}, private to ${scope}/`;
+}
+
+/**
+ * Breaks of the rules the delivery engine's rewrite removes (src/pipeline/** and src/ports/** are being
+ * redesigned). Each entry must still occur: the test fails once it is gone, so the list only shrinks.
+ */
+const KNOWN_ENGINE_PROBLEMS: readonly string[] = [
+  "runtime cycle: src/pipeline/options.ts → src/pipeline/pipeline.ts",
+  "engine cycle: src/pipeline/_batcher.ts → src/pipeline/_journal.ts → src/pipeline/_packed_queue.ts → " +
+  "src/pipeline/_queue.ts → src/pipeline/_restore.ts → src/pipeline/_sender.ts → src/pipeline/_settle.ts → " +
+  "src/pipeline/options.ts → src/pipeline/pipeline.ts",
+  "src/hamustro/json_codec.ts imports src/pipeline/_slab_writer.ts, private to src/pipeline/",
+  "src/pipeline/options.ts imports src/drivers/transport/fetch_transport.ts (runtime): " +
+  "pipeline may import _util, errors, ports, event, kit",
+  "src/pipeline/options.ts imports src/drivers/storage/memory_storage.ts (runtime): " +
+  "pipeline may import _util, errors, ports, event, kit",
+  "src/ports/profile.ts imports src/kit/chunk.ts (type): ports may import _util, errors, event",
+  "src/ports/profile.ts imports src/kit/token_bucket.ts (type): ports may import _util, errors, event",
+];
+
+function check(problems: string[], what: string): void {
+  const unexpected = problems.filter((problem) => !KNOWN_ENGINE_PROBLEMS.includes(problem));
+  assert.deepEqual(unexpected, [], `${what}:\n  ${unexpected.join("\n  ")}`);
+}
+
+Deno.test("the source has no runtime import cycle", () => {
+  const runtime = graph.filter((edge) => edge.kind === "runtime");
+  check(
+    cycles(runtime).map((cycle) => `runtime cycle: ${cycle.join(" → ")}`),
+    "Runtime import cycles",
+  );
+});
+
+Deno.test("the delivery engine (src/pipeline/) has no import cycle, not even through types", () => {
+  const engine = graph.filter((edge) =>
+    edge.kind !== "dynamic" && edge.from.startsWith("src/pipeline/") &&
+    edge.to.startsWith("src/pipeline/")
+  );
+  check(
+    cycles(engine).map((cycle) => `engine cycle: ${cycle.join(" → ")}`),
+    "Engine import cycles",
+  );
+});
+
+Deno.test("a private _file.ts or _folder/ is imported only from its own folder and below", () => {
+  check(graph.map(privacyProblem).filter((problem) => problem !== undefined), "Private imports");
+});
+
+Deno.test("imports follow the layers: ports, kit, engine, drivers, profiles, receiver, facades", () => {
+  check(graph.map(directionProblem).filter((problem) => problem !== undefined), "Layer breaks");
+});
+
+Deno.test("stale allowances for the engine's rewrite are removed", () => {
+  const all = new Set([
+    ...cycles(graph.filter((edge) => edge.kind === "runtime")).map((c) =>
+      `runtime cycle: ${c.join(" → ")}`
+    ),
+    ...cycles(
+      graph.filter((edge) =>
+        edge.kind !== "dynamic" && edge.from.startsWith("src/pipeline/") &&
+        edge.to.startsWith("src/pipeline/")
+      ),
+    ).map((c) => `engine cycle: ${c.join(" → ")}`),
+    ...graph.map(privacyProblem),
+    ...graph.map(directionProblem),
+  ]);
+  const stale = KNOWN_ENGINE_PROBLEMS.filter((problem) => !all.has(problem));
+  assert.deepEqual(stale, [], "These no longer occur: remove them from KNOWN_ENGINE_PROBLEMS");
+});
+
+Deno.test("the source-text import graph agrees with deno info on every entry point's modules", async () => {
+  const denoJson = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  ) as {
+    exports: Record<string, string>;
+  };
+  const local = (specifier: string) => relative(ROOT, fromFileUrl(specifier));
+  const deno = new Map<string, string>();
+  for (const entry of new Set(Object.values(denoJson.exports))) {
+    const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", join(ROOT, entry)],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(success, new TextDecoder().decode(stderr));
+    const info = JSON.parse(new TextDecoder().decode(stdout)) as {
+      modules: {
+        specifier: string;
+        dependencies?: {
+          code?: { specifier: string };
+          type?: { specifier: string };
+          isDynamic?: boolean;
+        }[];
+      }[];
+    };
+    for (const module of info.modules) {
+      if (!module.specifier.startsWith("file:")) continue;
+      for (const dependency of module.dependencies ?? []) {
+        const target = dependency.code?.specifier ?? dependency.type?.specifier;
+        if (!target?.startsWith("file:")) continue;
+        const kind = dependency.isDynamic ? "dynamic" : dependency.code ? "runtime" : "type";
+        deno.set(`${local(module.specifier)} → ${local(target)}`, kind);
+      }
+    }
+  }
+  const ours = new Map<string, string>();
+  const rank = { runtime: 2, dynamic: 1, type: 0 };
+  for (const edge of graph) {
+    const key = `${edge.from} → ${edge.to}`;
+    const known = ours.get(key) as keyof typeof rank | undefined;
+    if (known === undefined || rank[edge.kind] > rank[known]) ours.set(key, edge.kind);
+  }
+  const disagreements = [...deno].filter(([key, kind]) => ours.get(key) !== kind)
+    .map(([key, kind]) =>
+      `${key}: deno info says ${kind}, the parser ${ours.get(key) ?? "nothing"}`
+    );
+  assert.deepEqual(disagreements, []);
+});
+
+Deno.test("the import parser tells runtime, type-only and dynamic imports apart, ignoring comments", () => {
+  const source = [
+    'import { a, type B } from "./runtime.ts";',
+    'import type { C } from "./type_keyword.ts";',
+    'import { type D, type E } from "./all_types.ts";',
+    'export { f } from "./re_export.ts";',
+    'export type { G } from "./type_re_export.ts";',
+    'export * from "./star.ts";',
+    'import "./side_effect.ts";',
+    'const lazy = () => import("./dynamic.ts");',
+    'type H = typeof import("./typeof.ts");',
+    '// import { x } from "./line_comment.ts";',
+    '/** import { y } from "./block_comment.ts"; */',
+    "const text = \"import { z } from './in_string.ts'\";",
+  ].join("\n");
+  assert.deepEqual(
+    parseImports(source).map(({ specifier, kind }) => `${specifier} ${kind}`).sort(),
+    [
+      "./all_types.ts type",
+      "./dynamic.ts dynamic",
+      "./re_export.ts runtime",
+      "./runtime.ts runtime",
+      "./side_effect.ts runtime",
+      "./star.ts runtime",
+      "./type_keyword.ts type",
+      "./type_re_export.ts type",
+      "./typeof.ts type",
+    ],
+  );
+});
+
+Deno.test("the rules catch a cycle, a private import from outside and an import against the layers", () => {
+  const edge = (from: string, to: string, kind: ImportEdge["kind"] = "runtime"): ImportEdge => ({
+    from,
+    to,
+    kind,
+  });
+  assert.deepEqual(cycles([edge("a.ts", "b.ts"), edge("b.ts", "c.ts"), edge("c.ts", "a.ts")]), [[
+    "a.ts",
+    "b.ts",
+    "c.ts",
+  ]]);
+  assert.deepEqual(cycles([edge("a.ts", "b.ts"), edge("b.ts", "c.ts"), edge("a.ts", "c.ts")]), []);
+
+  assert.ok(privacyProblem(edge("src/profiles/json/profile.ts", "src/receiver/_body.ts")));
+  assert.ok(privacyProblem(edge("mod.ts", "src/_util/utf8.ts")));
+  assert.ok(privacyProblem(edge("src/pipeline.ts", "src/pipeline/_queue/queue.ts")));
+  assert.equal(
+    privacyProblem(edge("src/receiver/receiver.ts", "src/receiver/_body.ts")),
+    undefined,
+  );
+  assert.equal(
+    privacyProblem(edge("src/pipeline/queue/x.ts", "src/pipeline/_journal.ts")),
+    undefined,
+  );
+  assert.equal(privacyProblem(edge("src/hamustro/codec.ts", "src/_util/utf8.ts")), undefined);
+
+  assert.ok(directionProblem(edge("src/receiver/receiver.ts", "src/pipeline/pipeline.ts", "type")));
+  assert.ok(directionProblem(edge("src/profiles/skalin/profile.ts", "src/pipeline/options.ts")));
+  assert.ok(
+    directionProblem(edge("src/drivers/storage/memory_storage.ts", "src/pipeline/pipeline.ts")),
+  );
+  assert.ok(directionProblem(edge("src/drivers/storage/memory_storage.ts", "src/event.ts")));
+  assert.ok(directionProblem(edge("src/profiles/skalin/route.ts", "src/receiver/receiver.ts")));
+  assert.ok(
+    directionProblem(edge("src/ports/storage.ts", "src/drivers/storage/memory_storage.ts")),
+  );
+  assert.equal(
+    directionProblem(edge("src/drivers/storage/memory_storage.ts", "src/event.ts", "type")),
+    undefined,
+  );
+  assert.equal(
+    directionProblem(edge("src/profiles/skalin/route.ts", "src/receiver/route.ts")),
+    undefined,
+  );
+  assert.equal(directionProblem(edge("src/client.ts", "src/pipeline/pipeline.ts")), undefined);
 });
