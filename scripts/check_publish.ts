@@ -18,6 +18,7 @@ const SHIPPED = [
   /^wasm\//,
   /^docs\/[^/]+\.md$/,
   /^README\.md$/,
+  /^CHANGELOG\.md$/,
   /^LICENSE$/,
   /^deno\.json$/,
 ];

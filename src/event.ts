@@ -93,7 +93,8 @@ export interface EventRules {
   reservedPrefixes?: readonly string[];
   /**
    * Reserved names allowed anyway (SuprSend's system events).
-   * @default {RESERVED_EVENT_NAMES_ALLOWED}
+   * @default {["$identify", "$alias", "$notification_delivered", "$notification_dismiss",
+   * "$notification_clicked", "$app_launched", "$user_login", "$user_logout"]}
    */
   allowedReservedNames?: readonly string[];
   /** Largest encoded event, in bytes (UTF-8 JSON). @default {102400} */

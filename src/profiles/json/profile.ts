@@ -28,7 +28,10 @@ export interface JsonProfileOptions {
   token?: string;
   /** Extra headers on every request. @default {{}} */
   headers?: Record<string, string>;
-  /** Per-request and per-event limits. @default {JSON_PROFILE_LIMITS} */
+  /**
+   * Per-request and per-event limits.
+   * @default {{ maxBatchBytes: 512000, maxBatchEvents: 2000, maxItemsPerGroup: Infinity, maxEventBytes: 102400 }}
+   */
   limits?: Partial<ProfileLimits>;
 }
 
