@@ -12,30 +12,12 @@
  * @module
  */
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readDenoJson, ROOT, runDeno } from "./_deno.ts";
 
-interface DenoJson {
-  exports: string | Record<string, string>;
-  lint?: { exclude?: string[] };
-}
-
-const root = fileURLToPath(new URL("..", import.meta.url));
-const denoJson = JSON.parse(await Deno.readTextFile(join(root, "deno.json"))) as DenoJson;
-const entries = [
-  ...new Set(
-    typeof denoJson.exports === "string" ? [denoJson.exports] : Object.values(denoJson.exports),
-  ),
-];
-const excluded = (denoJson.lint?.exclude ?? []).map((path) => join(root, path));
-
-const { stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-  args: ["doc", "--lint", ...entries],
-  cwd: root,
-  env: { NO_COLOR: "1" },
-  stdout: "piped",
-  stderr: "piped",
-}).output();
-const output = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+const denoJson = await readDenoJson();
+const entries = [...new Set(Object.values(denoJson.exports))];
+const excluded = (denoJson.lint?.exclude ?? []).map((path) => join(ROOT, path));
+const { output } = await runDeno(["doc", "--lint", ...entries]);
 
 // A diagnostic is a block starting `error[rule]: …` whose `--> path:line:col` line says where.
 const diagnostics = output.split(/\n(?=error\[)/).filter((block) => block.startsWith("error["));

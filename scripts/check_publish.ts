@@ -11,6 +11,7 @@
  */
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readDenoJson, ROOT, runDeno } from "./_deno.ts";
 
 const SHIPPED = [
   /^mod\.ts$/,
@@ -23,15 +24,7 @@ const SHIPPED = [
   /^deno\.json$/,
 ];
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-  args: ["publish", "--dry-run", "--allow-dirty"],
-  cwd: root,
-  env: { NO_COLOR: "1" },
-  stdout: "piped",
-  stderr: "piped",
-}).output();
-const output = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+const { success, output } = await runDeno(["publish", "--dry-run", "--allow-dirty"]);
 if (!success) {
   console.error(output);
   console.error("check_publish: deno publish --dry-run failed");
@@ -39,16 +32,14 @@ if (!success) {
 }
 
 const files = [...output.matchAll(/^\s+(file:\/\/\S+)/gm)].map((match) =>
-  relative(root, fileURLToPath(match[1]!))
+  relative(ROOT, fileURLToPath(match[1]!))
 );
-const denoJson = JSON.parse(await Deno.readTextFile(`${root}/deno.json`)) as {
-  exports: Record<string, string>;
-};
+const denoJson = await readDenoJson();
 const problems = [
   ...files.filter((file) => !SHIPPED.some((pattern) => pattern.test(file)))
     .map((file) => `ships ${file}, which is not part of the library`),
   ...Object.entries(denoJson.exports)
-    .filter(([, entry]) => !files.includes(relative(root, `${root}/${entry}`)))
+    .filter(([, entry]) => !files.includes(relative(ROOT, `${ROOT}${entry}`)))
     .map(([subpath, entry]) => `does not ship ${entry}, the entry point of '${subpath}'`),
 ];
 if (files.length === 0) problems.push("found no file list in the dry run's output");

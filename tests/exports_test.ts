@@ -3,6 +3,7 @@
 // decision to review (and a CHANGELOG line when it breaks users), never an accident.
 // After an intended change: deno test --allow-all tests/exports_test.ts -- --update
 import assert from "node:assert/strict";
+import { maskSource } from "./_module_graph.ts";
 
 const root = new URL("../", import.meta.url);
 const snapshotUrl = new URL("fixtures/exports.json", import.meta.url);
@@ -98,4 +99,13 @@ Deno.test("the package root stays a short list of what an application needs", as
   for (const internal of ["LiveQueue", "Environment"]) {
     assert.ok(![...values, ...types].includes(internal), `${internal} is exported from the root`);
   }
+});
+
+Deno.test("no entry point re-exports a whole module (export *): every export list is explicit", async () => {
+  const offenders: string[] = [];
+  for (const entry of new Set(Object.values(denoJson.exports))) {
+    const code = maskSource(await Deno.readTextFile(new URL(entry, root)));
+    if (/\bexport\s*\*/.test(code)) offenders.push(entry);
+  }
+  assert.deepEqual(offenders, []);
 });
