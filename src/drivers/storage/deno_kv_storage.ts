@@ -53,7 +53,7 @@ export interface DenoKvStorageOptions {
 }
 
 /** Defaults of {@linkcode DenoKvStorageOptions}. */
-export const DENO_KV_STORAGE_DEFAULTS: Readonly<{
+export const DEFAULT_DENO_KV_STORAGE_OPTIONS: Readonly<{
   prefix: string;
   syncIntervalMs: number;
   clock: Clock;
@@ -108,7 +108,7 @@ type Mutation =
  */
 export class DenoKvStorage implements Storage {
   readonly name = "deno-kv";
-  readonly #options: DenoKvStorageOptions & typeof DENO_KV_STORAGE_DEFAULTS;
+  readonly #options: DenoKvStorageOptions & typeof DEFAULT_DENO_KV_STORAGE_OPTIONS;
   readonly #journal: Journal;
   /** Where each live record lives: its sequence number and part count. */
   readonly #locations = new Map<string, { seq: number; parts: number }>();
@@ -119,7 +119,10 @@ export class DenoKvStorage implements Storage {
 
   /** Creates a store in a Deno KV database (opened when the client opens it). */
   constructor(options: DenoKvStorageOptions = {}) {
-    const { path, kv, prefix, syncIntervalMs, clock } = { ...DENO_KV_STORAGE_DEFAULTS, ...options };
+    const { path, kv, prefix, syncIntervalMs, clock } = {
+      ...DEFAULT_DENO_KV_STORAGE_OPTIONS,
+      ...options,
+    };
     const what = "open DenoKvStorage";
     if (typeof prefix !== "string" || prefix === "") {
       throw new TypeError(

@@ -46,7 +46,7 @@ export interface GetfluxlyProfileOptions {
 }
 
 /** Defaults of {@linkcode GetfluxlyProfileOptions}. */
-export const GETFLUXLY_DEFAULTS: Readonly<{ baseUrl: string }> = Object.freeze({
+export const DEFAULT_GETFLUXLY_PROFILE_OPTIONS: Readonly<{ baseUrl: string }> = Object.freeze({
   baseUrl: "https://api.getfluxly.com",
 });
 
@@ -117,7 +117,7 @@ function invalid(field: string, rule: string, problem: string, allowed: string):
  * ```
  */
 export function getfluxlyProfile(options: GetfluxlyProfileOptions): Profile<EncodedBytes> {
-  const { token, baseUrl = GETFLUXLY_DEFAULTS.baseUrl, rateLimit } = options;
+  const { token, baseUrl = DEFAULT_GETFLUXLY_PROFILE_OPTIONS.baseUrl, rateLimit } = options;
   requireString("GetFluxly", "token", token, true);
   const origin = trimBaseUrl("GetFluxly", baseUrl);
   const publishable = token.startsWith("gflux_pub_");

@@ -62,7 +62,7 @@ export interface SaasquatchProfileOptions {
 }
 
 /** Defaults of {@linkcode SaasquatchProfileOptions}. */
-export const SAASQUATCH_DEFAULTS: Readonly<{
+export const DEFAULT_SAASQUATCH_PROFILE_OPTIONS: Readonly<{
   baseUrl: string;
   jwtHeader: "x-saasquatch-user-token";
   maxBatchEvents: number;
@@ -190,10 +190,10 @@ export function saasquatchProfile(options: SaasquatchProfileOptions): Profile<En
     tenantAlias,
     apiKey,
     jwt,
-    jwtHeader = SAASQUATCH_DEFAULTS.jwtHeader,
-    baseUrl = SAASQUATCH_DEFAULTS.baseUrl,
-    maxBatchEvents = SAASQUATCH_DEFAULTS.maxBatchEvents,
-    maxBatchBytes = SAASQUATCH_DEFAULTS.maxBatchBytes,
+    jwtHeader = DEFAULT_SAASQUATCH_PROFILE_OPTIONS.jwtHeader,
+    baseUrl = DEFAULT_SAASQUATCH_PROFILE_OPTIONS.baseUrl,
+    maxBatchEvents = DEFAULT_SAASQUATCH_PROFILE_OPTIONS.maxBatchEvents,
+    maxBatchBytes = DEFAULT_SAASQUATCH_PROFILE_OPTIONS.maxBatchBytes,
     rateLimit,
   } = options;
   requireString("SaaSquatch", "tenantAlias", tenantAlias);

@@ -40,7 +40,7 @@ export interface SkalinProfileOptions {
 export const SKALIN_RATE_LIMIT: RateLimit = Object.freeze({ requestsPerSecond: 100, burst: 500 });
 
 /** Defaults of {@linkcode SkalinProfileOptions}. */
-export const SKALIN_DEFAULTS: Readonly<{
+export const DEFAULT_SKALIN_PROFILE_OPTIONS: Readonly<{
   baseUrl: string;
   rateLimit: RateLimit;
   maxBatchBytes: number;
@@ -126,9 +126,9 @@ export function skalinId(text: string): string {
 export function skalinProfile(options: SkalinProfileOptions): Profile<EncodedBytes> {
   const {
     clientId,
-    baseUrl = SKALIN_DEFAULTS.baseUrl,
-    rateLimit = SKALIN_DEFAULTS.rateLimit,
-    maxBatchBytes = SKALIN_DEFAULTS.maxBatchBytes,
+    baseUrl = DEFAULT_SKALIN_PROFILE_OPTIONS.baseUrl,
+    rateLimit = DEFAULT_SKALIN_PROFILE_OPTIONS.rateLimit,
+    maxBatchBytes = DEFAULT_SKALIN_PROFILE_OPTIONS.maxBatchBytes,
   } = options;
   requireString("Skalin", "clientId", clientId);
   if (!Number.isInteger(maxBatchBytes) || maxBatchBytes <= SKALIN_FRAMING.emptyBytes) {

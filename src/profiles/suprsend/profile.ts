@@ -51,10 +51,11 @@ export interface SuprsendProfileOptions {
 }
 
 /** Defaults of {@linkcode SuprsendProfileOptions}. */
-export const SUPRSEND_DEFAULTS: Readonly<{ baseUrl: string; variant: "v2" }> = Object.freeze({
-  baseUrl: "https://hub.suprsend.com",
-  variant: "v2" as const,
-});
+export const DEFAULT_SUPRSEND_PROFILE_OPTIONS: Readonly<{ baseUrl: string; variant: "v2" }> = Object
+  .freeze({
+    baseUrl: "https://hub.suprsend.com",
+    variant: "v2" as const,
+  });
 
 /** SuprSend SDK limits: 100 events and 800 KB per bulk call, 100 KB per event. */
 export const SUPRSEND_LIMITS: ProfileLimits = Object.freeze({
@@ -156,8 +157,8 @@ export function suprsendProfile(options: SuprsendProfileOptions): Profile<Encode
   const {
     workspaceKey,
     workspaceSecret,
-    baseUrl = SUPRSEND_DEFAULTS.baseUrl,
-    variant = SUPRSEND_DEFAULTS.variant,
+    baseUrl = DEFAULT_SUPRSEND_PROFILE_OPTIONS.baseUrl,
+    variant = DEFAULT_SUPRSEND_PROFILE_OPTIONS.variant,
     rateLimit,
   } = options;
   requireString("SuprSend", "workspaceKey", workspaceKey, true);

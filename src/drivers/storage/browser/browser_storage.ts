@@ -57,12 +57,13 @@ export interface BrowserStorageOptions {
 }
 
 /** Defaults of {@linkcode BrowserStorageOptions}. */
-export const BROWSER_STORAGE_DEFAULTS: Readonly<Required<BrowserStorageOptions>> = Object.freeze({
-  name: "idemtrack",
-  backend: "auto",
-  syncIntervalMs: 50,
-  clock: systemClock,
-});
+export const DEFAULT_BROWSER_STORAGE_OPTIONS: Readonly<Required<BrowserStorageOptions>> = Object
+  .freeze({
+    name: "idemtrack",
+    backend: "auto",
+    syncIntervalMs: 50,
+    clock: systemClock,
+  });
 
 const BACKENDS: readonly BrowserBackendKind[] = ["auto", "indexedDB", "localStorage"];
 
@@ -93,7 +94,10 @@ export class BrowserStorage implements Storage {
 
   /** Creates a store in the browser (`options.backend` says which: IndexedDB or localStorage). */
   constructor(options: BrowserStorageOptions = {}) {
-    const { name, backend, syncIntervalMs, clock } = { ...BROWSER_STORAGE_DEFAULTS, ...options };
+    const { name, backend, syncIntervalMs, clock } = {
+      ...DEFAULT_BROWSER_STORAGE_OPTIONS,
+      ...options,
+    };
     const what = "open BrowserStorage";
     if (typeof name !== "string" || name === "") {
       throw new TypeError(

@@ -72,7 +72,7 @@ export interface FileStorageOptions {
 }
 
 /** Defaults of {@linkcode FileStorageOptions}. */
-export const FILE_STORAGE_DEFAULTS: Readonly<Required<FileStorageOptions>> = Object.freeze({
+export const DEFAULT_FILE_STORAGE_OPTIONS: Readonly<Required<FileStorageOptions>> = Object.freeze({
   durability: "interval",
   syncIntervalMs: 100,
   compactMinBytes: 1_048_576,
@@ -171,7 +171,7 @@ export class FileStorage implements Storage {
       compactMinBytes,
       compactDeadRatio,
       clock,
-    } = { ...FILE_STORAGE_DEFAULTS, ...options };
+    } = { ...DEFAULT_FILE_STORAGE_OPTIONS, ...options };
     if (typeof path !== "string" || path === "") {
       throw new TypeError(
         `Cannot ${what} as 'path' must be a non-empty string: current value is ${
