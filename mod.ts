@@ -16,15 +16,23 @@
  *
  * @example Usage
  * ```ts
- * import { createEvent } from "./mod.ts";
+ * import { Client, isDeliveryError } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
- * const event = createEvent({
- *   name: "comment_posted",
- *   userId: "user147",
- *   idempotencyKey: "user147-new_comment-1687437670",
+ * await using client = new Client({
+ *   endpoint: "https://collect.example.com",
+ *   token: "token-of-acme",
+ *   // A stand-in for the network; the default is fetchTransport().
+ *   transport: () => Promise.resolve({ status: 200, headers: new Headers(), body: "{}" }),
+ *   onError: (error) => {
+ *     if (isDeliveryError(error)) console.error(`${error.keys.length} events failed: ${error.reason}`);
+ *   },
+ *   exitHook: false,
  * });
- * assert.equal(event.idempotencyKey, "user147-new_comment-1687437670");
+ * client.track("order_paid", { total: 42 }, { userId: "u1", idempotencyKey: "order-1234-paid" });
+ * const result = await client.flush();
+ * assert.equal(result.status, "success");
+ * assert.equal(result.success, 1);
  * ```
  *
  * @module
