@@ -146,7 +146,7 @@ async function main(): Promise<void> {
     ].join("\n"),
   );
   await Deno.copyFile(join(root, "scripts/node_test_shim.mjs"), join(outDir, "test_shim.mjs"));
-  for (const doc of ["README.md", "LICENSE"]) {
+  for (const doc of ["README.md", "CHANGELOG.md", "LICENSE"]) {
     await Deno.copyFile(join(root, doc), join(outDir, doc)).catch(() => {});
   }
 
@@ -179,7 +179,7 @@ async function main(): Promise<void> {
     main: packageExports["."]?.import,
     types: packageExports["."]?.types,
     exports: packageExports,
-    files: [ESM, `!${ESM}/tests`, "README.md", "LICENSE"],
+    files: [ESM, `!${ESM}/tests`, "README.md", "CHANGELOG.md", "LICENSE"],
     sideEffects: false,
     scripts: {
       test: `node exports_smoke.mjs && node --import ./test_shim.mjs --test --test-reporter=spec ${
