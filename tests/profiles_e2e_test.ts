@@ -14,7 +14,7 @@ import { saasquatchRoute } from "../src/profiles/saasquatch/route.ts";
 import { skalinProfile } from "../src/profiles/skalin/profile.ts";
 import { skalinRoute } from "../src/profiles/skalin/route.ts";
 import { suprsendProfile } from "../src/profiles/suprsend/profile.ts";
-import { suprsendRoute } from "../src/profiles/suprsend/route.ts";
+import { suprsendRoutes } from "../src/profiles/suprsend/route.ts";
 import { createJsonRoute } from "../src/receiver/json_route.ts";
 import type { Route } from "../src/receiver/route.ts";
 import type { AcceptedEvent } from "../src/receiver/sink.ts";
@@ -88,7 +88,7 @@ const CASES: Case[] = [
   },
   {
     name: "SuprSend",
-    routes: () => [suprsendRoute({ workspaces: { ws_key_e2e: "ws_secret_e2e" } })],
+    routes: () => suprsendRoutes({ workspaces: { ws_key_e2e: "ws_secret_e2e" } }),
     profile: (origin) =>
       suprsendProfile({
         workspaceKey: "ws_key_e2e",
