@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createEvent } from "../src/event.ts";
 import { suprsendProfile } from "../src/profiles/suprsend/profile.ts";
 import { suprsendRoutes } from "../src/profiles/suprsend/route.ts";
+import { saasquatchRoute } from "../src/profiles/saasquatch/route.ts";
 import { createReceiver } from "../src/receiver/receiver.ts";
 import type { AcceptedEvent } from "../src/receiver/sink.ts";
 import { officialSdks, runSdkDriver } from "./_official_sdks.ts";
@@ -271,6 +272,49 @@ Deno.test({
       assert.equal(ours.status, 202);
       await ours.body?.cancel();
       assert.deepEqual(shape(seen[1]!), fixture.shape);
+    });
+    await receiver.close();
+  },
+});
+
+Deno.test({
+  name:
+    "@saasquatch/squatch-js 2.6.3: events().track reaches the SaaSquatch route with its JWT, and a repeated idempotencyKey gets 409",
+  ignore,
+  async fn() {
+    const sink = recordingSink();
+    const receiver = createReceiver({
+      sink,
+      routes: [saasquatchRoute({
+        apiKeys: { test_abc: "API_KEY" },
+        verifyJwt: (jwt, tenant) => jwt === "user.jwt.token" && tenant === "test_abc",
+      })],
+    });
+    await recorded(receiver, async (base, seen) => {
+      const input = {
+        userId: "user@example.com",
+        accountId: "acct/1",
+        idempotencyKey: "f650f058-192c-4e52-b72d-9634116f59eb",
+        events: [{ key: "purchase", fields: { revenue: 1000, currency: "CAD" } }],
+      };
+      const answers = await runSdkDriver(nodeModules!, "squatch_driver.cjs", {
+        domain: base,
+        tenantAlias: "test_abc",
+        jwt: "user.jwt.token",
+        calls: [input, input],
+      }) as Array<{ ok?: Record<string, unknown>; error?: string }>;
+      assert.equal(answers[0]!.ok?.userId, "user@example.com");
+      assert.equal(answers[0]!.ok?.accountId, "acct/1");
+      const conflict = JSON.parse(answers[1]!.error!);
+      assert.deepEqual([conflict.statusCode, conflict.apiErrorCode], [409, "CONFLICT"]);
+      // What squatch-js sent: the path segments URL-encoded, the JWT in its own header.
+      assert.equal(
+        seen[0]!.path,
+        "/api/v1/test_abc/open/account/acct%2F1/user/user%40example.com/events",
+      );
+      assert.equal(seen[0]!.headers["x-saasquatch-user-token"], "user.jwt.token");
+      assert.deepEqual(JSON.parse(seen[0]!.body), input);
+      assert.equal(sink.events.length, 1);
     });
     await receiver.close();
   },

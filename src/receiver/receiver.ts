@@ -359,7 +359,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     const timing: DedupeTiming = { now, ttlMs: keyTtlMs, leaseMs };
     const owner = crypto.randomUUID();
     const { tenant, requestKey, records } = batch;
-    const fingerprint = requestKey === undefined ? "" : sha256Hex(body);
+    const fingerprint = requestKey === undefined ? "" : batch.requestFingerprint ?? sha256Hex(body);
     if (requestKey !== undefined) {
       const claim = await store.claimRequest(tenant, requestKey, fingerprint, owner, timing);
       switch (claim.state) {

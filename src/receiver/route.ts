@@ -36,6 +36,13 @@ export interface DecodedBatch {
   readonly tenant: string;
   /** Request-level idempotency key (`X-Idempotency-Key`, body `idempotencyKey`), if any. */
   readonly requestKey?: string;
+  /**
+   * What a repeat of `requestKey` must match to count as the same request;
+   * a repeat that does not gets 422. Omitted: the body's SHA-256. A constant
+   * makes every repeat within the TTL a duplicate, whatever its body (what
+   * SaaSquatch does).
+   */
+  readonly requestFingerprint?: string;
   /** Events in body order. */
   readonly records: readonly DecodedRecord[];
 }
