@@ -99,7 +99,12 @@ export const DEFAULT_HAMUSTRO_PROFILE_OPTIONS: Readonly<
   Required<
     Pick<
       HamustroProfileOptions,
-      "format" | "maxBatchBytes" | "maxBatchEvents" | "maxEventBytes" | "permanentStatuses"
+      | "format"
+      | "maxBatchBytes"
+      | "maxBatchEvents"
+      | "maxEventBytes"
+      | "permanentStatuses"
+      | "clock"
     >
   >
 > = Object.freeze({

@@ -1,7 +1,7 @@
 import { sha256Hex } from "../../wasm/hash.ts";
 import { utf8ByteLength } from "../_util/utf8.ts";
 import type { JsonObject } from "../event.ts";
-import { forwardedClientIpv4 } from "./client_address.ts";
+import { forwardedClientIpv4 } from "./_client_address.ts";
 import { environmentLabel } from "./environment.ts";
 import type {
   DecodedBatch,

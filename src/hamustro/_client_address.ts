@@ -40,7 +40,7 @@ function formatIpv4(value: number): string {
  *
  * @example Usage
  * ```ts
- * import { firstPublicIpv4 } from "./client_address.ts";
+ * import { firstPublicIpv4 } from "./_client_address.ts";
  * import assert from "node:assert/strict";
  *
  * assert.equal(firstPublicIpv4(" 10.38.135.210 ,  68.111.195.103,  "), "68.111.195.103");
@@ -66,7 +66,7 @@ export function firstPublicIpv4(addresses: string): string | undefined {
  *
  * @example Usage
  * ```ts
- * import { forwardedClientIpv4 } from "./client_address.ts";
+ * import { forwardedClientIpv4 } from "./_client_address.ts";
  * import assert from "node:assert/strict";
  *
  * const headers = new Headers({ "X-Forwarded-For": "192.168.0.1", "X-Real-Ip": "192.142.0.1" });
