@@ -158,6 +158,8 @@ const CASES: Case[] = [
     trackOfOneType: (client, n) => void client.track("order_paid", { n }, { userId: "u" }),
     itemsPerType: (request) => [body(request).events.length],
     trackOversize: (client) => void client.track("order_paid", { big }, { userId: "u" }),
+    // The seed client's flush_at.
+    itemCap: 20,
   },
 ];
 
