@@ -1,4 +1,3 @@
-import { EventValidationError } from "../../errors/event_validation_error.ts";
 import { JSON_ARRAY_FRAMING } from "../../kit/chunk.ts";
 import type { IdemtrackEvent } from "../../event.ts";
 import { STRICT_KEY_POLICY } from "../../idempotency_key.ts";
@@ -221,15 +220,6 @@ export function jsonProfile(options: JsonProfileOptions): Profile<EncodedText> {
     framing: JSON_ARRAY_FRAMING,
     keyPolicy: STRICT_KEY_POLICY,
     encode(event: IdemtrackEvent): EncodedText {
-      if (event.userId === undefined && event.anonymousId === undefined) {
-        // An event identified by context.externalId alone (enough for GetFluxly) is not for this format.
-        throw new EventValidationError(
-          "userId",
-          "required",
-          "is missing",
-          "a userId or an anonymousId (user_id / anonymous_id)",
-        );
-      }
       // Text: the client writes it straight into its queue's slabs.
       return { text: jsonWireText(event, iso), group: event.type, stream: "" };
     },
