@@ -37,9 +37,12 @@ export interface SaasquatchRouteOptions {
 }
 
 /** Defaults of {@linkcode SaasquatchRouteOptions}. */
-export const DEFAULT_SAASQUATCH_ROUTE_OPTIONS = Object.freeze({
-  verifyJwt: (() => false) as (jwt: string, tenantAlias: string) => boolean,
-  invalidKeys: "refuse" as "refuse" | "ignore",
+export const DEFAULT_SAASQUATCH_ROUTE_OPTIONS: Readonly<{
+  verifyJwt: (jwt: string, tenantAlias: string) => boolean;
+  invalidKeys: "refuse" | "ignore";
+}> = Object.freeze({
+  verifyJwt: () => false,
+  invalidKeys: "refuse",
 });
 
 /** `apiErrorCode`s of the receiver's own refusals. */

@@ -40,7 +40,7 @@ export const SUPRSEND_ENDPOINT_PATHS: Readonly<Record<SuprsendEndpoint, string>>
  * string length in UTF-16 code units, which is up to 3 bytes each in UTF-8;
  * plus the array's brackets and commas.
  */
-export const SUPRSEND_ROUTE_MAX_BODY_BYTES = 3 * 800 * 1024 + 1024;
+export const SUPRSEND_ROUTE_MAX_BODY_BYTES: number = 3 * 800 * 1024 + 1024;
 
 /** Options of {@linkcode suprsendRoute} and {@linkcode suprsendRoutes}. */
 export interface SuprsendRouteOptions {
@@ -56,9 +56,8 @@ export interface SuprsendRouteOptions {
 }
 
 /** Defaults of {@linkcode SuprsendRouteOptions}. */
-export const DEFAULT_SUPRSEND_ROUTE_OPTIONS = Object.freeze({
-  endpoint: "v2-bulk" as SuprsendEndpoint,
-});
+export const DEFAULT_SUPRSEND_ROUTE_OPTIONS: Readonly<{ endpoint: SuprsendEndpoint }> = Object
+  .freeze({ endpoint: "v2-bulk" });
 
 /** SuprSend's error body, `{"error":{"message":…}}` (what its SDKs read). */
 function suprsendErrorBody(_status: number, message: string): JsonValue {
