@@ -182,3 +182,35 @@ Deno.test("the time window can be turned off, as the reference collector has non
   });
   await receiver.close();
 });
+
+Deno.test("payloads that differ only in where one field ends and the next begins have different keys", async () => {
+  const route = hamustroRoute({ sharedSecretKey: SECRET, conflictMemory: 0 });
+  const variants = [
+    { at: 1, event: "ab", nr: 1, timezone: "c" },
+    { at: 1, event: "a", nr: 1, timezone: "bc" },
+    { at: 1, event: "a", nr: 1, timezone: "b", user_id: "c" },
+    { at: 1, event: "a", nr: 1, parameters: [{ name: "k", value: "v" }] },
+    { at: 1, event: "a", nr: 1, parameters: [{ name: "kv", value: "" }] },
+    { at: 1, event: "a", nr: 1, parameters: [{ name: "k", value: "" }, { name: "v", value: "" }] },
+    { at: 11, event: "a", nr: 1 },
+    { at: 1, event: "a", nr: 11 },
+  ];
+  const body = encode(collection(variants));
+  const time = String(Math.floor(Date.now() / 1000));
+  const decoded = await route.decode(
+    new Request("http://127.0.0.1/api/v1/track", {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "X-Hamustro-Time": time,
+        "X-Hamustro-Signature": sign(time, body),
+      },
+      body: body as Uint8Array<ArrayBuffer>,
+    }),
+    body,
+    { now: Date.now(), params: {} },
+  );
+  assert.ok(!(decoded instanceof Response));
+  const keys = decoded.records.map((record) => record.key);
+  assert.equal(new Set(keys).size, variants.length, keys.join("\n"));
+});

@@ -1,4 +1,3 @@
-import { sha256Hex } from "../../wasm/hash.ts";
 import { utf8ByteLength } from "../_util/utf8.ts";
 import type { JsonObject } from "../event.ts";
 import { forwardedClientIpv4 } from "./_client_address.ts";
@@ -142,25 +141,51 @@ function jsonBytesUpperBound(baseBytes: number, wireBytes: number, clientIp?: st
 /** `,"nr_conflict":true`, which a payload's event may carry. */
 const CONFLICT_FLAG_BYTES = 20;
 
+// The two 32-bit lanes of the payload digest being computed (one at a time, synchronously).
+let lane1 = 0;
+let lane2 = 0;
+
+/** Mixes a string, then its length (so field boundaries cannot shift), into the lanes. */
+function mixDigest(text: string): void {
+  let h1 = lane1;
+  let h2 = lane2;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ unit, 2654435761);
+    h2 = Math.imul(h2 ^ unit, 1597334677);
+  }
+  lane1 = Math.imul(h1 ^ text.length ^ 0x9e3779b9, 2654435761);
+  lane2 = Math.imul(h2 ^ text.length ^ 0x85ebca6b, 1597334677);
+}
+
 /**
- * A digest of what a payload says (not the `ip` the route fills in), so a
- * resend of the same payload has the same dedupe key and a different payload
- * under the same `session:nr` does not.
+ * A 64-bit digest of what a payload says (not the `ip` the route fills in),
+ * so a resend of the same payload has the same dedupe key and a different
+ * payload under the same `session:nr` does not. It only tells apart payloads
+ * sharing a `session:nr`, so a fast non-cryptographic hash is enough: an
+ * accidental collision between two of them is about 1 in 2^64, and a client
+ * that crafts one only drops its own event.
  */
 function payloadDigest(payload: DecodedPayload): string {
-  const parameters: string[] = [];
-  for (const { name, value } of payload.parameters) parameters.push(name, value);
-  return sha256Hex(JSON.stringify([
-    String(payload.at),
-    payload.event,
-    payload.nr,
-    payload.timezone,
-    payload.tenantId,
-    payload.userId,
-    payload.ip,
-    payload.country,
-    parameters,
-  ])).slice(0, 32);
+  lane1 = 0xdeadbeef ^ payload.nr;
+  lane2 = 0x41c6ce57 ^ payload.nr;
+  mixDigest(String(payload.at));
+  mixDigest(payload.event);
+  mixDigest(payload.timezone);
+  mixDigest(payload.tenantId);
+  mixDigest(payload.userId);
+  mixDigest(payload.ip);
+  mixDigest(payload.country);
+  for (const { name, value } of payload.parameters) {
+    mixDigest(name);
+    mixDigest(value);
+  }
+  mixDigest(String(payload.parameters.length));
+  const h1 = Math.imul(lane1 ^ (lane1 >>> 16), 2246822507) ^
+    Math.imul(lane2 ^ (lane2 >>> 13), 3266489909);
+  const h2 = Math.imul(lane2 ^ (lane2 >>> 16), 2246822507) ^
+    Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (h2 >>> 0).toString(16).padStart(8, "0") + (h1 >>> 0).toString(16).padStart(8, "0");
 }
 
 /** Counters of a {@linkcode HamustroRoute}. */
