@@ -34,11 +34,22 @@ interface NetworkInterfaceInfo {
 
 type InterfaceLister = () => readonly NetworkInterfaceInfo[];
 
-/** `Deno.networkInterfaces` (needs `--allow-sys`), or Node's `os.networkInterfaces`, flattened. */
+interface DenoLike {
+  networkInterfaces?: () => NetworkInterfaceInfo[];
+  permissions?: { querySync?: (descriptor: { name: "sys"; kind: string }) => { state: string } };
+}
+
+/**
+ * `Deno.networkInterfaces` when `--allow-sys=networkInterfaces` was granted
+ * (checked first, so a library never triggers a permission prompt), or
+ * Node's `os.networkInterfaces`, flattened.
+ */
 function interfaceLister(): InterfaceLister | undefined {
-  const deno = (globalThis as { Deno?: { networkInterfaces?: () => NetworkInterfaceInfo[] } })
-    .Deno;
-  if (typeof deno?.networkInterfaces === "function") return deno.networkInterfaces;
+  const deno = (globalThis as { Deno?: DenoLike }).Deno;
+  if (typeof deno?.networkInterfaces === "function") {
+    const state = deno.permissions?.querySync?.({ name: "sys", kind: "networkInterfaces" }).state;
+    return state === "granted" ? deno.networkInterfaces : undefined;
+  }
   const process = (globalThis as {
     process?: { getBuiltinModule?: (name: string) => unknown };
   }).process;
@@ -54,9 +65,9 @@ const LOOPBACK = /^127\./;
 
 /**
  * The device's IPv4 address: the first non-internal IPv4 address of its
- * network interfaces (Deno: needs `--allow-sys=networkInterfaces`; Node:
- * `os.networkInterfaces()`), or undefined (browsers, no permission, no
- * network). Behind NAT this is the local address; a collector keeps a
+ * network interfaces (Deno: only with `--allow-sys=networkInterfaces`
+ * granted, never prompting for it; Node: `os.networkInterfaces()`), or
+ * undefined (browsers, no permission, no network). Behind NAT this is the local address; a collector keeps a
  * payload's own `ip`.
  *
  * @example Usage
