@@ -8,6 +8,7 @@ import { createEvent } from "../src/event.ts";
 import { suprsendProfile } from "../src/profiles/suprsend/profile.ts";
 import { suprsendRoutes } from "../src/profiles/suprsend/route.ts";
 import { saasquatchRoute } from "../src/profiles/saasquatch/route.ts";
+import { saasquatchProfile } from "../src/profiles/saasquatch/profile.ts";
 import { createReceiver } from "../src/receiver/receiver.ts";
 import type { AcceptedEvent } from "../src/receiver/sink.ts";
 import { officialSdks, runSdkDriver } from "./_official_sdks.ts";
@@ -290,13 +291,11 @@ Deno.test({
         verifyJwt: (jwt, tenant) => jwt === "user.jwt.token" && tenant === "test_abc",
       })],
     });
+    const golden = JSON.parse(
+      await Deno.readTextFile(new URL("./fixtures/squatch_js_golden.json", import.meta.url)),
+    );
     await recorded(receiver, async (base, seen) => {
-      const input = {
-        userId: "user@example.com",
-        accountId: "acct/1",
-        idempotencyKey: "f650f058-192c-4e52-b72d-9634116f59eb",
-        events: [{ key: "purchase", fields: { revenue: 1000, currency: "CAD" } }],
-      };
+      const input = golden.input;
       const answers = await runSdkDriver(nodeModules!, "squatch_driver.cjs", {
         domain: base,
         tenantAlias: "test_abc",
@@ -307,13 +306,38 @@ Deno.test({
       assert.equal(answers[0]!.ok?.accountId, "acct/1");
       const conflict = JSON.parse(answers[1]!.error!);
       assert.deepEqual([conflict.statusCode, conflict.apiErrorCode], [409, "CONFLICT"]);
-      // What squatch-js sent: the path segments URL-encoded, the JWT in its own header.
-      assert.equal(
-        seen[0]!.path,
-        "/api/v1/test_abc/open/account/acct%2F1/user/user%40example.com/events",
+      // What squatch-js sent is the request captured from it (path segments URL-encoded, the JWT
+      // in its own header), and the SaaSquatch profile sends the same path and body.
+      assert.equal(seen[0]!.method, golden.request.method);
+      assert.equal(seen[0]!.path, golden.request.path);
+      for (const [name, value] of Object.entries(golden.request.headers)) {
+        assert.equal(seen[0]!.headers[name], value, name);
+      }
+      assert.equal(seen[0]!.body, golden.request.body);
+      const profile = saasquatchProfile({
+        tenantAlias: "test_abc",
+        jwt: "user.jwt.token",
+        baseUrl: base,
+      });
+      const event = createEvent({
+        name: "purchase",
+        userId: input.userId,
+        context: { accountId: input.accountId },
+        properties: input.events[0].fields,
+        idempotencyKey: input.idempotencyKey,
+        timestamp: 1,
+      }, { keyPolicy: profile.keyPolicy });
+      const prepared = await profile.buildRequest(batchOf(recordsOf(profile, [event]), "b"), 0);
+      assert.equal(new URL(prepared.url).pathname, golden.request.path);
+      assert.equal(prepared.headers["X-SaaSquatch-User-Token"], "user.jwt.token");
+      const body = JSON.parse(new TextDecoder().decode(prepared.body));
+      assert.deepEqual(
+        {
+          ...body,
+          events: body.events.map(({ dateTriggered: _, ...rest }: Record<string, unknown>) => rest),
+        },
+        input,
       );
-      assert.equal(seen[0]!.headers["x-saasquatch-user-token"], "user.jwt.token");
-      assert.deepEqual(JSON.parse(seen[0]!.body), input);
       assert.equal(sink.events.length, 1);
     });
     await receiver.close();
