@@ -1,10 +1,25 @@
 import assert from "node:assert/strict";
-import { ClientTracker } from "../src/hamustro/client_tracker.ts";
+import { ClientTracker, type ClientTrackerOptions } from "../src/hamustro/client_tracker.ts";
 import { localeCountry } from "../src/hamustro/device.ts";
 import { startCollector } from "./_hamustro_collector.ts";
 import { ManualClock, waitFor } from "./_helpers.ts";
 
 const SECRET = "device-secret";
+
+/** A tracker for `collector` with fixed attributes and the given delivery options. */
+function trackerFor(collector: { base: string }, options: Partial<ClientTrackerOptions>) {
+  return new ClientTracker({
+    collectorUrl: collector.base,
+    sharedSecretKey: SECRET,
+    deviceId: "d",
+    clientId: "c",
+    systemVersion: "1",
+    productVersion: "1",
+    env: "TESTING",
+    exitHook: false,
+    ...options,
+  });
+}
 
 Deno.test("a tracker sends the device's own time zone, locale country and IPv4 address when the app gives none", async () => {
   const collector = startCollector(SECRET);
@@ -57,17 +72,9 @@ Deno.test("a time zone, address or country given as a function is asked at each 
   const clock = new ManualClock(Date.now());
   let zone = "Europe/Budapest";
   let lookups = 0;
-  const tracker = new ClientTracker({
-    collectorUrl: collector.base,
-    sharedSecretKey: SECRET,
-    deviceId: "d",
-    clientId: "c",
-    systemVersion: "1",
-    productVersion: "1",
-    env: "TESTING",
+  const tracker = trackerFor(collector, {
     queueSize: 3,
     clock,
-    exitHook: false,
     ip: false,
     country: false,
     timezone: () => (lookups++, zone),
@@ -99,18 +106,7 @@ Deno.test("a 204 answer keeps the payloads: only a 200 deletes them, as the seed
   const clock = new ManualClock(Date.now());
   const collector = startCollector(SECRET, { clock });
   collector.faults.push({ kind: "status", status: 204 }, { kind: "status", status: 202 });
-  const tracker = new ClientTracker({
-    collectorUrl: collector.base,
-    sharedSecretKey: SECRET,
-    deviceId: "d",
-    clientId: "c",
-    systemVersion: "1",
-    productVersion: "1",
-    env: "TESTING",
-    queueSize: 2,
-    clock,
-    exitHook: false,
-  });
+  const tracker = trackerFor(collector, { queueSize: 2, clock });
   try {
     await tracker.ready;
     tracker.trackEvent("a");

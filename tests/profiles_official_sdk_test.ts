@@ -57,6 +57,15 @@ interface SuprsendEventInput {
 }
 type SuprsendCall = { kind: "single" | "bulk"; events: SuprsendEventInput[] };
 
+/** A receiver serving the three SuprSend routes for the test workspace, and its sink. */
+function suprsendReceiver() {
+  const sink = recordingSink();
+  return {
+    sink,
+    receiver: createReceiver({ sink, routes: suprsendRoutes({ workspaces: { [KEY]: SECRET } }) }),
+  };
+}
+
 async function suprsendSdk(base: string, calls: SuprsendCall[]) {
   return await runSdkDriver(nodeModules!, "suprsend_driver.cjs", {
     base: `${base}/`,
@@ -71,11 +80,7 @@ Deno.test({
     "@suprsend/node-sdk 1.15.1: single and bulk calls to /event/ are accepted, and a resent idempotency key is skipped",
   ignore,
   async fn() {
-    const sink = recordingSink();
-    const receiver = createReceiver({
-      sink,
-      routes: suprsendRoutes({ workspaces: { [KEY]: SECRET } }),
-    });
+    const { sink, receiver } = suprsendReceiver();
     await recorded(receiver, async (base, seen) => {
       const bulk: SuprsendCall = {
         kind: "bulk",
@@ -124,11 +129,7 @@ Deno.test({
     "@suprsend/node-sdk 1.15.1: a bulk of 100 events of 7 KB (745 KB) is taken whole, within the 100 KB per-event cap",
   ignore,
   async fn() {
-    const sink = recordingSink();
-    const receiver = createReceiver({
-      sink,
-      routes: suprsendRoutes({ workspaces: { [KEY]: SECRET } }),
-    });
+    const { sink, receiver } = suprsendReceiver();
     await recorded(receiver, async (base, seen) => {
       const events = Array.from({ length: 100 }, (_, i) => ({
         distinct_id: `user-${i}`,
@@ -162,11 +163,7 @@ Deno.test({
     "@suprsend/node-sdk 1.15.1: an attachment URL that is not public fails its event with 404, a public one is accepted",
   ignore,
   async fn() {
-    const sink = recordingSink();
-    const receiver = createReceiver({
-      sink,
-      routes: suprsendRoutes({ workspaces: { [KEY]: SECRET } }),
-    });
+    const { sink, receiver } = suprsendReceiver();
     await recorded(receiver, async (base) => {
       const answers = await suprsendSdk(base, [
         {
@@ -205,10 +202,7 @@ Deno.test({
     const fixture = JSON.parse(
       await Deno.readTextFile(new URL("./fixtures/suprsend_node_sdk_golden.json", import.meta.url)),
     );
-    const receiver = createReceiver({
-      sink: recordingSink(),
-      routes: suprsendRoutes({ workspaces: { [KEY]: SECRET } }),
-    });
+    const { receiver } = suprsendReceiver();
     await recorded(receiver, async (base, seen) => {
       await suprsendSdk(base, [{
         kind: "bulk",

@@ -40,7 +40,7 @@ import {
   trimBaseUrl,
 } from "../_common.ts";
 
-const { positiveInteger } = optionChecks("create SaaSquatch profile");
+const { oneOf, positiveInteger } = optionChecks("create SaaSquatch profile");
 
 /** Options of {@linkcode saasquatchProfile}. Give exactly one of `apiKey` and `jwt`. */
 export interface SaasquatchProfileOptions {
@@ -254,20 +254,8 @@ export function saasquatchProfile(options: SaasquatchProfileOptions): Profile<En
     : jwtHeader === "bearer"
     ? { Authorization: `Bearer ${requireString("SaaSquatch", "jwt", jwt, true)}` }
     : { "X-SaaSquatch-User-Token": requireString("SaaSquatch", "jwt", jwt, true) };
-  if (callKey !== "event" && callKey !== "batch") {
-    throw new TypeError(
-      `Cannot create SaaSquatch profile as 'callKey' must be "event" or "batch": current value is ${
-        JSON.stringify(callKey)
-      }`,
-    );
-  }
-  if (invalidKeys !== "refuse" && invalidKeys !== "ignore") {
-    throw new TypeError(
-      `Cannot create SaaSquatch profile as 'invalidKeys' must be "refuse" or "ignore": current value is ${
-        JSON.stringify(invalidKeys)
-      }`,
-    );
-  }
+  oneOf("callKey", callKey, ["event", "batch"]);
+  oneOf("invalidKeys", invalidKeys, ["refuse", "ignore"]);
   const origin = trimBaseUrl("SaaSquatch", baseUrl);
   positiveInteger("maxBatchEvents", maxBatchEvents);
   positiveInteger("maxBatchBytes", maxBatchBytes);

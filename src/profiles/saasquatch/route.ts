@@ -12,6 +12,7 @@ import type {
   Route,
   RouteContext,
 } from "../../receiver/route.ts";
+import { optionChecks } from "../../_util/checks.ts";
 import { timingSafeEqual } from "../../_util/timing_safe_equal.ts";
 import { utf8ByteLength } from "../../_util/utf8.ts";
 import { SAASQUATCH_MAX_FIELD_BYTES } from "./profile.ts";
@@ -145,13 +146,10 @@ export function saasquatchRoute(options: SaasquatchRouteOptions): Route {
     verifyJwt = DEFAULT_SAASQUATCH_ROUTE_OPTIONS.verifyJwt,
     invalidKeys = DEFAULT_SAASQUATCH_ROUTE_OPTIONS.invalidKeys,
   } = options;
-  if (invalidKeys !== "refuse" && invalidKeys !== "ignore") {
-    throw new TypeError(
-      `Cannot create the SaaSquatch route as 'invalidKeys' must be "refuse" or "ignore": current value is ${
-        JSON.stringify(invalidKeys)
-      }`,
-    );
-  }
+  optionChecks("create the SaaSquatch route").oneOf("invalidKeys", invalidKeys, [
+    "refuse",
+    "ignore",
+  ]);
   return {
     name: "saasquatch",
     method: "POST",

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { optionChecks } from "../../_util/checks.ts";
 import { type Framing, jsonArrayFraming } from "../../kit/chunk.ts";
 import { EventValidationError } from "../../errors/event_validation_error.ts";
 import { checkEncodedSize, type IdemtrackEvent, type JsonObject } from "../../event.ts";
@@ -172,13 +173,7 @@ export function suprsendProfile(options: SuprsendProfileOptions): Profile<Encode
   } = options;
   requireString("SuprSend", "workspaceKey", workspaceKey, true);
   requireString("SuprSend", "workspaceSecret", workspaceSecret, true);
-  if (variant !== "event" && variant !== "v2" && variant !== "legacy") {
-    throw new TypeError(
-      `Cannot create SuprSend profile as 'variant' must be "event", "v2" or "legacy": current value is ${
-        JSON.stringify(variant)
-      }`,
-    );
-  }
+  optionChecks("create SuprSend profile").oneOf("variant", variant, ["event", "v2", "legacy"]);
   const perRecord = variant === "v2";
   const url = `${trimBaseUrl("SuprSend", baseUrl)}${perRecord ? "/v2/bulk/event/" : "/event/"}`;
   const requestUri = new URL(url).pathname + new URL(url).search;

@@ -13,6 +13,7 @@ import type {
   Route,
   RouteContext,
 } from "../../receiver/route.ts";
+import { optionChecks } from "../../_util/checks.ts";
 import { timingSafeEqual } from "../../_util/timing_safe_equal.ts";
 import { utf8ByteLength } from "../../_util/utf8.ts";
 import {
@@ -159,13 +160,11 @@ export function suprsendRoute(options: SuprsendRouteOptions): Route {
     endpoint = DEFAULT_SUPRSEND_ROUTE_OPTIONS.endpoint,
     maxClockSkewMs,
   } = options;
-  if (!Object.hasOwn(SUPRSEND_ENDPOINT_PATHS, endpoint)) {
-    throw new TypeError(
-      `Cannot create the SuprSend route as 'endpoint' must be one of ${
-        Object.keys(SUPRSEND_ENDPOINT_PATHS).join(", ")
-      }: current value is ${JSON.stringify(endpoint)}`,
-    );
-  }
+  optionChecks("create the SuprSend route").oneOf(
+    "endpoint",
+    endpoint,
+    Object.keys(SUPRSEND_ENDPOINT_PATHS) as SuprsendEndpoint[],
+  );
   const keys = new Map<string, Promise<CryptoKey>>();
 
   return {
