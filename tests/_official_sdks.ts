@@ -36,9 +36,16 @@ async function install(): Promise<string> {
   const lock = await Deno.readTextFile(new URL("package-lock.json", SDK_DIR));
   const digest = createHash("sha256").update(manifest).update(lock).digest("hex").slice(0, 16);
   const target = `${cacheRoot()}/${digest}`;
+  // Deno answers a "node" command itself when there is no Node: the SDKs must run on Node.
+  const node = await run("node", [
+    "-e",
+    "process.stdout.write(process.versions.deno ? '' : 'node')",
+  ])
+    .catch(() => undefined);
+  if (node === undefined || new TextDecoder().decode(node.stdout) !== "node") {
+    throw new Error("node is not on PATH");
+  }
   if (await exists(`${target}/node_modules/.installed`)) return `${target}/node_modules`;
-  const node = await run("node", ["--version"]).catch(() => undefined);
-  if (node?.success !== true) throw new Error("node is not on PATH");
   // Installed beside, then renamed into place: concurrent test files never see half an install.
   await Deno.mkdir(cacheRoot(), { recursive: true });
   const staging = await Deno.makeTempDir({ dir: cacheRoot(), prefix: "staging-" });
