@@ -148,10 +148,40 @@ function fromBinaryKeepingEnv(body: Uint8Array): Collection {
   return collection;
 }
 
+/** A quoted integer as jsonpb takes one: JSON whitespace around a JSON integer literal, unsigned. */
+const QUOTED_UINT = /^[ \t\n\r]*(?:0|[1-9][0-9]*)[ \t\n\r]*$/;
+
+/**
+ * jsonpb takes `at` and `nr` quoted too, but then parses what is between the
+ * quotes as a JSON number into an unsigned integer: `"1.0"`, `"1e3"`, `"+1"`
+ * or `"0x1"` are errors there, while protobuf-es would take some of them
+ * (and would refuse `" 1"`, which jsonpb takes).
+ */
+function checkQuotedIntegers(payloads: unknown): void {
+  if (!Array.isArray(payloads)) return;
+  payloads.forEach((payload, index) => {
+    for (const field of ["at", "nr"]) {
+      const fields = payload as Record<string, unknown> | null;
+      const value = fields?.[field];
+      if (typeof value !== "string") continue;
+      if (!QUOTED_UINT.test(value)) {
+        throw new SyntaxError(
+          `payloads[${index}].${field} must be an unsigned integer: current value is ${
+            JSON.stringify(value.slice(0, 40))
+          }`,
+        );
+      }
+      // Whitespace inside the quotes is fine for jsonpb, not for protobuf-es.
+      fields![field] = value.trim();
+    }
+  });
+}
+
 /**
  * Reads a JSON Collection as the reference collector's jsonpb does: the
  * first object in the body, whatever follows it; no byte-order mark; every
- * number an integer; `env` a declared name or any int32 number.
+ * number an integer, `at` and `nr` also as quoted unsigned integers; `env` a
+ * declared name or any int32 number.
  */
 function fromJsonLikeJsonpb(body: Uint8Array): Collection {
   const scanned = scanJsonObject(body);
@@ -164,6 +194,7 @@ function fromJsonLikeJsonpb(body: Uint8Array): Collection {
     );
   }
   const json = JSON.parse(utf8.decode(body.subarray(0, scanned.end)));
+  checkQuotedIntegers(json?.payloads);
   const env = json?.env;
   const undeclaredEnv = typeof env === "number" && Number.isInteger(env) && env >= INT32_MIN &&
     env <= INT32_MAX && !Object.hasOwn(Environment, env);
