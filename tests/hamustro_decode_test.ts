@@ -535,3 +535,21 @@ Deno.test("JSON bodies are read as the reference collector's jsonpb reads them",
     "1.5e3",
   );
 });
+
+Deno.test("invalid UTF-8 inside a JSON string becomes U+FFFD, as Go's encoding/json makes it; outside strings it is refused", () => {
+  const text = (event: string) =>
+    `{"device_id":"d","client_id":"c","session":"s","system_version":"1","product_version":"2",` +
+    `"env":0,"payloads":[{"at":1,"event":"${event}","nr":1}]}`;
+  const [head, tail] = text("\u0000").split("\u0000") as [string, string];
+  const inside = Uint8Array.from([
+    ...encoder.encode(head),
+    0x61,
+    0xff,
+    0x62,
+    ...encoder.encode(tail),
+  ]);
+  assert.equal(readCollection(inside, "json").payloads[0]?.event, "a\ufffdb");
+  // The byte between the payloads' "]" and the object's "}".
+  const outside = Uint8Array.from([...encoder.encode(text("e").slice(0, -1)), 0xff, 0x7d]);
+  assert.throws(() => readCollection(outside, "json"), SyntaxError);
+});

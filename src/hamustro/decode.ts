@@ -20,8 +20,13 @@ export type HamustroFormat = "protobuf" | "json";
 /** `FieldPresence.LEGACY_REQUIRED`: how protobuf-es marks a proto2 `required` field. */
 const LEGACY_REQUIRED = 3;
 
-/** `ignoreBOM`: a byte-order mark is not taken away (Go's JSON decoder refuses one). */
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/**
+ * `ignoreBOM`: a byte-order mark is not taken away (Go's JSON decoder refuses
+ * one). Not fatal: Go's encoding/json turns invalid UTF-8 inside strings into
+ * U+FFFD (outside strings U+FFFD is not JSON, so such a body is refused
+ * either way).
+ */
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const ENV_FIELD = 6;
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
