@@ -380,12 +380,17 @@ export function createEvent(input: EventInput, rules: EventRules = {}): Idemtrac
   }
   const userId = checkId("userId", input.userId, maxIdLength);
   const anonymousId = checkId("anonymousId", input.anonymousId, maxIdLength);
-  if (userId === undefined && anonymousId === undefined) {
+  // GetFluxly identifies an event by any one of user_id, anonymous_id and external_id (seed 003).
+  const externalId = input.context?.externalId;
+  if (
+    userId === undefined && anonymousId === undefined &&
+    (typeof externalId !== "string" || externalId.trim() === "")
+  ) {
     throw new EventValidationError(
       "userId",
       "required",
       "is missing",
-      "a userId or an anonymousId",
+      "a userId, an anonymousId or a context.externalId",
     );
   }
   const previousId = checkId("previousId", input.previousId, maxIdLength);

@@ -83,7 +83,8 @@ export function startCollector(
         : collector.faults.shift();
       if (fault?.kind === "status") {
         seen.status = fault.status;
-        return new Response("{}", { status: fault.status });
+        const nullBody = fault.status === 204 || fault.status === 205 || fault.status === 304;
+        return new Response(nullBody ? null : "{}", { status: fault.status });
       }
       const answer = await receiver(request, info);
       await answer.arrayBuffer();

@@ -321,7 +321,7 @@ Deno.test("readCollection names the first missing required field in declaration 
       // The payload's missing nr comes after the collection's own missing env.
       new Wire().raw(payload(new Wire().tag(1, 0).varint(1).delimited(2, [0x65])).bytes)
         .delimited(1, [0x64]).delimited(2, [0x63]).delimited(3, [0x73]).delimited(4, [0x31])
-        .delimited(5, [0x32]).tag(6, 0).varint(12).array,
+        .delimited(5, [0x32]).array,
       "env",
     ],
     [
@@ -458,4 +458,98 @@ Deno.test("readCollection agrees with fromBinary on deep groups, over-long varin
     bodies.push([`tag ${tag}`, header().raw(tag).raw([0]).array]);
   }
   for (const [label, body] of bodies) assertSameOutcome(body, label);
+});
+
+Deno.test("an env outside the enum is kept as its int32 number by both decoders, as golang/protobuf does", () => {
+  const header = () =>
+    new Wire().delimited(1, [0x64]).delimited(2, [0x63]).delimited(3, [0x73])
+      .delimited(4, [0x31]).delimited(5, [0x32]);
+  const payload = new Wire().tag(1, 0).varint(1).delimited(2, [0x65]).tag(3, 0).varint(1).bytes;
+  for (
+    const [value, expected] of [[12n, 12], [300n, 300], [2n ** 64n - 1n, -1], [
+      2n ** 32n + 5n,
+      5,
+    ]] as [bigint, number][]
+  ) {
+    // With another unknown field, which protobuf-es alone would lose the value next to.
+    const body = header().tag(6, 0).varint(value).tag(40, 0).varint(1).delimited(15, payload)
+      .array;
+    assert.equal(readCollection(body, "protobuf").env, expected, String(value));
+    assert.equal(decodeCollection(body, "protobuf").env, expected, String(value));
+    assertSameOutcome(body, String(value));
+  }
+  const json = (env: unknown) =>
+    encoder.encode(JSON.stringify({
+      device_id: "d",
+      client_id: "c",
+      session: "s",
+      system_version: "1",
+      product_version: "2",
+      env,
+      payloads: [{ at: 1, event: "e", nr: 1 }],
+    }));
+  assert.equal(readCollection(json(12), "json").env, 12);
+  assert.equal(readCollection(json(-7), "json").env, -7);
+  assert.equal(readCollection(json("BETA"), "json").env, 4);
+  assert.throws(() => readCollection(json("GAMMA"), "json"), SyntaxError);
+  assert.throws(() => readCollection(json(2 ** 31), "json"), SyntaxError);
+});
+
+/** The reference collector's JSON answers (jsonpb over Go's json.Decoder), as bodies → decoded or not. */
+const JSONPB_CASES: readonly [string, string, boolean][] = [
+  ["a fractional at", '"at":1454681104.0', false],
+  ["an exponent at", '"at":1.454681104e9', false],
+  ["a fractional nr", '"nr":1.0', false],
+  ["an integer at", '"at":1454681104', true],
+  ["a quoted at", '"at":"1454681104"', true],
+];
+
+Deno.test("JSON bodies are read as the reference collector's jsonpb reads them", () => {
+  const body = (payloadFields: string, before = "", after = "") =>
+    encoder.encode(
+      `${before}{"device_id":"d","client_id":"c","session":"s","system_version":"1",` +
+        `"product_version":"2","env":0,"payloads":[{"event":"e",` +
+        `${payloadFields.startsWith('"nr"') ? '"at":1' : '"nr":1'},${payloadFields}}]}${after}`,
+    );
+  for (const [label, fields, decodes] of JSONPB_CASES) {
+    if (decodes) assert.equal(readCollection(body(fields), "json").payloads.length, 1, label);
+    else assert.throws(() => readCollection(body(fields), "json"), /integers/, label);
+  }
+  // A UTF-8 byte-order mark is not JSON whitespace for Go: refused.
+  assert.throws(() => readCollection(body('"at":1', "\ufeff"), "json"), SyntaxError);
+  // Whitespace before, and anything after the first object, is read past as json.Decoder does.
+  for (const after of ["\n", " garbage", "}", '{"another":1}', "\u0000\u00ff"]) {
+    assert.equal(
+      readCollection(body('"at":1', " \r\n\t", after), "json").payloads.length,
+      1,
+      JSON.stringify(after),
+    );
+  }
+  // Strings that only look like numbers, or hold a dot, are not numbers.
+  assert.equal(
+    readCollection(
+      body('"at":1,"user_id":"1.5e3","parameters":[{"name":"1.0","value":"]}"}]'),
+      "json",
+    )
+      .payloads[0]?.userId,
+    "1.5e3",
+  );
+});
+
+Deno.test("invalid UTF-8 inside a JSON string becomes U+FFFD, as Go's encoding/json makes it; outside strings it is refused", () => {
+  const text = (event: string) =>
+    `{"device_id":"d","client_id":"c","session":"s","system_version":"1","product_version":"2",` +
+    `"env":0,"payloads":[{"at":1,"event":"${event}","nr":1}]}`;
+  const [head, tail] = text("\u0000").split("\u0000") as [string, string];
+  const inside = Uint8Array.from([
+    ...encoder.encode(head),
+    0x61,
+    0xff,
+    0x62,
+    ...encoder.encode(tail),
+  ]);
+  assert.equal(readCollection(inside, "json").payloads[0]?.event, "a\ufffdb");
+  // The byte between the payloads' "]" and the object's "}".
+  const outside = Uint8Array.from([...encoder.encode(text("e").slice(0, -1)), 0xff, 0x7d]);
+  assert.throws(() => readCollection(outside, "json"), SyntaxError);
 });

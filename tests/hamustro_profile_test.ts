@@ -253,13 +253,16 @@ Deno.test("records queued in the other format are converted before sending", asy
   assert.equal(JSON.parse(new TextDecoder().decode(back.body)).payloads[0].nr, 1);
 });
 
-Deno.test("readResponse delivers on 200 and 204, splits on 413, fails on 400 and retries the rest", () => {
+Deno.test("readResponse delivers only on 200 (the seed deletes after nothing else), splits on 413, fails on 400 and retries the rest", () => {
   const profile = hamustroProfile(OPTIONS);
   const batch = batchOf([], profile.session);
   const read = (status: number, body = "", headers: Record<string, string> = {}) =>
     profile.readResponse({ status, body, headers: new Headers(headers) }, batch);
   assert.deepEqual(read(200), { kind: "all", outcome: { status: "delivered" } });
-  assert.deepEqual(read(204), { kind: "all", outcome: { status: "delivered" } });
+  for (const status of [201, 202, 204]) {
+    const outcome = read(status);
+    assert.equal(outcome.kind === "all" && outcome.outcome.status, "retry", String(status));
+  }
   assert.equal(read(413).kind, "split");
   assert.deepEqual(read(400, '{"error":"invalid_body","detail":"bad"}'), {
     kind: "all",
@@ -273,6 +276,18 @@ Deno.test("readResponse delivers on 200 and 204, splits on 413, fails on 400 and
     const outcome = read(status);
     assert.equal(outcome.kind === "all" && outcome.outcome.status, "retry", String(status));
   }
+  // A Retry-After date is read against the injected clock, not the system's.
+  const now = Date.parse("2016-02-03T16:00:00Z");
+  const clocked = hamustroProfile({ ...OPTIONS, clock: { now: () => now } });
+  const dated = clocked.readResponse({
+    status: 503,
+    body: "",
+    headers: new Headers({ "Retry-After": new Date(now + 30_000).toUTCString() }),
+  }, batch);
+  assert.deepEqual(dated, {
+    kind: "all",
+    outcome: { status: "retry", code: 503, reason: "HTTP 503", retryAfterMs: 30_000 },
+  });
   const lenient = hamustroProfile({ ...OPTIONS, permanentStatuses: [] });
   const outcome = lenient.readResponse({ status: 400, body: "", headers: new Headers() }, batch);
   assert.equal(outcome.kind === "all" && outcome.outcome.status, "retry");

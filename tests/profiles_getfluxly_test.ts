@@ -84,13 +84,19 @@ Deno.test("getfluxlyProfile() validates names, property counts and the request k
   );
 });
 
-Deno.test("getfluxlyProfile() starts a new request with the 101st event and keeps bodies under 256 KB", async () => {
-  const profile = getfluxlyProfile(OPTIONS);
+Deno.test("getfluxlyProfile() sends at most flush_at (20) events per request by default, up to the API's 100, and keeps bodies under 256 KB", async () => {
+  const seedLike = getfluxlyProfile(OPTIONS);
   const small = Array.from({ length: 101 }, (_, i) => createEvent({ name: `e_${i}`, userId: "u" }));
+  assert.deepEqual(
+    planBatches(seedLike, recordsOf(seedLike, small)).chunks.map((chunk) => chunk.length),
+    [20, 20, 20, 20, 20, 1],
+  );
+  const profile = getfluxlyProfile({ ...OPTIONS, maxBatchEvents: 100 });
   assert.deepEqual(
     planBatches(profile, recordsOf(profile, small)).chunks.map((chunk) => chunk.length),
     [100, 1],
   );
+  assert.throws(() => getfluxlyProfile({ ...OPTIONS, maxBatchEvents: 101 }), RangeError);
   const big = Array.from(
     { length: 20 },
     (_, i) =>

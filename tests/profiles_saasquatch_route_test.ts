@@ -17,7 +17,7 @@ const route = saasquatchRoute({
 });
 
 async function built(options: Parameters<typeof saasquatchProfile>[0], id = "batch-key-0001") {
-  const profile = saasquatchProfile(options);
+  const profile = saasquatchProfile({ callKey: "batch", ...options });
   const events = [
     createEvent({ name: "purchase", userId: "u 1", properties: { revenue: 10 }, timestamp: 5 }),
     createEvent({ name: "refund", userId: "u 1", properties: { revenue: 3 }, timestamp: 6 }),

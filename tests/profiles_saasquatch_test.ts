@@ -21,6 +21,7 @@ import {
 } from "./_profile_helpers.ts";
 
 const OPTIONS = { tenantAlias: "test_abc", apiKey: "API_KEY" };
+const BATCHED = { ...OPTIONS, callKey: "batch" } as const;
 
 Deno.test("saasquatchProfile() builds the documented REST request with Basic auth", async () => {
   const fixture = loadFixture("saasquatch_purchase.json");
@@ -50,7 +51,7 @@ Deno.test("saasquatchProfile() can send the JWT as a Bearer token", async () => 
 });
 
 Deno.test("saasquatchProfile() never puts two users' events in one request", () => {
-  const profile = saasquatchProfile(OPTIONS);
+  const profile = saasquatchProfile(BATCHED);
   const events = [
     createEvent({ name: "a", userId: "u1" }),
     createEvent({ name: "b", userId: "u2" }),
@@ -64,8 +65,8 @@ Deno.test("saasquatchProfile() never puts two users' events in one request", () 
   );
 });
 
-Deno.test("saasquatchProfile() rejects a batch key that breaks the strict policy before sending", () => {
-  const profile = saasquatchProfile(OPTIONS);
+Deno.test("saasquatchProfile() with callKey batch rejects a batch key that breaks the strict policy before sending", () => {
+  const profile = saasquatchProfile(BATCHED);
   const records = recordsOf(profile, [createEvent({ name: "x", userId: "u" })]);
   for (const [id, rule] of [["short", "minLength"], ["has a space", "pattern"]] as const) {
     assert.throws(
@@ -111,8 +112,8 @@ Deno.test("saasquatchProfile() accepts only track events of a known user", () =>
   );
 });
 
-Deno.test("saasquatchProfile() starts a new request with the 101st event of a user", async () => {
-  const profile = saasquatchProfile(OPTIONS);
+Deno.test("saasquatchProfile() with callKey batch starts a new request with the 101st event of a user", async () => {
+  const profile = saasquatchProfile(BATCHED);
   const events = Array.from({ length: 101 }, (_, i) => createEvent({ name: `e${i}`, userId: "u" }));
   const { chunks, oversize } = planBatches(profile, recordsOf(profile, events));
   assert.deepEqual(chunks.map((chunk) => chunk.length), [100, 1]);

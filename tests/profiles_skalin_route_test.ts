@@ -3,6 +3,8 @@ import { createEvent } from "../src/event.ts";
 import type { DecodedBatch } from "../src/receiver/route.ts";
 import { skalinProfile } from "../src/profiles/skalin/profile.ts";
 import { skalinRoute } from "../src/profiles/skalin/route.ts";
+import { createReceiver } from "../src/receiver/receiver.ts";
+import { recordingSink, withServer } from "./_receiver_fixtures.ts";
 import {
   accepted,
   batchOf,
@@ -29,14 +31,20 @@ async function fullRequest() {
   return { batch, request: await profile.buildRequest(batch, 0) };
 }
 
-Deno.test("skalinRoute() decodes a full bulk request keyed by eventId and answers 200", async () => {
+Deno.test("skalinRoute() decodes a full bulk request, one generated visit for the items without one, and answers 200", async () => {
   const route = skalinRoute({ clientIds: [CLIENT] });
   const { batch, request } = await fullRequest();
   const decoded = await decodeWith(route, request) as DecodedBatch;
   assert.equal(decoded.tenant, CLIENT);
   assert.equal(decoded.records.length, 200);
-  assert.ok(decoded.records.every((record) => /^[0-9a-f]{16}$/.test(record.key ?? "")));
-  assert.equal(new Set(decoded.records.map((record) => record.key)).size, 200);
+  // No receiver-side key: Skalin keeps the last copy, not the first.
+  assert.ok(decoded.records.every((record) => record.key === undefined));
+  const eventIds = decoded.records.map((record) => record.event.eventId as string);
+  assert.ok(eventIds.every((id) => /^[0-9a-f]{16}$/.test(id)));
+  assert.equal(new Set(eventIds).size, 200);
+  const visits = new Set(decoded.records.map((record) => record.event.visitId));
+  assert.equal(visits.size, 1);
+  assert.match([...visits][0] as string, /^[0-9a-f]{16}$/);
   const answer = await toTransportResponse(route.respond(decoded, accepted(200)));
   assert.equal(answer.status, 200);
   assert.deepEqual(profile.readResponse(answer, batch), {
@@ -84,4 +92,36 @@ Deno.test("skalinRoute() answers 429 with Retry-After past 500 requests in a bur
   // 100 requests/s: one more token 10 ms later.
   assert.ok(!((await decodeWith(route, request, 1_010)) instanceof Response));
   assert.equal(((await decodeWith(route, request, 1_010)) as Response).status, 429);
+});
+
+Deno.test("skalinRoute() keeps the last transmitted copy of a repeated eventId, as Skalin does", async () => {
+  const sink = recordingSink();
+  const receiver = createReceiver({ sink, routes: [skalinRoute({ clientIds: [CLIENT] })] });
+  await withServer(receiver, async (base) => {
+    const send = async (url: string, visitId?: string) => {
+      const item = {
+        eventId: "sqfdpolsijrfitof",
+        name: "feat1",
+        identity: { email: "dds@sdsd.com" },
+        url,
+        ...(visitId === undefined ? {} : { visitId }),
+      };
+      const answer = await fetch(`${base}/hit/bulk?rec=1&client_id=${CLIENT}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "cache-control": "no-cache" },
+        body: JSON.stringify({ identities: [], features: [item] }),
+      });
+      assert.equal(answer.status, 200);
+      await answer.body?.cancel();
+    };
+    await send("https://app.example/first");
+    await send("https://app.example/second", "9c915a48e71cdd42");
+    // The sink sees every copy in arrival order; keyed by eventId, the last one stands.
+    const byEventId = new Map(sink.events.map((e) => [e.event.eventId, e.event]));
+    assert.equal(sink.events.length, 2);
+    assert.equal(byEventId.size, 1);
+    assert.equal(byEventId.get("sqfdpolsijrfitof")?.url, "https://app.example/second");
+    assert.equal(byEventId.get("sqfdpolsijrfitof")?.visitId, "9c915a48e71cdd42");
+  });
+  await receiver.close();
 });

@@ -30,19 +30,29 @@ Deno.test("skalinProfile() builds the documented bulk request of identities and 
   assertGolden(request, fixture);
 });
 
-Deno.test("skalinProfile() derives eventId and visitId as 16 lowercase hex characters", () => {
+Deno.test("skalinProfile() sends a caller's 16-character eventId as given, derives it otherwise, and leaves a missing visitId to Skalin", () => {
   const profile = skalinProfile(OPTIONS);
   const decode = (input: Parameters<typeof createEvent>[0]) =>
     JSON.parse(new TextDecoder().decode(profile.encode(createEvent(input)).data));
   const timestamp = Date.UTC(2026, 10, 25, 23, 59, 59);
+  const given = decode({
+    name: "feat",
+    userId: "u7",
+    idempotencyKey: "sqfdpolsijrfitof",
+    timestamp,
+  });
+  assert.equal(given.eventId, "sqfdpolsijrfitof");
   const hit = decode({ name: "feat", userId: "u7", idempotencyKey: "key-000001", timestamp });
   assert.equal(hit.eventId, sha16("key-000001"));
-  assert.equal(hit.visitId, sha16("day|u7|2026-11-25"));
   assert.equal(hit.ts, "2026-11-25T23:59:59");
-  const nextDay = decode({ name: "feat", userId: "u7", timestamp: timestamp + 1000 });
-  assert.equal(nextDay.visitId, sha16("day|u7|2026-11-26"));
+  // No visitId given: none is sent, so Skalin gives every event of the request the same visit.
+  assert.equal("visitId" in hit, false);
+  const generated = decode({ name: "feat", userId: "u7" });
+  assert.match(generated.eventId, /^[0-9a-f]{16}$/);
   const session = decode({ name: "feat", userId: "u7", context: { sessionId: "s-1" } });
   assert.equal(session.visitId, sha16("session|s-1"));
+  const visit = decode({ name: "feat", userId: "u7", context: { visitId: "9c915a48e71cdd42" } });
+  assert.equal(visit.visitId, "9c915a48e71cdd42");
   assert.throws(
     () => decode({ name: "feat", userId: "u7", context: { visitId: "too-short" } }),
     (error) => isEventValidationError(error) && error.field === "context.visitId",

@@ -1,8 +1,19 @@
 import assert from "node:assert/strict";
 import { createEvent } from "../src/event.ts";
 import type { DecodedBatch } from "../src/receiver/route.ts";
-import { suprsendProfile } from "../src/profiles/suprsend/profile.ts";
-import { suprsendRoute } from "../src/profiles/suprsend/route.ts";
+import {
+  importSuprsendKey,
+  signSuprsend,
+  suprsendProfile,
+  suprsendStringToSign,
+} from "../src/profiles/suprsend/profile.ts";
+import {
+  SUPRSEND_ROUTE_MAX_BODY_BYTES,
+  suprsendRoute,
+  suprsendRoutes,
+} from "../src/profiles/suprsend/route.ts";
+import { createReceiver } from "../src/receiver/receiver.ts";
+import { recordingSink, withServer } from "./_receiver_fixtures.ts";
 import {
   accepted,
   batchOf,
@@ -15,7 +26,7 @@ const KEY = "ws_key_0123456789abcd";
 const SECRET = "ws_secret_value";
 const NOW = Date.UTC(2026, 10, 25, 8);
 
-async function built(variant: "v2" | "legacy" = "v2", secret = SECRET) {
+async function built(variant: "v2" | "event" = "v2", secret = SECRET) {
   const profile = suprsendProfile({
     workspaceKey: KEY,
     workspaceSecret: secret,
@@ -85,9 +96,9 @@ Deno.test("suprsendRoute() can refuse a Date outside its clock-skew window", asy
   assert.equal((late as Response).status, 401);
 });
 
-Deno.test("suprsendRoute() legacy variant answers 202 OK, read as delivered", async () => {
-  const route = suprsendRoute({ workspaces: { [KEY]: SECRET }, variant: "legacy" });
-  const { profile, batch, request } = await built("legacy");
+Deno.test("suprsendRoute() on /event/ answers 202 OK, read as delivered", async () => {
+  const route = suprsendRoute({ workspaces: { [KEY]: SECRET }, endpoint: "event" });
+  const { profile, batch, request } = await built("event");
   const decoded = await decodeWith(route, request, NOW) as DecodedBatch;
   assert.equal(decoded.records.length, 4);
   const answer = await toTransportResponse(route.respond(decoded, accepted(4)));
@@ -109,6 +120,7 @@ Deno.test("suprsendRoute() rejects invalid events per record", async () => {
     workspaceKey: KEY,
     workspaceSecret: SECRET,
     baseUrl: "http://127.0.0.1:9",
+    variant: "v2",
   });
   const records = body.map((event: unknown, i: number) => ({
     id: `${i}`,
@@ -126,4 +138,77 @@ Deno.test("suprsendRoute() rejects invalid events per record", async () => {
     "env does not match the workspace",
     undefined,
   ]);
+});
+
+Deno.test("the receiver's own refusals on SuprSend routes (404, 405, 413) have SuprSend's error shape", async () => {
+  const receiver = createReceiver({
+    sink: recordingSink(),
+    routes: suprsendRoutes({ workspaces: { [KEY]: SECRET } }),
+  });
+  await withServer(receiver, async (base) => {
+    const answers = [
+      await fetch(`${base}/event/`),
+      await fetch(`${base}/v3/event/`, { method: "POST", body: "[]" }),
+      await fetch(`${base}/v2/bulk/event/`, {
+        method: "POST",
+        body: "x".repeat(SUPRSEND_ROUTE_MAX_BODY_BYTES + 1),
+      }),
+    ];
+    const seen = [];
+    for (const answer of answers) seen.push([answer.status, await answer.json()]);
+    for (const [, body] of seen) {
+      assert.equal(typeof body.error?.message, "string", JSON.stringify(body));
+      assert.deepEqual(Object.keys(body), ["error"]);
+      assert.deepEqual(Object.keys(body.error), ["message"]);
+    }
+    assert.deepEqual(seen.map(([status]) => status), [405, 404, 413]);
+  });
+  await receiver.close();
+});
+
+Deno.test("suprsendRoutes() serves /event/ (object or array), /v2/event/ (one object) and /v2/bulk/event/ (array)", async () => {
+  const sink = recordingSink();
+  const receiver = createReceiver({
+    sink,
+    routes: suprsendRoutes({ workspaces: { [KEY]: SECRET } }),
+  });
+  await withServer(receiver, async (base) => {
+    const event = (name: string) => ({ event: name, distinct_id: "u1", properties: {}, env: KEY });
+    const post = async (path: string, body: unknown) => {
+      const text = new TextEncoder().encode(JSON.stringify(body));
+      const date = new Date().toUTCString();
+      const key = await importSuprsendKey(SECRET);
+      const signature = await signSuprsend(
+        key,
+        suprsendStringToSign("POST", text, "application/json; charset=utf-8", date, path),
+      );
+      const answer = await fetch(`${base}${path}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json; charset=utf-8",
+          date,
+          authorization: `${KEY}:${signature}`,
+        },
+        body: text,
+      });
+      return [answer.status, await answer.text()] as const;
+    };
+    assert.deepEqual(await post("/event/", event("single")), [202, "OK"]);
+    assert.deepEqual(await post("/event/", [event("bulk1"), event("bulk2")]), [202, "OK"]);
+    const [status, text] = await post("/v2/event/", { ...event("v2single"), $insert_id: "id-1" });
+    assert.deepEqual([status, JSON.parse(text)], [202, { message_id: "id-1" }]);
+    const [arrayStatus, arrayText] = await post("/v2/event/", [event("x")]);
+    assert.equal(arrayStatus, 400);
+    assert.equal(typeof JSON.parse(arrayText).error.message, "string");
+    const [bulkStatus, bulkText] = await post("/v2/bulk/event/", [event("v2bulk")]);
+    assert.deepEqual([bulkStatus, JSON.parse(bulkText).records[0].status], [200, "success"]);
+    assert.deepEqual(sink.events.map((e) => e.event.event), [
+      "single",
+      "bulk1",
+      "bulk2",
+      "v2single",
+      "v2bulk",
+    ]);
+  });
+  await receiver.close();
 });

@@ -49,7 +49,7 @@ Deno.test("suprsendProfile() builds the documented signed v2 bulk request", asyn
   );
 });
 
-Deno.test("suprsendProfile() legacy variant posts the array to /event/ with the same signing", async () => {
+Deno.test("suprsendProfile() posts the array to /event/ by default, as the official Node SDK does, with the same signing", async () => {
   const fixture = loadFixture("suprsend_legacy.json");
   const profile = suprsendProfile(fixture.options as unknown as SuprsendProfileOptions);
   const { request } = await buildGolden(profile, fixture);
@@ -61,7 +61,11 @@ Deno.test("suprsendProfile() legacy variant posts the array to /event/ with the 
 });
 
 Deno.test("suprsendProfile() signs the full request path when baseUrl has a prefix", async () => {
-  const profile = suprsendProfile({ ...OPTIONS, baseUrl: "http://127.0.0.1:8080/suprsend/" });
+  const profile = suprsendProfile({
+    ...OPTIONS,
+    variant: "v2",
+    baseUrl: "http://127.0.0.1:8080/suprsend/",
+  });
   const records = recordsOf(profile, [createEvent({ name: "ev", userId: "u" })]);
   const request = await profile.buildRequest(batchOf(records, "b1"), 1_700_000_000_000);
   assert.equal(request.url, "http://127.0.0.1:8080/suprsend/v2/bulk/event/");
@@ -162,7 +166,7 @@ Deno.test("suprsendProfile() requires a userId and an event name of at least 2 c
 });
 
 Deno.test("suprsendProfile() maps v2 bulk records to per-record outcomes in order", () => {
-  const profile = suprsendProfile(OPTIONS);
+  const profile = suprsendProfile({ ...OPTIONS, variant: "v2" });
   const records = recordsOf(
     profile,
     Array.from({ length: 5 }, (_, i) => createEvent({ name: `ev${i}`, userId: "u" })),
@@ -217,7 +221,7 @@ Deno.test("toSuprsendBulkResponse() gives the SDK's success, partial and fail sh
     total: 1,
     success: 1,
     failure: 0,
-    failedRecords: [],
+    failed_records: [],
   });
   assert.deepEqual(
     toSuprsendBulkResponse([
@@ -229,7 +233,7 @@ Deno.test("toSuprsendBulkResponse() gives the SDK's success, partial and fail sh
       total: 2,
       success: 1,
       failure: 1,
-      failedRecords: [{ record: { b: 2 }, error: "error_str", code: 500 }],
+      failed_records: [{ record: { b: 2 }, error: "error_str", code: 500 }],
     },
   );
   assert.equal(toSuprsendBulkResponse([{ record: null, outcome: bad }]).status, "fail");
@@ -244,7 +248,40 @@ Deno.test("suprsendProfile() refuses bad options without echoing the secret", ()
   );
   assert.throws(
     () => suprsendProfile({ ...OPTIONS, variant: "v3" as "v2" }),
-    /'variant' must be "v2" or "legacy"/,
+    /'variant' must be "event", "v2" or "legacy"/,
   );
   assert.throws(() => suprsendProfile({ ...OPTIONS, baseUrl: "hub" }), /'baseUrl'/);
+});
+
+Deno.test("suprsendProfile() refuses an attachment URL that cannot be public before it is queued, unless it may be ignored", () => {
+  const profile = suprsendProfile(OPTIONS);
+  for (
+    const url of [
+      "http://localhost/a.pdf",
+      "http://127.0.0.1/a.pdf",
+      "https://10.1.2.3/a.pdf",
+      "http://[::1]/a.pdf",
+      "http://printer/a.pdf",
+      "http://nas.local/a.pdf",
+      "file:///tmp/a.pdf",
+      "/tmp/a.pdf",
+    ]
+  ) {
+    assert.throws(
+      () => profile.encode(createEvent({ name: "invoice", userId: "u", attachments: [{ url }] })),
+      (error) =>
+        isEventValidationError(error) && error.field === "attachments[0].url" &&
+        /public/.test(error.message),
+      url,
+    );
+  }
+  for (
+    const attachments of [
+      [{ url: "https://www.adobe.com/sample_file.pdf" }],
+      [{ url: "http://8.8.8.8/a.pdf" }],
+      [{ url: "http://localhost/a.pdf", ignoreIfError: true }],
+    ]
+  ) {
+    profile.encode(createEvent({ name: "invoice", userId: "u", attachments }));
+  }
 });

@@ -56,8 +56,13 @@ Deno.test("hamustroSession() uses the environment number, not its name", () => {
   );
 });
 
-Deno.test("hamustroSession() rejects an unknown environment", () => {
+Deno.test("hamustroSession() rejects an unknown environment name, and takes any int32 number as the reference does", () => {
   const fields = { deviceId: sha256("d"), clientId: "c", systemVersion: "s", productVersion: "p" };
   assert.throws(() => hamustroSession({ ...fields, env: "PROD" as never }), RangeError);
-  assert.throws(() => hamustroSession({ ...fields, env: 12 as never }), RangeError);
+  assert.throws(() => hamustroSession({ ...fields, env: 1.5 }), RangeError);
+  assert.throws(() => hamustroSession({ ...fields, env: 2 ** 31 }), RangeError);
+  assert.equal(
+    hamustroSession({ ...fields, env: 12 }),
+    md5(`${fields.deviceId}:c:s:p:12`),
+  );
 });

@@ -8,6 +8,8 @@ export function optionChecks(action: string): {
   positiveInteger(name: string, value: number, allowInfinity?: boolean): number;
   /** `value` if it is a finite number >= 0, else a RangeError. */
   nonNegative(name: string, value: number): number;
+  /** `value` if it is one of `allowed`, else a TypeError listing them. */
+  oneOf<T extends string>(name: string, value: T, allowed: readonly T[]): T;
 } {
   return {
     positiveInteger(name, value, allowInfinity = false) {
@@ -23,6 +25,20 @@ export function optionChecks(action: string): {
       if (!(value >= 0) || !Number.isFinite(value)) {
         throw new RangeError(
           `Cannot ${action} as '${name}' must be a non-negative number: current value is ${value}`,
+        );
+      }
+      return value;
+    },
+    oneOf(name, value, allowed) {
+      if (!allowed.includes(value)) {
+        const quoted = allowed.map((item) => JSON.stringify(item));
+        const list = quoted.length < 2
+          ? quoted.join("")
+          : `${quoted.slice(0, -1).join(", ")} or ${quoted.at(-1)}`;
+        throw new TypeError(
+          `Cannot ${action} as '${name}' must be ${list}: current value is ${
+            JSON.stringify(value) ?? String(value)
+          }`,
         );
       }
       return value;

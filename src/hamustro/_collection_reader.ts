@@ -1,13 +1,10 @@
 import { ProtoReader, WireError } from "./_proto_reader.ts";
 import type { DecodedCollection, DecodedParameter, DecodedPayload } from "./decoded.ts";
-import type { Environment } from "./gen/hamustro_pb.ts";
 
 export { WireError };
 
 /** protobuf-es's default recursion limit; skipped groups may nest up to it minus the depth. */
 const RECURSION_LIMIT = 100;
-/** Largest `Environment` number: `env` is a closed proto2 enum, other values are unknown fields. */
-const ENV_MAX = 11;
 /** Collection's required fields (1–6) in declaration order, as bits of `seen`. */
 const COLLECTION_REQUIRED = [
   "device_id",
@@ -177,14 +174,11 @@ export function readCollectionBinary(body: Uint8Array): DecodedCollection | stri
         out.productVersion = r.string();
         seen |= 16;
         break;
-      case 6: {
-        const env = r.uint32() | 0;
-        if (env >= 0 && env <= ENV_MAX) {
-          out.env = env as Environment;
-          seen |= 32;
-        }
+      case 6:
+        // Any int32, as golang/protobuf's proto2 decoding keeps enum numbers outside the enum.
+        out.env = r.uint32() | 0;
+        seen |= 32;
         break;
-      }
       case 7:
         out.deviceMake = r.string();
         break;

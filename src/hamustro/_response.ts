@@ -10,7 +10,9 @@ import type { TransportResponse } from "../ports/transport.ts";
 
 /**
  * Hamustro's statuses: the collector answers for the whole collection.
- * 200 (and 204) mean every payload is in; 413 asks for smaller bodies; a
+ * 200 means every payload is in (the seed deletes payloads after a 200 and
+ * nothing else; the collector's 204 is for a collection without payloads,
+ * which is never sent); 413 asks for smaller bodies; a
  * status in `permanentStatuses` fails the batch (reported, never silent);
  * anything else keeps every payload for the next attempt, as the seed asks.
  */
@@ -23,7 +25,7 @@ export function hamustroStatusTable(permanentStatuses: Iterable<number>): Status
     "5xx": "retry",
   };
   for (const status of permanentStatuses) table[status] = "failed";
-  return Object.freeze({ ...table, 200: "delivered", 204: "delivered", 413: "split" });
+  return Object.freeze({ ...table, 200: "delivered", 413: "split" });
 }
 
 /** `HTTP <status>`, followed by the body's reason when it gave one. */

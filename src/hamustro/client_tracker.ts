@@ -32,10 +32,16 @@ import {
   userFromJson,
 } from "./_tracker_state.ts";
 
-export type { TrackerUser } from "./_tracker_state.ts";
+import { currentTimezone, deviceCountry, deviceIpv4 } from "./device.ts";
+import { perEventReader, type PerEventValue } from "./_per_event.ts";
 
-/** A value given once, or asked for at each event (`ip`, `country`: the app knows them; no look-ups). */
-export type PerEventValue = string | (() => string | undefined);
+export type { TrackerUser } from "./_tracker_state.ts";
+export type { PerEventValue } from "./_per_event.ts";
+
+/** How often the device's time zone is looked up again, ms. */
+const TIMEZONE_REFRESH_MS = 1_000;
+/** How often the device's address and country are looked up again, ms. */
+const DEVICE_REFRESH_MS = 60_000;
 
 /** Options of {@linkcode ClientTracker}: the seed's attributes plus delivery settings. */
 export interface ClientTrackerOptions extends HamustroTrackerAttributes {
@@ -51,11 +57,24 @@ export interface ClientTrackerOptions extends HamustroTrackerAttributes {
   clock?: Clock;
   /** Extra request headers (see {@linkcode ClientTracker.setHeaders}). @default {{}} */
   headers?: Record<string, string>;
-  /** `timezone` of every payload. @default {the system time zone} */
-  timezone?: string;
-  /** `ip` of payloads: a fixed value or a function asked per event. @default {undefined} */
+  /**
+   * `timezone` of payloads: a fixed value, a function asked per event, or
+   * `false` to leave it out.
+   * @default {the device's current zone ({@linkcode currentTimezone}), looked up again each second}
+   */
+  timezone?: PerEventValue;
+  /**
+   * `ip` of payloads (the seed: "actual IPv4 address"): a fixed value, a
+   * function asked per event, or `false` to leave it out (then the collector
+   * fills it in from the request's proxy headers).
+   * @default {the device's IPv4 address ({@linkcode deviceIpv4}), looked up again each minute}
+   */
   ip?: PerEventValue;
-  /** `country` of payloads: a fixed value or a function asked per event. @default {undefined} */
+  /**
+   * `country` of payloads: a fixed value, a function asked per event, or
+   * `false` to leave it out.
+   * @default {the country of the device's locale ({@linkcode deviceCountry}), looked up again each minute}
+   */
   country?: PerEventValue;
   /**
    * Retries of a batch before its payloads are reported failed. The seed keeps
@@ -126,11 +145,6 @@ interface EarlyEvent {
   readonly atMs: number;
 }
 
-function perEvent(value: PerEventValue | undefined): () => string | undefined {
-  if (typeof value === "function") return value;
-  return () => value;
-}
-
 function checkParams(params: EventParams | undefined): void {
   if (params === undefined) return;
   if (typeof params !== "object" || params === null || Array.isArray(params)) {
@@ -153,14 +167,6 @@ function checkParams(params: EventParams | undefined): void {
         "a string (other JSON values are sent as JSON text)",
       );
     }
-  }
-}
-
-function systemTimezone(): string | undefined {
-  try {
-    return Intl.DateTimeFormat().resolvedOptions().timeZone;
-  } catch {
-    return undefined;
   }
 }
 
@@ -228,7 +234,7 @@ export class ClientTracker {
   readonly #maxEventBytes: number;
   readonly #queueSize: number;
   readonly #retentionMs: number;
-  readonly #timezone: string | undefined;
+  readonly #timezone: () => string | undefined;
   readonly #ip: () => string | undefined;
   readonly #country: () => string | undefined;
   readonly #nrKey: string;
@@ -260,7 +266,7 @@ export class ClientTracker {
       transport,
       clock = systemClock,
       headers = d.headers,
-      timezone = systemTimezone(),
+      timezone,
       ip,
       country,
       maxRetries = d.maxRetries,
@@ -282,8 +288,8 @@ export class ClientTracker {
       ...attributes,
       format,
       headers: { ...headers },
-      ...(timezone !== undefined && { timezone }),
       permanentStatuses,
+      clock,
     });
     this.session = this.#profile.session;
     const restoring = restoringProfile(this.#profile, () => this.#pipeline);
@@ -313,9 +319,10 @@ export class ClientTracker {
     this.#maxEventBytes = this.#profile.limits.maxEventBytes;
     this.#queueSize = queueSize;
     this.#retentionMs = queueRetention * 60_000;
-    this.#timezone = timezone;
-    this.#ip = perEvent(ip);
-    this.#country = perEvent(country);
+    const now = () => clock.now();
+    this.#timezone = perEventReader(timezone, currentTimezone, TIMEZONE_REFRESH_MS, now);
+    this.#ip = perEventReader(ip, deviceIpv4, DEVICE_REFRESH_MS, now);
+    this.#country = perEventReader(country, deviceCountry, DEVICE_REFRESH_MS, now);
     this.#nrKey = TRACKER_KEYS.nrPrefix + this.session;
     this.#onError = onError;
     this.ready = this.#open();
@@ -457,7 +464,8 @@ export class ClientTracker {
     const nr = this.#nr + 1;
     const payload: PayloadFields = { at: Math.floor(atMs / 1000), event, nr };
     if (params !== undefined) payload.parameters = params;
-    if (this.#timezone) payload.timezone = this.#timezone;
+    const timezone = this.#timezone();
+    if (timezone) payload.timezone = timezone;
     const user = this.#user;
     if (user.tenantId) payload.tenantId = user.tenantId;
     if (user.userId) payload.userId = user.userId;
@@ -515,8 +523,9 @@ export class ClientTracker {
    */
   async sync(): Promise<void> {
     await this.ready;
-    // The pipeline hands records to storage once per tick; let that tick run first.
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    // The pipeline hands records to storage in a microtask queued by trackEvent; let it run
+    // first (a later microtask, so no timer and no real time).
+    await new Promise<void>((resolve) => queueMicrotask(resolve));
     try {
       await this.#storage.sync();
     } catch (cause) {

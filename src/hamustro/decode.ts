@@ -1,12 +1,15 @@
 import {
+  create,
   type DescMessage,
-  fromBinary,
   fromJson,
   isFieldSet,
+  mergeFromBinary,
   type Message,
 } from "@bufbuild/protobuf";
 import { readCollectionBinary } from "./_collection_reader.ts";
-import { type Collection, CollectionSchema } from "./gen/hamustro_pb.ts";
+import { scanJsonObject } from "./_json_value.ts";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { type Collection, CollectionSchema, Environment } from "./gen/hamustro_pb.ts";
 import type { DecodedCollection } from "./decoded.ts";
 
 export type { DecodedCollection, DecodedParameter, DecodedPayload } from "./decoded.ts";
@@ -17,7 +20,16 @@ export type HamustroFormat = "protobuf" | "json";
 /** `FieldPresence.LEGACY_REQUIRED`: how protobuf-es marks a proto2 `required` field. */
 const LEGACY_REQUIRED = 3;
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+/**
+ * `ignoreBOM`: a byte-order mark is not taken away (Go's JSON decoder refuses
+ * one). Not fatal: Go's encoding/json turns invalid UTF-8 inside strings into
+ * U+FFFD (outside strings U+FFFD is not JSON, so such a body is refused
+ * either way).
+ */
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+const ENV_FIELD = 6;
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
 
 /**
  * The body format of a `Content-Type` header (parameters such as
@@ -117,12 +129,84 @@ function checkRequired(collection: Collection): Collection {
 
 function decodeWithSchema(body: Uint8Array, format: HamustroFormat): Collection {
   try {
-    return format === "protobuf"
-      ? fromBinary(CollectionSchema, body)
-      : fromJson(CollectionSchema, JSON.parse(utf8.decode(body)));
+    return format === "protobuf" ? fromBinaryKeepingEnv(body) : fromJsonLikeJsonpb(body);
   } catch (error) {
     throw decodeError(format, error);
   }
+}
+
+/**
+ * `fromBinary`, then an `env` outside the enum taken as the value, as
+ * golang/protobuf's proto2 decoding does. protobuf-es keeps such a value of a
+ * closed enum as an unknown field, and loses it when the message has other
+ * unknown fields unless the message already has its `$unknown` list. Which of
+ * a declared and an undeclared `env` came last is not kept: the undeclared
+ * one is taken (a body with two `env` fields is not one any client sends).
+ */
+function fromBinaryKeepingEnv(body: Uint8Array): Collection {
+  const collection = create(CollectionSchema);
+  collection.$unknown = [];
+  mergeFromBinary(CollectionSchema, collection, body);
+  const unknownEnv = collection.$unknown.findLast((field) => field.no === ENV_FIELD);
+  if (unknownEnv !== undefined) collection.env = new BinaryReader(unknownEnv.data).int32();
+  if (collection.$unknown.length === 0) delete collection.$unknown;
+  return collection;
+}
+
+/** A quoted integer as jsonpb takes one: JSON whitespace around a JSON integer literal, unsigned. */
+const QUOTED_UINT = /^[ \t\n\r]*(?:0|[1-9][0-9]*)[ \t\n\r]*$/;
+
+/**
+ * jsonpb takes `at` and `nr` quoted too, but then parses what is between the
+ * quotes as a JSON number into an unsigned integer: `"1.0"`, `"1e3"`, `"+1"`
+ * or `"0x1"` are errors there, while protobuf-es would take some of them
+ * (and would refuse `" 1"`, which jsonpb takes).
+ */
+function checkQuotedIntegers(payloads: unknown): void {
+  if (!Array.isArray(payloads)) return;
+  payloads.forEach((payload, index) => {
+    for (const field of ["at", "nr"]) {
+      const fields = payload as Record<string, unknown> | null;
+      const value = fields?.[field];
+      if (typeof value !== "string") continue;
+      if (!QUOTED_UINT.test(value)) {
+        throw new SyntaxError(
+          `payloads[${index}].${field} must be an unsigned integer: current value is ${
+            JSON.stringify(value.slice(0, 40))
+          }`,
+        );
+      }
+      // Whitespace inside the quotes is fine for jsonpb, not for protobuf-es.
+      fields![field] = value.trim();
+    }
+  });
+}
+
+/**
+ * Reads a JSON Collection as the reference collector's jsonpb does: the
+ * first object in the body, whatever follows it; no byte-order mark; every
+ * number an integer, `at` and `nr` also as quoted unsigned integers; `env` a
+ * declared name or any int32 number.
+ */
+function fromJsonLikeJsonpb(body: Uint8Array): Collection {
+  const scanned = scanJsonObject(body);
+  if (scanned === undefined) {
+    throw new SyntaxError("the body does not start with a JSON object");
+  }
+  if (scanned.nonInteger !== undefined) {
+    throw new SyntaxError(
+      `numbers must be integers (at, nr and env are integer fields): found ${scanned.nonInteger}`,
+    );
+  }
+  const json = JSON.parse(utf8.decode(body.subarray(0, scanned.end)));
+  checkQuotedIntegers(json?.payloads);
+  const env = json?.env;
+  const undeclaredEnv = typeof env === "number" && Number.isInteger(env) && env >= INT32_MIN &&
+    env <= INT32_MAX && !Object.hasOwn(Environment, env);
+  if (undeclaredEnv) json.env = 0;
+  const collection = fromJson(CollectionSchema, json);
+  if (undeclaredEnv) collection.env = env;
+  return collection;
 }
 
 /**

@@ -1,5 +1,3 @@
-import type { Environment } from "./gen/hamustro_pb.ts";
-
 /** One `Parameter` of a decoded payload. */
 export interface DecodedParameter {
   /** Parameter name. */
@@ -52,8 +50,11 @@ export interface DecodedCollection {
   readonly systemVersion: string;
   /** The application's version. */
   readonly productVersion: string;
-  /** Environment, as its wire number. */
-  readonly env: Environment;
+  /**
+   * Environment, as its wire number: any int32, as the reference collector
+   * stores a number outside the declared enum as it is.
+   */
+  readonly env: number;
   /** Device maker. */
   readonly deviceMake: string;
   /** Device model. */

@@ -71,3 +71,48 @@ export function environmentNumber(env: EnvironmentValue | string | number): numb
 export function environmentName(env: EnvironmentValue | string | number): EnvironmentName {
   return NAMES[environmentNumber(env)]!;
 }
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * The number of an environment as it may arrive on the wire: a known name, or
+ * any int32. The reference collector (Go, proto2) stores an enum number
+ * outside the declared values as it is and computes the session with it, so a
+ * receiver must too; senders keep to the declared values
+ * ({@linkcode environmentNumber}).
+ *
+ * @throws {RangeError} for an unknown name or a number that is not an int32.
+ *
+ * @example Usage
+ * ```ts
+ * import { wireEnvironmentNumber } from "./environment.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(wireEnvironmentNumber("BETA"), 4);
+ * assert.equal(wireEnvironmentNumber(12), 12);
+ * ```
+ */
+export function wireEnvironmentNumber(env: EnvironmentValue | string | number): number {
+  if (typeof env === "number" && Number.isInteger(env) && env >= INT32_MIN && env <= INT32_MAX) {
+    return env;
+  }
+  return environmentNumber(env);
+}
+
+/**
+ * An environment as the receiver reports it: its name when declared, else
+ * its number (what jsonpb writes for an undeclared enum value).
+ *
+ * @example Usage
+ * ```ts
+ * import { environmentLabel } from "./environment.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(environmentLabel(8), "STAGING");
+ * assert.equal(environmentLabel(12), 12);
+ * ```
+ */
+export function environmentLabel(env: number): EnvironmentName | number {
+  return NAMES[env] ?? env;
+}

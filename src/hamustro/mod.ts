@@ -49,14 +49,17 @@ export {
   environmentNumber,
   type EnvironmentValue,
 } from "./environment.ts";
+export { currentTimezone, deviceCountry, deviceIpv4, localeCountry } from "./device.ts";
 export { hamustroSession, hashDeviceId, type SessionFields } from "./session.ts";
 export { signHamustro, verifyHamustro } from "./signature.ts";
 
 // Receiving: the route for `POST /api/v1/track` and the decoders under it.
 export {
   DEFAULT_HAMUSTRO_ROUTE_OPTIONS,
+  type HamustroRoute,
   hamustroRoute,
   type HamustroRouteOptions,
+  type HamustroRouteStats,
 } from "./route.ts";
 export {
   decodeCollection,

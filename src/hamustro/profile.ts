@@ -1,4 +1,7 @@
 import { optionChecks } from "../_util/checks.ts";
+import { type Clock, systemClock } from "../ports/clock.ts";
+import { currentTimezone } from "./device.ts";
+import { perEventReader, type PerEventValue } from "./_per_event.ts";
 import type { Framing } from "../kit/chunk.ts";
 import { environmentNumber, type EnvironmentValue } from "./environment.ts";
 import { checkEncodedSize, type IdemtrackEvent } from "../event.ts";
@@ -67,8 +70,14 @@ export interface HamustroTrackerAttributes extends OptionalCollectionFields {
 export interface HamustroProfileOptions extends HamustroTrackerAttributes {
   /** Extra request headers (the seed's `SetHeaders`). @default {{}} */
   headers?: Record<string, string>;
-  /** `timezone` of payloads whose event has no `context.timezone`. @default {the system time zone} */
-  timezone?: string;
+  /**
+   * `timezone` of payloads whose event has no `context.timezone`: a fixed
+   * value, a function asked per event, or `false` to leave it out.
+   * @default {the device's current zone ({@linkcode currentTimezone}), looked up again each second}
+   */
+  timezone?: PerEventValue;
+  /** Time for the zone lookups and `Retry-After` dates. @default {systemClock} */
+  clock?: Pick<Clock, "now">;
   /** Largest request body in bytes. @default {512000} */
   maxBatchBytes?: number;
   /** Most payloads per Collection. @default {10000} */
@@ -78,7 +87,8 @@ export interface HamustroProfileOptions extends HamustroTrackerAttributes {
   /**
    * Statuses after which resending the same body cannot succeed, so the
    * batch fails (counted and reported) instead of blocking its session. Every
-   * other status but 200, 204 and 413 keeps the payloads for a retry.
+   * other status but 200 and 413 keeps the payloads for a retry (the seed
+   * deletes payloads only after a 200).
    * @default {[400]}
    */
   permanentStatuses?: readonly number[];
@@ -89,7 +99,12 @@ export const DEFAULT_HAMUSTRO_PROFILE_OPTIONS: Readonly<
   Required<
     Pick<
       HamustroProfileOptions,
-      "format" | "maxBatchBytes" | "maxBatchEvents" | "maxEventBytes" | "permanentStatuses"
+      | "format"
+      | "maxBatchBytes"
+      | "maxBatchEvents"
+      | "maxEventBytes"
+      | "permanentStatuses"
+      | "clock"
     >
   >
 > = Object.freeze({
@@ -98,6 +113,7 @@ export const DEFAULT_HAMUSTRO_PROFILE_OPTIONS: Readonly<
   maxBatchEvents: 10_000,
   maxEventBytes: 100 * 1024,
   permanentStatuses: Object.freeze([400]) as readonly number[],
+  clock: systemClock as Pick<Clock, "now">,
 });
 
 /** The Hamustro profile, with the session bookkeeping a tracker needs. */
@@ -177,13 +193,8 @@ function collectorEndpoint(collectorUrl: string): string {
   return url.origin + url.pathname.replace(/\/+$/, "") + HAMUSTRO_TRACK_PATH;
 }
 
-function systemTimezone(): string | undefined {
-  try {
-    return Intl.DateTimeFormat().resolvedOptions().timeZone;
-  } catch {
-    return undefined;
-  }
-}
+/** How often the device's time zone is looked up again, ms. */
+const TIMEZONE_REFRESH_MS = 1_000;
 
 /**
  * A `Profile` that speaks Hamustro's collector protocol (`POST
@@ -193,7 +204,8 @@ function systemTimezone(): string | undefined {
  * re-encoding. The stream of a record is its session, so records of two
  * sessions never share a Collection.
  *
- * Answers: 200 and 204 deliver the whole batch, 413 splits it, statuses in
+ * Answers: 200 delivers the whole batch (only a 200: the seed deletes
+ * payloads after nothing else), 413 splits it, statuses in
  * `permanentStatuses` (400: the collector cannot decode this body) fail it,
  * every other status keeps it for a retry (honouring `Retry-After`).
  *
@@ -230,7 +242,8 @@ export function hamustroProfile(options: HamustroProfileOptions): HamustroProfil
   const {
     format = DEFAULT_HAMUSTRO_PROFILE_OPTIONS.format,
     headers = {},
-    timezone = systemTimezone(),
+    timezone,
+    clock = DEFAULT_HAMUSTRO_PROFILE_OPTIONS.clock,
     maxBatchBytes = DEFAULT_HAMUSTRO_PROFILE_OPTIONS.maxBatchBytes,
     maxBatchEvents = DEFAULT_HAMUSTRO_PROFILE_OPTIONS.maxBatchEvents,
     maxEventBytes = DEFAULT_HAMUSTRO_PROFILE_OPTIONS.maxEventBytes,
@@ -252,6 +265,8 @@ export function hamustroProfile(options: HamustroProfileOptions): HamustroProfil
     maxEventBytes: positiveInteger("maxEventBytes", maxEventBytes),
   });
   const statusTable = hamustroStatusTable(permanentStatuses);
+  const now = () => clock.now();
+  const defaultTimezone = perEventReader(timezone, currentTimezone, TIMEZONE_REFRESH_MS, now);
   const contentType = format === "protobuf" ? "application/protobuf" : "application/json";
   let extraHeaders = userHeaders(headers);
 
@@ -319,7 +334,7 @@ export function hamustroProfile(options: HamustroProfileOptions): HamustroProfil
     },
 
     encode(event: IdemtrackEvent): EncodedBytes {
-      const payload = payloadFieldsOf(event, timezone);
+      const payload = payloadFieldsOf(event, defaultTimezone());
       const data = format === "protobuf" ? encodePayload(payload) : encodePayloadJson(payload);
       checkEncodedSize(data, maxEventBytes);
       return { data, group: "payload", stream: session };
@@ -351,7 +366,7 @@ export function hamustroProfile(options: HamustroProfileOptions): HamustroProfil
     },
 
     readResponse(response: TransportResponse): ReturnType<Profile["readResponse"]> {
-      return readHamustroResponse(response, statusTable, Date.now());
+      return readHamustroResponse(response, statusTable, clock.now());
     },
   };
 }

@@ -1,6 +1,7 @@
 import { utf8ByteLength } from "../_util/utf8.ts";
 import type { JsonObject } from "../event.ts";
-import { environmentName } from "./environment.ts";
+import { forwardedClientIpv4 } from "./_client_address.ts";
+import { environmentLabel } from "./environment.ts";
 import type {
   DecodedBatch,
   DecodedRecord,
@@ -32,12 +33,21 @@ export interface HamustroRouteOptions {
   signature?: "required" | "optional";
   /**
    * Largest distance between `X-Hamustro-Time` and the receipt time; older or
-   * later requests are refused as replays. (The reference collector has no
-   * such window.)
+   * later requests are refused as replays. `false` turns the window off, as
+   * in the reference collector, which never compares the time with its clock
+   * (then any non-empty `X-Hamustro-Time` is signed as it is).
    * @default {300000}
    */
-  maxClockSkewMs?: number;
-  /** Tenant that scopes the `session:nr` dedupe keys. @default {"hamustro"} */
+  maxClockSkewMs?: number | false;
+  /**
+   * How many `session:nr` pairs the route remembers (in memory, oldest
+   * forgotten first) to notice a different payload sent under a number
+   * already used, across requests. Within one request every conflict is
+   * noticed. `0` remembers none.
+   * @default {65536}
+   */
+  conflictMemory?: number;
+  /** Tenant that scopes the payloads' dedupe keys. @default {"hamustro"} */
   tenant?: string;
   /** Route path. @default {"/api/v1/track"} */
   path?: string;
@@ -48,7 +58,8 @@ export const DEFAULT_HAMUSTRO_ROUTE_OPTIONS: Readonly<
   Required<Omit<HamustroRouteOptions, "sharedSecretKey">>
 > = Object.freeze({
   signature: "required" as "required" | "optional",
-  maxClockSkewMs: 5 * 60 * 1000,
+  maxClockSkewMs: 5 * 60 * 1000 as number | false,
+  conflictMemory: 65_536,
   tenant: "hamustro",
   path: HAMUSTRO_TRACK_PATH,
 });
@@ -75,7 +86,7 @@ function collectionJson(collection: DecodedCollection): JsonObject {
     session: collection.session,
     system_version: collection.systemVersion,
     product_version: collection.productVersion,
-    env: environmentName(collection.env),
+    env: environmentLabel(collection.env),
   };
   if (collection.deviceMake) out.device_make = collection.deviceMake;
   if (collection.deviceModel) out.device_model = collection.deviceModel;
@@ -92,7 +103,7 @@ function payloadJson(
   base: JsonObject,
   payload: DecodedPayload,
   format: HamustroFormat,
-  remoteAddr?: string,
+  clientIp?: string,
 ): JsonObject {
   const out: JsonObject = {
     ...base,
@@ -103,8 +114,8 @@ function payloadJson(
   if (payload.timezone) out.timezone = payload.timezone;
   if (payload.tenantId) out.tenant_id = payload.tenantId;
   if (payload.userId) out.user_id = payload.userId;
-  // As the reference collector does, an empty ip is filled in from the request.
-  const ip = payload.ip || remoteAddr;
+  // As the reference collector does, an empty ip is filled in from the proxy headers.
+  const ip = payload.ip || clientIp;
   if (ip) out.ip = ip;
   if (payload.country) out.country = payload.country;
   // The hand decoder's parameters are plain and fresh; protobuf-es messages (JSON bodies) are not.
@@ -123,22 +134,95 @@ function payloadJson(
  * quotes and parameter braces; the keys, `at` (≤ 22 characters) and `nr`
  * take under 256 bytes; `ip` may be the client's address.
  */
-function jsonBytesUpperBound(baseBytes: number, wireBytes: number, remoteAddr?: string): number {
-  return baseBytes + 256 + 8 * wireBytes + 18 * (remoteAddr?.length ?? 0);
+function jsonBytesUpperBound(baseBytes: number, wireBytes: number, clientIp?: string): number {
+  return baseBytes + 256 + 8 * wireBytes + 18 * (clientIp?.length ?? 0) + CONFLICT_FLAG_BYTES;
+}
+
+/** `,"nr_conflict":true`, which a payload's event may carry. */
+const CONFLICT_FLAG_BYTES = 20;
+
+// The two 32-bit lanes of the payload digest being computed (one at a time, synchronously).
+let lane1 = 0;
+let lane2 = 0;
+
+/** Mixes a string, then its length (so field boundaries cannot shift), into the lanes. */
+function mixDigest(text: string): void {
+  let h1 = lane1;
+  let h2 = lane2;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ unit, 2654435761);
+    h2 = Math.imul(h2 ^ unit, 1597334677);
+  }
+  lane1 = Math.imul(h1 ^ text.length ^ 0x9e3779b9, 2654435761);
+  lane2 = Math.imul(h2 ^ text.length ^ 0x85ebca6b, 1597334677);
+}
+
+/**
+ * A 64-bit digest of what a payload says (not the `ip` the route fills in),
+ * so a resend of the same payload has the same dedupe key and a different
+ * payload under the same `session:nr` does not. It only tells apart payloads
+ * sharing a `session:nr`, so a fast non-cryptographic hash is enough: an
+ * accidental collision between two of them is about 1 in 2^64, and a client
+ * that crafts one only drops its own event.
+ */
+function payloadDigest(payload: DecodedPayload): string {
+  lane1 = 0xdeadbeef ^ payload.nr;
+  lane2 = 0x41c6ce57 ^ payload.nr;
+  mixDigest(String(payload.at));
+  mixDigest(payload.event);
+  mixDigest(payload.timezone);
+  mixDigest(payload.tenantId);
+  mixDigest(payload.userId);
+  mixDigest(payload.ip);
+  mixDigest(payload.country);
+  for (const { name, value } of payload.parameters) {
+    mixDigest(name);
+    mixDigest(value);
+  }
+  mixDigest(String(payload.parameters.length));
+  const h1 = Math.imul(lane1 ^ (lane1 >>> 16), 2246822507) ^
+    Math.imul(lane2 ^ (lane2 >>> 13), 3266489909);
+  const h2 = Math.imul(lane2 ^ (lane2 >>> 16), 2246822507) ^
+    Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (h2 >>> 0).toString(16).padStart(8, "0") + (h1 >>> 0).toString(16).padStart(8, "0");
+}
+
+/** Counters of a {@linkcode HamustroRoute}. */
+export interface HamustroRouteStats {
+  /**
+   * Payloads stored under a `session:nr` another, different payload
+   * was seen with (in the same request, or in the remembered recent ones):
+   * both are stored, and the later one's event carries `nr_conflict: true`.
+   */
+  nrConflicts: number;
+}
+
+/** The Hamustro route, with its counters. */
+export interface HamustroRoute extends Route {
+  /** Live counters. */
+  readonly stats: Readonly<HamustroRouteStats>;
 }
 
 /**
  * The receiver's Hamustro endpoint, `POST /api/v1/track`: checks the
  * signature (constant time) and the replay window, decodes protobuf or JSON
  * Collections with the generated schema as the reference collector does
- * (required fields, session), and de-duplicates each payload on
- * `session:nr`, so a resend after a lost 200 is not counted twice.
+ * (required fields, session, `env` numbers outside the enum, jsonpb's JSON
+ * rules), and de-duplicates each payload on `session:nr` plus a digest of
+ * the payload, so a resend after a lost 200 is not counted twice while a
+ * different payload reusing a number (the reference stores both) is stored
+ * too, flagged `nr_conflict: true` and counted in `stats.nrConflicts`. A
+ * payload without `ip` gets the first public IPv4 address of
+ * `X-Forwarded-For`, else `X-Real-Ip` (never the socket's).
  *
  * Answers: 401 bad or missing signature headers, stale time (the reference
- * answers 405); 400 bad Content-Type, undecodable body, missing required
- * field, session mismatch; 204 no payloads; 200 every payload accepted or a
- * duplicate; 503 when the sink asked for a retry; 400 when it refused a
- * payload for good. Error bodies are `{"error":code,"detail":text}`.
+ * answers 405: a refused signature is an authentication failure, and 405
+ * would tell clients and proxies that POST is not allowed); 400 bad
+ * Content-Type, undecodable body, missing required field, session mismatch;
+ * 204 no payloads; 200 every payload accepted or a duplicate; 503 when the
+ * sink asked for a retry; 400 when it refused a payload for good. Error
+ * bodies are `{"error":code,"detail":text}`.
  *
  * @example Usage
  * ```ts
@@ -152,10 +236,11 @@ function jsonBytesUpperBound(baseBytes: number, wireBytes: number, remoteAddr?: 
  * assert.equal(answer.status, 401);
  * ```
  */
-export function hamustroRoute(options: HamustroRouteOptions): Route {
+export function hamustroRoute(options: HamustroRouteOptions): HamustroRoute {
   const {
     signature = DEFAULT_HAMUSTRO_ROUTE_OPTIONS.signature,
     maxClockSkewMs = DEFAULT_HAMUSTRO_ROUTE_OPTIONS.maxClockSkewMs,
+    conflictMemory = DEFAULT_HAMUSTRO_ROUTE_OPTIONS.conflictMemory,
     tenant = DEFAULT_HAMUSTRO_ROUTE_OPTIONS.tenant,
     path = DEFAULT_HAMUSTRO_ROUTE_OPTIONS.path,
   } = options;
@@ -174,10 +259,30 @@ export function hamustroRoute(options: HamustroRouteOptions): Route {
       }`,
     );
   }
-  if (!(maxClockSkewMs >= 0)) {
+  if (maxClockSkewMs !== false && !(maxClockSkewMs >= 0)) {
     throw new RangeError(
-      `Cannot create the Hamustro route as 'maxClockSkewMs' must be a non-negative number: current value is ${maxClockSkewMs}`,
+      `Cannot create the Hamustro route as 'maxClockSkewMs' must be a non-negative number or false: current value is ${maxClockSkewMs}`,
     );
+  }
+  if (!Number.isInteger(conflictMemory) || conflictMemory < 0) {
+    throw new RangeError(
+      `Cannot create the Hamustro route as 'conflictMemory' must be a non-negative integer: current value is ${conflictMemory}`,
+    );
+  }
+  const stats: HamustroRouteStats = { nrConflicts: 0 };
+  /** `session:nr` → digest of the payload first seen with it; insertion order is age. */
+  const recent = new Map<string, string>();
+
+  /** Whether another payload was seen under `sessionNr`; remembers this one's digest if not. */
+  function conflicts(sessionNr: string, digest: string, inRequest: Map<string, string>): boolean {
+    const seen = inRequest.get(sessionNr) ?? recent.get(sessionNr);
+    inRequest.set(sessionNr, seen ?? digest);
+    if (seen !== undefined) return seen !== digest;
+    if (conflictMemory > 0) {
+      if (recent.size >= conflictMemory) recent.delete(recent.keys().next().value!);
+      recent.set(sessionNr, digest);
+    }
+    return false;
   }
 
   function authenticate(request: Request, body: Uint8Array, now: number): Response | undefined {
@@ -190,11 +295,11 @@ export function hamustroRoute(options: HamustroRouteOptions): Route {
     if (signed === "") {
       return answer(401, "missing_signature", "X-Hamustro-Signature header is missing");
     }
-    if (!EPOCH_SECONDS.test(time)) {
+    if (maxClockSkewMs !== false && !EPOCH_SECONDS.test(time)) {
       return answer(401, "invalid_time", "X-Hamustro-Time must be epoch seconds");
     }
     const skewMs = Math.abs(now - Number(time) * 1000);
-    if (skewMs > maxClockSkewMs) {
+    if (maxClockSkewMs !== false && skewMs > maxClockSkewMs) {
       return answer(
         401,
         "stale_time",
@@ -213,6 +318,7 @@ export function hamustroRoute(options: HamustroRouteOptions): Route {
     name: "hamustro",
     method: "POST",
     path,
+    stats,
 
     decode(request: Request, body: Uint8Array, context: RouteContext): DecodedBatch | Response {
       const refused = authenticate(request, body, context.now);
@@ -244,19 +350,31 @@ export function hamustroRoute(options: HamustroRouteOptions): Route {
       if (collection.payloads.length === 0) return new Response(null, { status: 204 });
       const base = collectionJson(collection);
       const baseBytes = utf8ByteLength(JSON.stringify(base));
-      const remoteAddr = context.remoteAddr;
-      const records: DecodedRecord[] = collection.payloads.map((payload) => ({
-        key: `${collection.session}:${payload.nr}`,
-        event: payloadJson(base, payload, format, remoteAddr),
-        jsonBytesUpperBound: payload.byteLength === undefined
-          ? undefined
-          : jsonBytesUpperBound(baseBytes, payload.byteLength, remoteAddr),
-      }));
+      const clientIp = forwardedClientIpv4(request.headers);
+      const inRequest = new Map<string, string>();
+      const records: DecodedRecord[] = collection.payloads.map((payload) => {
+        const sessionNr = `${collection.session}:${payload.nr}`;
+        const digest = payloadDigest(payload);
+        const event = payloadJson(base, payload, format, clientIp);
+        if (conflicts(sessionNr, digest, inRequest)) event.nr_conflict = true;
+        return {
+          key: `${sessionNr}:${digest}`,
+          event,
+          jsonBytesUpperBound: payload.byteLength === undefined
+            ? undefined
+            : jsonBytesUpperBound(baseBytes, payload.byteLength, clientIp),
+        };
+      });
       return { tenant, records };
     },
 
-    respond(_batch: DecodedBatch, results: readonly RecordResult[]): Response {
+    respond(batch: DecodedBatch, results: readonly RecordResult[]): Response {
       let permanent: RecordResult | undefined;
+      results.forEach((result, index) => {
+        if (result.status === "accepted" && batch.records[index]?.event.nr_conflict === true) {
+          stats.nrConflicts++;
+        }
+      });
       for (const result of results) {
         if (result.status !== "rejected") continue;
         // Hamustro answers for the whole collection: one retryable refusal asks for a resend,

@@ -1,5 +1,5 @@
 import { md5Hex, sha256Hex } from "../../wasm/hash.ts";
-import { environmentNumber, type EnvironmentValue } from "./environment.ts";
+import { type EnvironmentValue, wireEnvironmentNumber } from "./environment.ts";
 
 /** The fields a Hamustro session id is computed from. */
 export interface SessionFields {
@@ -11,8 +11,11 @@ export interface SessionFields {
   systemVersion: string;
   /** The application's version. */
   productVersion: string;
-  /** Environment, by name or number; the formula uses the number. */
-  env: EnvironmentValue;
+  /**
+   * Environment, by name or number (any int32, as the reference collector
+   * takes numbers outside the enum); the formula uses the number.
+   */
+  env: EnvironmentValue | number;
 }
 
 /**
@@ -51,7 +54,7 @@ export function hashDeviceId(rawDeviceId: string): string {
  * ```
  */
 export function hamustroSession(fields: SessionFields): string {
-  const env = environmentNumber(fields.env);
+  const env = wireEnvironmentNumber(fields.env);
   return md5Hex(
     `${fields.deviceId}:${fields.clientId}:${fields.systemVersion}:${fields.productVersion}:${env}`,
   );

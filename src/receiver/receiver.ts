@@ -27,7 +27,11 @@ export interface ReceiverOptions {
   keyTtlMs?: number;
   /** How long a claim of a request still being processed holds after a crash, ms. @default {60000} */
   leaseMs?: number;
-  /** Largest request body (after decompression too), bytes; larger → 413. @default {524288} (512 KB) */
+  /**
+   * Largest request body (after decompression too), bytes; larger → 413. A
+   * route's own `maxBodyBytes` replaces it on that route.
+   * @default {524288} (512 KB)
+   */
   maxBodyBytes?: number;
   /** Most events in one request; more → 413 so the client splits. @default {10000} */
   maxEventsPerRequest?: number;
@@ -193,6 +197,9 @@ export function createReceiver(options: ReceiverOptions): Receiver {
   positiveInteger("maxBodyBytes", maxBodyBytes);
   positiveInteger("maxEventsPerRequest", maxEventsPerRequest);
   positiveInteger("maxEventBytes", maxEventBytes);
+  for (const route of routes) {
+    if (route.maxBodyBytes !== undefined) positiveInteger("maxBodyBytes", route.maxBodyBytes);
+  }
   if (routes.length === 0) {
     throw new RangeError(
       "Cannot create receiver as 'routes' must not be empty: current length is 0",
@@ -202,6 +209,10 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     route,
     pattern: compilePathPattern(route.path),
   }));
+  // A 404 matches no route: it speaks a route's language only when all of them speak the same.
+  const sharedErrorBody = routes.every((route) => route.errorBody === routes[0]!.errorBody)
+    ? routes[0]!.errorBody
+    : undefined;
   const limiter = rateLimit === false ? undefined : new RateLimiter(
     rateLimit === true ? DEFAULT_RECEIVER_RATE_LIMIT : rateLimit,
     () => clock.now(),
@@ -219,19 +230,35 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     sinkFailures: 0,
   };
 
+  /** An error answer, in the route's own shape when it has one. */
+  function refuse(
+    errorBody: Route["errorBody"],
+    status: number,
+    code: string,
+    detail: string,
+    headers: Record<string, string> = {},
+  ): Response {
+    return errorBody === undefined
+      ? errorResponse(status, code, detail, headers)
+      : jsonResponse(status, errorBody(status, detail), headers);
+  }
+
   function match(
     request: Request,
   ): { route: Route; params: Record<string, string | undefined> } | Response {
     const pathname = new URL(request.url).pathname;
     const allowed: string[] = [];
+    let errorBody: Route["errorBody"];
     for (const { route, pattern } of compiled) {
       const params = pattern.match(pathname);
       if (params === null) continue;
       if (route.method === request.method) return { route, params };
       allowed.push(route.method);
+      errorBody ??= route.errorBody;
     }
     if (allowed.length > 0) {
-      return errorResponse(
+      return refuse(
+        errorBody,
         405,
         "method_not_allowed",
         `use ${allowed.join(" or ")} on ${pathname}`,
@@ -240,12 +267,12 @@ export function createReceiver(options: ReceiverOptions): Receiver {
         },
       );
     }
-    return errorResponse(404, "not_found", `no endpoint at ${pathname}`);
+    return refuse(sharedErrorBody, 404, "not_found", `no endpoint at ${pathname}`);
   }
 
-  function tooLarge(code: string, detail: string): Response {
+  function tooLarge(route: Route, code: string, detail: string): Response {
     stats.tooLarge++;
-    return errorResponse(413, code, detail);
+    return refuse(route.errorBody, 413, code, detail);
   }
 
   async function handle(request: Request, info?: ReceiverInfo): Promise<Response> {
@@ -256,14 +283,16 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     if (route.contentTypes !== undefined) {
       const type = mediaType(request.headers.get("content-type"));
       if (type === undefined) {
-        return errorResponse(
+        return refuse(
+          route.errorBody,
           400,
           "missing_content_type",
           `Content-Type must be ${route.contentTypes.join(" or ")}`,
         );
       }
       if (!route.contentTypes.includes(type)) {
-        return errorResponse(
+        return refuse(
+          route.errorBody,
           415,
           "unsupported_media_type",
           `Content-Type ${JSON.stringify(type.slice(0, 60))} is not supported: use ${
@@ -272,14 +301,19 @@ export function createReceiver(options: ReceiverOptions): Receiver {
         );
       }
     }
-    const read = await readBody(request, maxBodyBytes);
+    const read = await readBody(request, route.maxBodyBytes ?? maxBodyBytes);
     if ("problem" in read) {
       const problem = read.problem;
       if (problem.kind === "too_large") {
-        return tooLarge("payload_too_large", `the body is larger than ${problem.limit} bytes`);
+        return tooLarge(
+          route,
+          "payload_too_large",
+          `the body is larger than ${problem.limit} bytes`,
+        );
       }
       if (problem.kind === "unsupported_encoding") {
-        return errorResponse(
+        return refuse(
+          route.errorBody,
           415,
           "unsupported_encoding",
           `Content-Encoding ${
@@ -287,7 +321,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
           } is not supported: use gzip, deflate or identity`,
         );
       }
-      return errorResponse(400, "malformed_body", problem.detail);
+      return refuse(route.errorBody, 400, "malformed_body", problem.detail);
     }
     const body = read.bytes;
     const now = clock.now();
@@ -301,13 +335,14 @@ export function createReceiver(options: ReceiverOptions): Receiver {
       const waitMs = limiter.take(decoded.tenant);
       if (waitMs > 0) {
         stats.rateLimited++;
-        return errorResponse(429, "rate_limited", "too many requests for this tenant", {
+        return refuse(route.errorBody, 429, "rate_limited", "too many requests for this tenant", {
           "retry-after": retryAfterSeconds(waitMs),
         });
       }
     }
     if (decoded.records.length > maxEventsPerRequest) {
       return tooLarge(
+        route,
         "too_many_events",
         `the request has ${decoded.records.length} events: at most ${maxEventsPerRequest} per request`,
       );
@@ -324,22 +359,31 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     const timing: DedupeTiming = { now, ttlMs: keyTtlMs, leaseMs };
     const owner = crypto.randomUUID();
     const { tenant, requestKey, records } = batch;
-    const fingerprint = requestKey === undefined ? "" : sha256Hex(body);
+    const fingerprint = requestKey === undefined ? "" : batch.requestFingerprint ?? sha256Hex(body);
     if (requestKey !== undefined) {
       const claim = await store.claimRequest(tenant, requestKey, fingerprint, owner, timing);
       switch (claim.state) {
         case "completed":
           stats.duplicateRequests++;
-          return route.duplicate?.(batch, claim.results) ??
-            jsonResponse(409, {
-              error: "duplicate",
-              detail:
-                "this X-Idempotency-Key was completed before; results repeat the original answer",
-              results: claim.results,
-            });
+          if (route.duplicate !== undefined) return route.duplicate(batch, claim.results);
+          if (route.errorBody !== undefined) {
+            return refuse(
+              route.errorBody,
+              409,
+              "duplicate",
+              "this X-Idempotency-Key was completed before",
+            );
+          }
+          return jsonResponse(409, {
+            error: "duplicate",
+            detail:
+              "this X-Idempotency-Key was completed before; results repeat the original answer",
+            results: claim.results,
+          });
         case "in_progress":
           stats.inProgress++;
-          return errorResponse(
+          return refuse(
+            route.errorBody,
             409,
             "in_progress",
             "a request with this X-Idempotency-Key is still being processed",
@@ -347,7 +391,8 @@ export function createReceiver(options: ReceiverOptions): Receiver {
           );
         case "mismatch":
           stats.keyReused++;
-          return errorResponse(
+          return refuse(
+            route.errorBody,
             422,
             "idempotency_key_reused",
             "this X-Idempotency-Key was already used with a different body",
@@ -406,9 +451,15 @@ export function createReceiver(options: ReceiverOptions): Receiver {
           stats.sinkFailures++;
           onError(error);
           await release(tenant, owner, requestKey, claimedKeys);
-          return errorResponse(503, "unavailable", "the events could not be stored; retry", {
-            "retry-after": "1",
-          });
+          return refuse(
+            route.errorBody,
+            503,
+            "unavailable",
+            "the events could not be stored; retry",
+            {
+              "retry-after": "1",
+            },
+          );
         }
       }
       try {
@@ -438,9 +489,15 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     } catch (error) {
       onError(error);
       await release(tenant, owner, requestKey, claimedKeys);
-      return errorResponse(503, "unavailable", "the request could not be processed; retry", {
-        "retry-after": "1",
-      });
+      return refuse(
+        route.errorBody,
+        503,
+        "unavailable",
+        "the request could not be processed; retry",
+        {
+          "retry-after": "1",
+        },
+      );
     }
   }
 

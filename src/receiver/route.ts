@@ -1,4 +1,4 @@
-import type { JsonObject } from "../event.ts";
+import type { JsonObject, JsonValue } from "../event.ts";
 
 /** Facts about the request that are not in it. */
 export interface RouteContext {
@@ -36,6 +36,13 @@ export interface DecodedBatch {
   readonly tenant: string;
   /** Request-level idempotency key (`X-Idempotency-Key`, body `idempotencyKey`), if any. */
   readonly requestKey?: string;
+  /**
+   * What a repeat of `requestKey` must match to count as the same request;
+   * a repeat that does not gets 422. Omitted: the body's SHA-256. A constant
+   * makes every repeat within the TTL a duplicate, whatever its body (what
+   * SaaSquatch does).
+   */
+  readonly requestFingerprint?: string;
   /** Events in body order. */
   readonly records: readonly DecodedRecord[];
 }
@@ -69,6 +76,19 @@ export interface Route {
    * type with 415 before reading the body; when omitted, `decode` checks it.
    */
   readonly contentTypes?: readonly string[];
+  /**
+   * Largest request body this route takes (after decompression too), bytes;
+   * larger → 413. Omitted: the receiver's `maxBodyBytes`.
+   */
+  readonly maxBodyBytes?: number;
+  /**
+   * The body of the receiver's own refusals (404, 405, 400/415 content type,
+   * 413, 429, 409/422 on request keys, 503) in the emulated service's shape;
+   * the receiver adds the status and headers (`Allow`, `Retry-After`).
+   * Omitted: `{"error":"<code>","detail":"<text>"}`. A 404 (no route
+   * matched) uses it when every route of the receiver has the same one.
+   */
+  errorBody?(status: number, message: string): JsonValue;
   /**
    * Authenticates and decodes. Returns a `Response` to answer at once (401 bad
    * credentials, 400 malformed, 204 empty collection…).

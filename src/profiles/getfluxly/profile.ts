@@ -6,8 +6,20 @@
  */
 import { JSON_ARRAY_FRAMING } from "../../kit/chunk.ts";
 import { EventValidationError } from "../../errors/event_validation_error.ts";
-import { checkEncodedSize, type IdemtrackEvent, type JsonObject } from "../../event.ts";
-import { STRICT_KEY_POLICY, validateIdempotencyKey } from "../../idempotency_key.ts";
+import {
+  checkEncodedSize,
+  createEvent,
+  type IdemtrackEvent,
+  type JsonObject,
+} from "../../event.ts";
+import { DeliveryError } from "../../errors/delivery_error.ts";
+import {
+  generateIdempotencyKey,
+  STRICT_KEY_POLICY,
+  validateIdempotencyKey,
+} from "../../idempotency_key.ts";
+import { type Clock, systemClock } from "../../ports/clock.ts";
+import { backoffDelayMs } from "../../kit/retry.ts";
 import type {
   BatchOutcome,
   EncodedBytes,
@@ -18,7 +30,7 @@ import type {
   RecordOutcome,
 } from "../../ports/profile.ts";
 import type { RateLimit } from "../../kit/token_bucket.ts";
-import type { TransportResponse } from "../../ports/transport.ts";
+import type { TransportRequest, TransportResponse } from "../../ports/transport.ts";
 import {
   classifyResponse,
   outcomeOf,
@@ -43,16 +55,56 @@ export interface GetfluxlyProfileOptions {
   baseUrl?: string;
   /** Client-side send-rate limit (GetFluxly's tiers count events, not requests). @default {undefined} */
   rateLimit?: RateLimit;
+  /**
+   * Most events per request: the seed client sends at most `flush_at` (20 by
+   * default) per request; the API takes up to 100.
+   * @default {20}
+   */
+  maxBatchEvents?: number;
 }
 
 /** Defaults of {@linkcode GetfluxlyProfileOptions}. */
-export const DEFAULT_GETFLUXLY_PROFILE_OPTIONS: Readonly<{ baseUrl: string }> = Object.freeze({
+export const DEFAULT_GETFLUXLY_PROFILE_OPTIONS: Readonly<
+  { baseUrl: string; maxBatchEvents: number }
+> = Object.freeze({
   baseUrl: "https://api.getfluxly.com",
+  maxBatchEvents: 20,
 });
 
 /**
- * Batch limits: 100 events and 256 KB per request; 32 KB per event (the
- * single-event endpoint's cap, applied to batch members too).
+ * The seed's Ruby client defaults (`GetFluxly::Client#initialize`:
+ * `flush_at: 20, flush_interval: 5.0, max_retries: 2, timeout: 5.0,
+ * max_queue_size: 1000`) as `Client` options: spread them into the options
+ * of a `Client` with this profile to behave as the seed client does.
+ *
+ * @example Usage
+ * ```ts
+ * import { GETFLUXLY_SEED_CLIENT_OPTIONS, getfluxlyProfile } from "./profile.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const options = { ...GETFLUXLY_SEED_CLIENT_OPTIONS, profile: getfluxlyProfile({ token: "gflux_secret_x" }) };
+ * assert.equal(options.maxRetries, 2);
+ * assert.equal(options.profile.limits.maxBatchEvents, options.flushAt);
+ * ```
+ */
+export const GETFLUXLY_SEED_CLIENT_OPTIONS: Readonly<{
+  flushAt: number;
+  flushIntervalMs: number;
+  maxRetries: number;
+  timeoutMs: number;
+  maxQueueSize: number;
+}> = Object.freeze({
+  flushAt: 20,
+  flushIntervalMs: 5_000,
+  maxRetries: 2,
+  timeoutMs: 5_000,
+  maxQueueSize: 1_000,
+});
+
+/**
+ * The API's batch limits: 100 events and 256 KB per request; 32 KB per event
+ * (the single-event endpoint's cap, applied to batch members too). A
+ * profile sends at most its `maxBatchEvents` (20 by default) per request.
  */
 export const GETFLUXLY_LIMITS: ProfileLimits = Object.freeze({
   maxBatchBytes: 256 * 1024,
@@ -117,9 +169,27 @@ function invalid(field: string, rule: string, problem: string, allowed: string):
  * ```
  */
 export function getfluxlyProfile(options: GetfluxlyProfileOptions): Profile<EncodedBytes> {
-  const { token, baseUrl = DEFAULT_GETFLUXLY_PROFILE_OPTIONS.baseUrl, rateLimit } = options;
+  const {
+    token,
+    baseUrl = DEFAULT_GETFLUXLY_PROFILE_OPTIONS.baseUrl,
+    rateLimit,
+    maxBatchEvents = DEFAULT_GETFLUXLY_PROFILE_OPTIONS.maxBatchEvents,
+  } = options;
   requireString("GetFluxly", "token", token, true);
   const origin = trimBaseUrl("GetFluxly", baseUrl);
+  if (
+    !Number.isInteger(maxBatchEvents) || maxBatchEvents < 1 ||
+    maxBatchEvents > GETFLUXLY_LIMITS.maxBatchEvents
+  ) {
+    throw new RangeError(
+      `Cannot create GetFluxly profile as 'maxBatchEvents' must be an integer from 1 to ${GETFLUXLY_LIMITS.maxBatchEvents}: current value is ${maxBatchEvents}`,
+    );
+  }
+  const limits: ProfileLimits = Object.freeze({
+    ...GETFLUXLY_LIMITS,
+    maxBatchEvents,
+    maxItemsPerGroup: maxBatchEvents,
+  });
   const publishable = token.startsWith("gflux_pub_");
 
   function encodeAlias(event: IdemtrackEvent): JsonObject {
@@ -180,7 +250,7 @@ export function getfluxlyProfile(options: GetfluxlyProfileOptions): Profile<Enco
 
   return {
     name: "getfluxly",
-    limits: GETFLUXLY_LIMITS,
+    limits,
     framing: JSON_ARRAY_FRAMING,
     keyPolicy: STRICT_KEY_POLICY,
     ...(rateLimit === undefined ? {} : { rateLimit }),
@@ -258,4 +328,168 @@ export function getfluxlyProfile(options: GetfluxlyProfileOptions): Profile<Enco
       return { kind: "each", outcomes };
     },
   };
+}
+
+/** Who is merged into whom (the seed's `alias(user_id:, anonymous_id:, previous_id:, request_id:)`). */
+export interface GetfluxlyAliasInput {
+  /** The user the other id is merged into. */
+  userId: string;
+  /** The anonymous id to merge (this or `previousId` is required). */
+  anonymousId?: string;
+  /** The previous user id to merge. */
+  previousId?: string;
+  /** Echoed back by GetFluxly in the answer. */
+  requestId?: string;
+  /** The call's `X-Idempotency-Key`, kept across its retries. @default {a new UUID v4} */
+  idempotencyKey?: string;
+}
+
+/** The alias data GetFluxly answers with (`{"alias":{user_id, anonymous_id, merged_at}}`). */
+export type GetfluxlyAliasData = JsonObject;
+
+/** Options of {@linkcode getfluxlyAlias}: the profile's, plus the call's retry settings. */
+export interface GetfluxlyAliasOptions extends GetfluxlyProfileOptions {
+  /** Retries after a retryable answer or no answer. @default {2} (the seed's `max_retries`) */
+  maxRetries?: number;
+  /** Per-attempt timeout, milliseconds. @default {5000} (the seed's `timeout`) */
+  timeoutMs?: number;
+  /** Sends the request. @default {globalThis.fetch} */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
+  /** Timers for the waits between attempts. @default {systemClock} */
+  clock?: Clock;
+  /** Random source of the backoff jitter. @default {Math.random} */
+  random?: () => number;
+}
+
+/** Defaults of {@linkcode GetfluxlyAliasOptions} beyond the profile's. */
+export const DEFAULT_GETFLUXLY_ALIAS_OPTIONS: Readonly<{
+  maxRetries: number;
+  timeoutMs: number;
+  clock: Clock;
+  random: () => number;
+}> = Object.freeze({
+  maxRetries: GETFLUXLY_SEED_CLIENT_OPTIONS.maxRetries,
+  timeoutMs: GETFLUXLY_SEED_CLIENT_OPTIONS.timeoutMs,
+  clock: systemClock,
+  random: Math.random,
+});
+
+async function send(
+  fetchImpl: NonNullable<GetfluxlyAliasOptions["fetch"]>,
+  request: TransportRequest,
+): Promise<TransportResponse> {
+  const response = await fetchImpl(request.url, {
+    method: request.method,
+    headers: request.headers,
+    body: request.body as Uint8Array<ArrayBuffer>,
+    ...(request.signal && { signal: request.signal }),
+  });
+  return { status: response.status, headers: response.headers, body: await response.text() };
+}
+
+/**
+ * Merges `anonymousId` (or `previousId`) into `userId` now and resolves with
+ * the alias data of GetFluxly's answer, as the seed client's `alias` does
+ * (the `Client`'s `alias()` queues the same call instead, and delivers it
+ * exactly once). The request is the profile's, under one
+ * `X-Idempotency-Key` for all its attempts; a retryable answer (408, 425,
+ * 429 with `Retry-After`, 5xx, or an answer without alias data) or no
+ * answer is retried up to `maxRetries` times with jittered backoff.
+ *
+ * @throws {EventValidationError} for a bad input or a publishable key (before any request).
+ * @throws {DeliveryError} when GetFluxly refused the alias, or the retries ran out.
+ *
+ * @example Usage
+ * ```ts
+ * import { getfluxlyAlias } from "./profile.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const alias = await getfluxlyAlias({
+ *   token: "gflux_secret_example",
+ *   fetch: () =>
+ *     Promise.resolve(Response.json({
+ *       alias: { user_id: "u1", anonymous_id: "a1", merged_at: "2026-11-25T08:00:00Z" },
+ *     })),
+ * }, { userId: "u1", anonymousId: "a1" });
+ * assert.equal(alias.user_id, "u1");
+ * ```
+ */
+export async function getfluxlyAlias(
+  options: GetfluxlyAliasOptions,
+  input: GetfluxlyAliasInput,
+): Promise<GetfluxlyAliasData> {
+  const {
+    maxRetries = DEFAULT_GETFLUXLY_ALIAS_OPTIONS.maxRetries,
+    timeoutMs = DEFAULT_GETFLUXLY_ALIAS_OPTIONS.timeoutMs,
+    fetch: fetchImpl = globalThis.fetch,
+    clock = DEFAULT_GETFLUXLY_ALIAS_OPTIONS.clock,
+    random = DEFAULT_GETFLUXLY_ALIAS_OPTIONS.random,
+    ...profileOptions
+  } = options;
+  if (!Number.isInteger(maxRetries) || maxRetries < 0) {
+    throw new RangeError(
+      `Cannot alias as 'maxRetries' must be a non-negative integer: current value is ${maxRetries}`,
+    );
+  }
+  if (!(timeoutMs > 0)) {
+    throw new RangeError(
+      `Cannot alias as 'timeoutMs' must be a positive number: current value is ${timeoutMs}`,
+    );
+  }
+  const profile = getfluxlyProfile(profileOptions);
+  const event = createEvent({
+    type: "alias",
+    name: "$alias",
+    userId: input.userId,
+    ...(input.anonymousId !== undefined && { anonymousId: input.anonymousId }),
+    ...(input.previousId !== undefined && { previousId: input.previousId }),
+    ...(input.requestId !== undefined && { context: { requestId: input.requestId } }),
+  }, { keyPolicy: profile.keyPolicy });
+  const encoded = profile.encode(event);
+  const key = input.idempotencyKey ?? generateIdempotencyKey();
+  const record = { id: "alias", key, queuedAt: 0, ...encoded };
+  let lastReason = "no attempt";
+  let lastCode: number | string = "network";
+  for (let attempt = 0; attempt <= maxRetries; attempt++) {
+    const batch = {
+      id: key,
+      stream: `${GETFLUXLY_ALIAS_STREAM_PREFIX}${key}`,
+      records: [record],
+      attempt,
+    };
+    const prepared = await profile.buildRequest(batch, clock.now());
+    let retryAfterMs: number | undefined;
+    try {
+      const response = await send(fetchImpl, {
+        ...prepared,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const outcome = profile.readResponse(response, batch);
+      const result = outcome.kind === "all" ? outcome.outcome : undefined;
+      if (result?.status === "delivered" || result?.status === "duplicate") {
+        return parseJsonObject(response.body)!.alias as GetfluxlyAliasData;
+      }
+      if (result?.status === "failed" || result === undefined) {
+        const reason = result?.reason ?? `HTTP ${response.status}`;
+        throw new DeliveryError(key, [key], result?.code ?? response.status, reason);
+      }
+      lastReason = result.reason;
+      lastCode = result.code;
+      retryAfterMs = result.retryAfterMs;
+    } catch (error) {
+      if (error instanceof DeliveryError) throw error;
+      lastReason = error instanceof Error ? error.message : String(error);
+      lastCode = (error as Error)?.name === "TimeoutError" ? "timeout" : "network";
+    }
+    if (attempt < maxRetries) {
+      const wait = retryAfterMs ?? backoffDelayMs(attempt, { random });
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, wait));
+    }
+  }
+  throw new DeliveryError(
+    key,
+    [key],
+    lastCode,
+    `gave up after ${maxRetries} retries: ${lastReason}`,
+  );
 }

@@ -13,7 +13,12 @@ import {
   type JsonObject,
   type JsonValue,
 } from "../../event.ts";
-import { STRICT_KEY_POLICY, validateIdempotencyKey } from "../../idempotency_key.ts";
+import {
+  isValidIdempotencyKey,
+  LENIENT_KEY_POLICY,
+  STRICT_KEY_POLICY,
+  validateIdempotencyKey,
+} from "../../idempotency_key.ts";
 import type {
   EncodedBytes,
   OutgoingBatch,
@@ -35,7 +40,7 @@ import {
   trimBaseUrl,
 } from "../_common.ts";
 
-const { positiveInteger } = optionChecks("create SaaSquatch profile");
+const { oneOf, positiveInteger } = optionChecks("create SaaSquatch profile");
 
 /** Options of {@linkcode saasquatchProfile}. Give exactly one of `apiKey` and `jwt`. */
 export interface SaasquatchProfileOptions {
@@ -53,7 +58,28 @@ export interface SaasquatchProfileOptions {
   jwtHeader?: "x-saasquatch-user-token" | "bearer";
   /** API origin. @default {"https://app.referralsaasquatch.com"} */
   baseUrl?: string;
-  /** Most events per request (no documented cap). @default {100} */
+  /**
+   * Which key a call carries as its `idempotencyKey` (SaaSquatch's key
+   * belongs to the logged call and covers its events):
+   * - `"event"`: each event is its own call, keyed by the event's
+   *   idempotency key (the caller's, or a generated UUID), so the same
+   *   tracked event is logged once however often and from wherever it is
+   *   sent (a repeat gets 409, counted delivered);
+   * - `"batch"`: up to `maxBatchEvents` events of a user per call, keyed by
+   *   the batch id, which covers only resends of that batch.
+   * @default {"event"}
+   */
+  callKey?: "event" | "batch";
+  /**
+   * A caller's key that SaaSquatch would refuse (not 8–64 of
+   * `A-Z a-z 0-9 . _ -`): `"refuse"` it at `track()` (EventValidationError),
+   * or `"ignore"` it and log the call without idempotency, as SaaSquatch's
+   * Segment integration does with such `messageId`s. With `"ignore"` the key
+   * still de-duplicates on this side (queue, storage).
+   * @default {"refuse"}
+   */
+  invalidKeys?: "refuse" | "ignore";
+  /** Most events per request with `callKey: "batch"` (no documented cap). @default {100} */
   maxBatchEvents?: number;
   /** Largest request body in bytes (no documented cap). @default {512000} */
   maxBatchBytes?: number;
@@ -65,11 +91,15 @@ export interface SaasquatchProfileOptions {
 export const DEFAULT_SAASQUATCH_PROFILE_OPTIONS: Readonly<{
   baseUrl: string;
   jwtHeader: "x-saasquatch-user-token";
+  callKey: "event" | "batch";
+  invalidKeys: "refuse" | "ignore";
   maxBatchEvents: number;
   maxBatchBytes: number;
 }> = Object.freeze({
   baseUrl: "https://app.referralsaasquatch.com",
   jwtHeader: "x-saasquatch-user-token" as const,
+  callKey: "event" as "event" | "batch",
+  invalidKeys: "refuse" as "refuse" | "ignore",
   maxBatchEvents: 100,
   maxBatchBytes: 512_000,
 });
@@ -81,7 +111,8 @@ export const SAASQUATCH_MAX_ID_LENGTH = 255;
 
 const ENVELOPE_EMPTY = '{"userId":"","accountId":"","idempotencyKey":"","events":[]}';
 // Ids are at most 255 characters, each at most 6 bytes once JSON-escaped
-// (`\u001f`); the request key at most 64: so this bounds every envelope.
+// (`\u001f`); the request key at most 64 (a key longer or otherwise invalid
+// is left out): so this bounds every envelope.
 const ENVELOPE_MAX_BYTES = ENVELOPE_EMPTY.length + 2 * SAASQUATCH_MAX_ID_LENGTH * 6 +
   STRICT_KEY_POLICY.maxLength;
 
@@ -154,8 +185,12 @@ function idsOf(stream: string): { accountId: string; userId: string } {
  * A profile for SaaSquatch user events.
  *
  * Every request carries one user's events (the stream is accountId + userId)
- * and one `idempotencyKey`: the batch id, which the client keeps across
- * retries and restarts, so a resend is answered 409 and counted delivered.
+ * and one `idempotencyKey`. By default (`callKey: "event"`) a request is one
+ * event and its key is the event's idempotency key: the caller's key
+ * becomes the logged call's key, so the same tracked event sent twice (a
+ * retry, a restart, another process) is answered 409 and counted delivered.
+ * With `callKey: "batch"` a request holds up to `maxBatchEvents` events
+ * under the batch id, which the client keeps across retries and restarts.
  * The account is `event.context.accountId`, or the userId when absent (the
  * usual B2C setup, where each user is their own account).
  *
@@ -174,15 +209,17 @@ function idsOf(stream: string): { accountId: string; userId: string } {
  * const encoded = profile.encode(event);
  * assert.equal(encoded.stream, "u1/u1");
  * const request = await profile.buildRequest({
- *   id: "f650f058-192c-4e52-b72d-9634116f59eb",
+ *   id: "batch-0001",
  *   stream: encoded.stream,
- *   records: [{ id: "1", key: event.idempotencyKey, queuedAt: 0, ...encoded }],
+ *   records: [{ id: "1", key: "f650f058-192c-4e52-b72d-9634116f59eb", queuedAt: 0, ...encoded }],
  *   attempt: 0,
  * }, Date.now());
  * assert.equal(
  *   request.url,
  *   "https://app.referralsaasquatch.com/api/v1/test_abc/open/account/u1/user/u1/events",
  * );
+ * const body = JSON.parse(new TextDecoder().decode(request.body));
+ * assert.equal(body.idempotencyKey, "f650f058-192c-4e52-b72d-9634116f59eb");
  * ```
  */
 export function saasquatchProfile(options: SaasquatchProfileOptions): Profile<EncodedBytes> {
@@ -191,6 +228,8 @@ export function saasquatchProfile(options: SaasquatchProfileOptions): Profile<En
     apiKey,
     jwt,
     jwtHeader = DEFAULT_SAASQUATCH_PROFILE_OPTIONS.jwtHeader,
+    callKey = DEFAULT_SAASQUATCH_PROFILE_OPTIONS.callKey,
+    invalidKeys = DEFAULT_SAASQUATCH_PROFILE_OPTIONS.invalidKeys,
     baseUrl = DEFAULT_SAASQUATCH_PROFILE_OPTIONS.baseUrl,
     maxBatchEvents = DEFAULT_SAASQUATCH_PROFILE_OPTIONS.maxBatchEvents,
     maxBatchBytes = DEFAULT_SAASQUATCH_PROFILE_OPTIONS.maxBatchBytes,
@@ -215,6 +254,8 @@ export function saasquatchProfile(options: SaasquatchProfileOptions): Profile<En
     : jwtHeader === "bearer"
     ? { Authorization: `Bearer ${requireString("SaaSquatch", "jwt", jwt, true)}` }
     : { "X-SaaSquatch-User-Token": requireString("SaaSquatch", "jwt", jwt, true) };
+  oneOf("callKey", callKey, ["event", "batch"]);
+  oneOf("invalidKeys", invalidKeys, ["refuse", "ignore"]);
   const origin = trimBaseUrl("SaaSquatch", baseUrl);
   positiveInteger("maxBatchEvents", maxBatchEvents);
   positiveInteger("maxBatchBytes", maxBatchBytes);
@@ -223,19 +264,28 @@ export function saasquatchProfile(options: SaasquatchProfileOptions): Profile<En
       `Cannot create SaaSquatch profile as 'maxBatchBytes' must be more than the ${ENVELOPE_MAX_BYTES}-byte envelope: current value is ${maxBatchBytes}`,
     );
   }
+  const eventsPerCall = callKey === "event" ? 1 : maxBatchEvents;
   const limits: ProfileLimits = Object.freeze({
     maxBatchBytes,
-    maxBatchEvents,
-    maxItemsPerGroup: maxBatchEvents,
+    maxBatchEvents: eventsPerCall,
+    maxItemsPerGroup: eventsPerCall,
     maxEventBytes: maxBatchBytes - ENVELOPE_MAX_BYTES,
   });
+  /** The call's key, or undefined when an invalid one is to be left out. */
+  const callKeyOf = (batch: OutgoingBatch): string | undefined => {
+    const key = callKey === "event" ? batch.records[0]!.key : batch.id;
+    if (invalidKeys === "ignore" && !isValidIdempotencyKey(key, STRICT_KEY_POLICY)) {
+      return undefined;
+    }
+    return validateIdempotencyKey(key, STRICT_KEY_POLICY);
+  };
   const tenantPath = `${origin}/api/v1/${encodeURIComponent(tenantAlias)}/open`;
 
   return {
     name: "saasquatch",
     limits,
     framing: SAASQUATCH_FRAMING,
-    keyPolicy: STRICT_KEY_POLICY,
+    keyPolicy: invalidKeys === "ignore" ? LENIENT_KEY_POLICY : STRICT_KEY_POLICY,
     ...(rateLimit === undefined ? {} : { rateLimit }),
 
     encode(event: IdemtrackEvent) {
@@ -270,11 +320,11 @@ export function saasquatchProfile(options: SaasquatchProfileOptions): Profile<En
     },
 
     buildRequest(batch: OutgoingBatch): PreparedRequest {
-      const key = validateIdempotencyKey(batch.id, STRICT_KEY_POLICY);
+      const key = callKeyOf(batch);
       const { accountId, userId } = idsOf(batch.stream);
       const prefix = `{"userId":${JSON.stringify(userId)},"accountId":${
         JSON.stringify(accountId)
-      },"idempotencyKey":${JSON.stringify(key)},"events":[`;
+      },${key === undefined ? "" : `"idempotencyKey":${JSON.stringify(key)},`}"events":[`;
       return {
         method: "POST",
         url: `${tenantPath}/account/${encodeURIComponent(accountId)}/user/${

@@ -12,6 +12,7 @@ import type {
   Route,
   RouteContext,
 } from "../../receiver/route.ts";
+import { optionChecks } from "../../_util/checks.ts";
 import { timingSafeEqual } from "../../_util/timing_safe_equal.ts";
 import { utf8ByteLength } from "../../_util/utf8.ts";
 import { SAASQUATCH_MAX_FIELD_BYTES } from "./profile.ts";
@@ -26,9 +27,43 @@ export interface SaasquatchRouteOptions {
    * @default {() => false}
    */
   verifyJwt?: (jwt: string, tenantAlias: string) => boolean;
+  /**
+   * An `idempotencyKey` that breaks SaaSquatch's rules (8–64 of
+   * `A-Z a-z 0-9 . _ -`): `"refuse"` the call (400
+   * `INVALID_IDEMPOTENCY_KEY`), or `"ignore"` the key and log the events
+   * without idempotency, as SaaSquatch does for its Segment integration.
+   * @default {"refuse"}
+   */
+  invalidKeys?: "refuse" | "ignore";
 }
 
-/** SaaSquatch's standard error body. */
+/** Defaults of {@linkcode SaasquatchRouteOptions}. */
+export const DEFAULT_SAASQUATCH_ROUTE_OPTIONS: Readonly<{
+  verifyJwt: (jwt: string, tenantAlias: string) => boolean;
+  invalidKeys: "refuse" | "ignore";
+}> = Object.freeze({
+  verifyJwt: () => false,
+  invalidKeys: "refuse",
+});
+
+/** `apiErrorCode`s of the receiver's own refusals. */
+const API_ERROR_CODES: Readonly<Record<number, string>> = Object.freeze({
+  400: "INVALID_REQUEST",
+  401: "UNAUTHORIZED",
+  404: "NOT_FOUND",
+  405: "METHOD_NOT_ALLOWED",
+  409: "CONFLICT",
+  413: "PAYLOAD_TOO_LARGE",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+  429: "RATE_LIMIT_EXCEEDED",
+  503: "SERVICE_UNAVAILABLE",
+});
+
+/** SaaSquatch's standard error body, `{statusCode, message, apiErrorCode}`. */
+function apiErrorBody(status: number, message: string): JsonValue {
+  return { statusCode: status, message, apiErrorCode: API_ERROR_CODES[status] ?? "ERROR" };
+}
+
 function apiError(status: number, message: string, apiErrorCode: string): Response {
   return jsonResponse(status, { statusCode: status, message, apiErrorCode });
 }
@@ -81,7 +116,10 @@ function fieldProblem(value: JsonValue, path: string, insideArray: boolean): str
  * A route that answers like SaaSquatch's
  * `POST /api/v1/:tenant/open/account/:accountId/user/:userId/events`: Basic
  * auth with the tenant's API key (or a JWT), body checks, 200 with a
- * `UserEventResult`, and 409 for a repeated `idempotencyKey`.
+ * `UserEventResult`, and 409 for any repeat of an `idempotencyKey` within
+ * the receiver's key TTL (24 h by default), whatever the repeat's body, as
+ * SaaSquatch documents. The receiver's own refusals use SaaSquatch's error
+ * body.
  *
  * @example Usage
  * ```ts
@@ -103,11 +141,20 @@ function fieldProblem(value: JsonValue, path: string, insideArray: boolean): str
  * ```
  */
 export function saasquatchRoute(options: SaasquatchRouteOptions): Route {
-  const { apiKeys, verifyJwt = () => false } = options;
+  const {
+    apiKeys,
+    verifyJwt = DEFAULT_SAASQUATCH_ROUTE_OPTIONS.verifyJwt,
+    invalidKeys = DEFAULT_SAASQUATCH_ROUTE_OPTIONS.invalidKeys,
+  } = options;
+  optionChecks("create the SaaSquatch route").oneOf("invalidKeys", invalidKeys, [
+    "refuse",
+    "ignore",
+  ]);
   return {
     name: "saasquatch",
     method: "POST",
     path: "/api/v1/:tenant/open/account/:accountId/user/:userId/events",
+    errorBody: apiErrorBody,
 
     decode(request: Request, body: Uint8Array, context: RouteContext) {
       const tenant = context.params.tenant ?? "";
@@ -126,13 +173,16 @@ export function saasquatchRoute(options: SaasquatchRouteOptions): Route {
       if (json.userId !== userId || json.accountId !== accountId) {
         return apiError(400, "userId and accountId must match the path", "INVALID_REQUEST");
       }
-      const key = json.idempotencyKey;
+      let key = json.idempotencyKey;
       if (key !== undefined && key !== null && !isValidIdempotencyKey(key, STRICT_KEY_POLICY)) {
-        return apiError(
-          400,
-          "idempotencyKey must be 8-64 characters of A-Z a-z 0-9 . _ -",
-          "INVALID_IDEMPOTENCY_KEY",
-        );
+        if (invalidKeys === "ignore") key = undefined;
+        else {
+          return apiError(
+            400,
+            "idempotencyKey must be 8-64 characters of A-Z a-z 0-9 . _ -",
+            "INVALID_IDEMPOTENCY_KEY",
+          );
+        }
       }
       const events = json.events;
       if (!Array.isArray(events) || events.length === 0) {
@@ -150,8 +200,9 @@ export function saasquatchRoute(options: SaasquatchRouteOptions): Route {
         if (typeof item.dateTriggered === "number") event.dateTriggered = item.dateTriggered;
         records.push({ event });
       }
+      // Any repeat of the key is a conflict, whatever its body: one fingerprint for all.
       const batch: DecodedBatch = typeof key === "string"
-        ? { tenant, requestKey: key, records }
+        ? { tenant, requestKey: key, requestFingerprint: "saasquatch", records }
         : { tenant, records };
       return batch;
     },

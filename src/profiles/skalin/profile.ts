@@ -96,13 +96,17 @@ export function skalinId(text: string): string {
  * `identify` events become `identities`, `track` events `features` (named by
  * the event name; properties are not sent: Skalin has no field for them).
  * The `identity` is `{email, id}`: `id` is the userId, `email` comes from
- * `context.email` (or an `email` property). `eventId` is the first 16 hex
- * characters of the SHA-256 of the event's key, so a resend replaces rather
- * than duplicates (Skalin keeps the last copy). `visitId` is
- * `context.visitId` (16 letters or digits) or, when absent, derived from
- * `context.sessionId` or else from the user and the UTC day: one visit per
- * user per day. `customerId`, `localtime`, `url` and `cip` come from the
- * context. Skalin's 100 requests/s (burst 500) limit is on by default.
+ * `context.email` (or an `email` property). `eventId`, Skalin's
+ * de-duplication id, is the event's idempotency key as given when it is 16
+ * letters or digits (what Skalin takes), else the first 16 hex characters of
+ * its SHA-256; either way a resend carries the same `eventId` and replaces
+ * rather than duplicates (Skalin keeps the last copy). `visitId` is
+ * `context.visitId` (16 letters or digits), else derived from
+ * `context.sessionId`, else left out: Skalin then gives all the events of
+ * the request one generated visit. `customerId`, `localtime`, `url` and
+ * `cip` come from the context. Requests carry `Cache-Control: no-cache`, as
+ * Skalin's example does. Skalin's 100 requests/s (burst 500) limit is on by
+ * default.
  *
  * @example Usage
  * ```ts
@@ -186,18 +190,16 @@ export function skalinProfile(options: SkalinProfileOptions): Profile<EncodedByt
         );
       }
       const session = contextString(context, "sessionId");
-      const visitId = givenVisit ?? skalinId(
-        session !== undefined
-          ? `session|${session}`
-          : `day|${event.userId ?? email}|${skalinTimestamp(event.timestamp).slice(0, 10)}`,
-      );
+      const visitId = givenVisit ??
+        (session === undefined ? undefined : skalinId(`session|${session}`));
       const group = event.type === "identify" ? "identities" : "features";
-      const item: JsonObject = { eventId: skalinId(event.idempotencyKey) };
+      const key = event.idempotencyKey;
+      const item: JsonObject = { eventId: ID_16.test(key) ? key : skalinId(key) };
       if (group === "features") item.name = event.name;
       item.identity = identity;
       const customerId = contextString(context, "customerId");
       if (customerId !== undefined) item.customerId = customerId;
-      item.visitId = visitId;
+      if (visitId !== undefined) item.visitId = visitId;
       item.ts = skalinTimestamp(event.timestamp);
       for (const field of ["localtime", "url", "cip"]) {
         const value = contextString(context, field);
@@ -236,7 +238,12 @@ export function skalinProfile(options: SkalinProfileOptions): Profile<EncodedByt
         body.set(part, offset);
         offset += part.byteLength;
       }
-      return { method: "POST", url, headers: { "Content-Type": "application/json" }, body };
+      return {
+        method: "POST",
+        url,
+        headers: { "Cache-Control": "no-cache", "Content-Type": "application/json" },
+        body,
+      };
     },
 
     readResponse(response: TransportResponse) {

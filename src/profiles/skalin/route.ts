@@ -30,6 +30,11 @@ export interface SkalinRouteOptions {
 }
 
 const ID_16 = /^[A-Za-z0-9]{16}$/;
+
+/** A random 16-character id (lowercase hex), as Skalin generates for a missing one. */
+function randomId16(): string {
+  return crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+}
 const TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/;
 
 function itemProblem(item: JsonValue, group: string): string | undefined {
@@ -59,8 +64,13 @@ function itemProblem(item: JsonValue, group: string): string | undefined {
 /**
  * A route that answers like Skalin's `POST /hit/bulk?rec=1&client_id=…`:
  * `client_id` is the credential, at most 100 items per array (400 beyond),
- * `eventId` de-duplicates (a repeat counts as accepted), 200 on success and
- * 429 with `Retry-After` past 100 requests/s (burst 500) per client IP.
+ * 200 on success and 429 with `Retry-After` past 100 requests/s (burst 500)
+ * per client IP. An item without `eventId` gets a generated one, and items
+ * without `visitId` share one generated for the request, as Skalin does.
+ * Skalin keeps the *last* copy of a repeated `eventId`, so every copy is
+ * accepted and handed to the sink in arrival order (no receiver-side
+ * de-duplication, which keeps the first): a sink that upserts by `eventId`
+ * keeps what Skalin keeps.
  *
  * @example Usage
  * ```ts
@@ -97,6 +107,7 @@ export function skalinRoute(options: SkalinRouteOptions): Route {
       const json = parseBody(body);
       if (!isObject(json)) return jsonResponse(400, { error: "body must be a JSON object" });
       const records: DecodedRecord[] = [];
+      let requestVisitId: string | undefined;
       for (const group of SKALIN_GROUPS) {
         const items = json[group] ?? [];
         if (!Array.isArray(items)) return jsonResponse(400, { error: `${group} must be an array` });
@@ -111,9 +122,9 @@ export function skalinRoute(options: SkalinRouteOptions): Route {
           if (problem !== undefined) {
             records.push({ event, rejected: { code: "invalid_item", reason: problem } });
           } else {
-            records.push(
-              typeof event.eventId === "string" ? { key: event.eventId, event } : { event },
-            );
+            event.eventId ??= randomId16();
+            event.visitId ??= requestVisitId ??= randomId16();
+            records.push({ event });
           }
         }
       }

@@ -11,7 +11,7 @@ export interface SuprsendFailedRecord {
   code: number | string;
 }
 
-/** The SuprSend SDK's `BulkResponse`, for code written against it. */
+/** The SuprSend SDK's `BulkResponse`, with its field names, for code written against it. */
 export interface SuprsendBulkResponse {
   /** `success`: all delivered; `fail`: none; `partial`: some. */
   status: "success" | "partial" | "fail";
@@ -21,8 +21,9 @@ export interface SuprsendBulkResponse {
   success: number;
   /** Records failed. */
   failure: number;
-  /** The failed records, with why. */
-  failedRecords: SuprsendFailedRecord[];
+  /** The failed records, with why (the SDK's name, `failed_records`). */
+  // deno-lint-ignore camelcase
+  failed_records: SuprsendFailedRecord[];
 }
 
 /**
@@ -41,7 +42,7 @@ export interface SuprsendBulkResponse {
  *   { record: { event: "b" }, outcome: { status: "failed", reason: "bad", code: 400 } },
  * ]);
  * assert.equal(response.status, "partial");
- * assert.deepEqual(response.failedRecords, [{ record: { event: "b" }, error: "bad", code: 400 }]);
+ * assert.deepEqual(response.failed_records, [{ record: { event: "b" }, error: "bad", code: 400 }]);
  * ```
  */
 export function toSuprsendBulkResponse(
@@ -57,5 +58,5 @@ export function toSuprsendBulkResponse(
   const failure = failedRecords.length;
   const success = total - failure;
   const status = failure === 0 ? "success" : success === 0 ? "fail" : "partial";
-  return { status, total, success, failure, failedRecords };
+  return { status, total, success, failure, failed_records: failedRecords };
 }

@@ -1,9 +1,11 @@
 /**
- * SuprSend events through the HMAC-signed bulk API (`/v2/bulk/event/`, or the
- * legacy `/event/`).
+ * SuprSend events through the HMAC-signed event API: `/event/` as the
+ * official Node SDK (`@suprsend/node-sdk` 1.15.1) posts single and bulk
+ * calls, or `/v2/bulk/event/` as the Python SDK does.
  *
  * @module
  */
+import { optionChecks } from "../../_util/checks.ts";
 import { type Framing, jsonArrayFraming } from "../../kit/chunk.ts";
 import { EventValidationError } from "../../errors/event_validation_error.ts";
 import { checkEncodedSize, type IdemtrackEvent, type JsonObject } from "../../event.ts";
@@ -31,6 +33,7 @@ import {
 import { encodeBase64 } from "../../_util/base64.ts";
 import { md5Hex, sha256Hex } from "../../../wasm/hash.ts";
 import { encodeJson, joinBody, parseJsonObject, requireString, trimBaseUrl } from "../_common.ts";
+import { nonPublicUrlReason } from "./_public_url.ts";
 
 /** Options of {@linkcode suprsendProfile}. */
 export interface SuprsendProfileOptions {
@@ -41,23 +44,30 @@ export interface SuprsendProfileOptions {
   /** API origin. @default {"https://hub.suprsend.com"} */
   baseUrl?: string;
   /**
-   * `"v2"`: `POST /v2/bulk/event/` with per-record results (current SDKs);
-   * `"legacy"`: `POST /event/` with an array body, any 2xx = all delivered.
-   * @default {"v2"}
+   * `"event"`: `POST /event/` with an array body, any 2xx = all delivered, as
+   * the official Node SDK (1.15.1) sends both single and bulk calls (`"legacy"`
+   * is the same); `"v2"`: `POST /v2/bulk/event/` with per-record results, as
+   * the Python SDK sends bulk calls.
+   * @default {"event"}
    */
-  variant?: "v2" | "legacy";
+  variant?: "event" | "v2" | "legacy";
   /** Client-side send-rate limit (none is documented). @default {undefined} */
   rateLimit?: RateLimit;
 }
 
 /** Defaults of {@linkcode SuprsendProfileOptions}. */
-export const DEFAULT_SUPRSEND_PROFILE_OPTIONS: Readonly<{ baseUrl: string; variant: "v2" }> = Object
-  .freeze({
-    baseUrl: "https://hub.suprsend.com",
-    variant: "v2" as const,
-  });
+export const DEFAULT_SUPRSEND_PROFILE_OPTIONS: Readonly<
+  { baseUrl: string; variant: "event" | "v2" | "legacy" }
+> = Object.freeze({
+  baseUrl: "https://hub.suprsend.com",
+  variant: "event" as "event" | "v2" | "legacy",
+});
 
-/** SuprSend SDK limits: 100 events and 800 KB per bulk call, 100 KB per event. */
+/**
+ * SuprSend limits: 100 events and 800 KB per call (the SDKs'
+ * `MAX_EVENTS_IN_BULK_API` and `BODY_MAX_APPARENT_SIZE_IN_BYTES`), 100 KB per
+ * event (the seed: "event API size can't be > 100 KB").
+ */
 export const SUPRSEND_LIMITS: ProfileLimits = Object.freeze({
   maxBatchBytes: 800 * 1024,
   maxBatchEvents: 100,
@@ -148,7 +158,7 @@ export async function signSuprsend(key: CryptoKey, stringToSign: string): Promis
  *   records: [{ id: "1", key: event.idempotencyKey, queuedAt: 0, ...encoded }],
  *   attempt: 0,
  * }, Date.UTC(2026, 10, 25, 8));
- * assert.equal(request.url, "https://hub.suprsend.com/v2/bulk/event/");
+ * assert.equal(request.url, "https://hub.suprsend.com/event/");
  * assert.equal(request.headers.Date, "Wed, 25 Nov 2026 08:00:00 GMT");
  * assert.match(request.headers.Authorization!, /^ws_key_0123456789abcdef:[A-Za-z0-9+/]{43}=$/);
  * ```
@@ -163,16 +173,9 @@ export function suprsendProfile(options: SuprsendProfileOptions): Profile<Encode
   } = options;
   requireString("SuprSend", "workspaceKey", workspaceKey, true);
   requireString("SuprSend", "workspaceSecret", workspaceSecret, true);
-  if (variant !== "v2" && variant !== "legacy") {
-    throw new TypeError(
-      `Cannot create SuprSend profile as 'variant' must be "v2" or "legacy": current value is ${
-        JSON.stringify(variant)
-      }`,
-    );
-  }
-  const url = `${trimBaseUrl("SuprSend", baseUrl)}${
-    variant === "v2" ? "/v2/bulk/event/" : "/event/"
-  }`;
+  optionChecks("create SuprSend profile").oneOf("variant", variant, ["event", "v2", "legacy"]);
+  const perRecord = variant === "v2";
+  const url = `${trimBaseUrl("SuprSend", baseUrl)}${perRecord ? "/v2/bulk/event/" : "/event/"}`;
   const requestUri = new URL(url).pathname + new URL(url).search;
   let hmacKey: Promise<CryptoKey> | undefined;
   const sign = async (text: string): Promise<string> =>
@@ -204,6 +207,19 @@ export function suprsendProfile(options: SuprsendProfileOptions): Profile<Encode
       }
       const properties: JsonObject = { ...event.properties };
       if (event.attachments !== undefined) {
+        event.attachments.forEach((attachment, index) => {
+          if (attachment.ignoreIfError === true) return;
+          const reason = nonPublicUrlReason(attachment.url);
+          if (reason !== undefined) {
+            // SuprSend would fail the event (404, no workflow): refuse it before it is queued.
+            throw new EventValidationError(
+              `attachments[${index}].url`,
+              "public",
+              reason,
+              "a publicly accessible http(s) URL",
+            );
+          }
+        });
         properties.$attachments = event.attachments.map((attachment) => ({
           filename: attachment.filename ?? null,
           contentType: null,
@@ -253,7 +269,7 @@ export function suprsendProfile(options: SuprsendProfileOptions): Profile<Encode
         ? error.message
         : undefined;
       const ok = response.status >= 200 && response.status < 300;
-      if (!ok || variant === "legacy" || !Array.isArray(json?.records)) {
+      if (!ok || !perRecord || !Array.isArray(json?.records)) {
         return classifyResponse(response, Date.now(), {
           table: SUPRSEND_STATUS_TABLE,
           reason: reasonOf(message, response.status, response.body),
