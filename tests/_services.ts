@@ -69,7 +69,7 @@ async function services(...args: string[]): Promise<void> {
   }
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
@@ -90,7 +90,7 @@ export async function startServer(service: Service): Promise<PrivateServer> {
   // PostgreSQL runs as its own user when the tests run as root: it must reach the folder.
   await Deno.chmod(parent, 0o755);
   const dir = `${parent}/server`;
-  const port = String(await freePort());
+  const port = String(freePort());
   const url = service === "redis"
     ? `redis://127.0.0.1:${port}`
     : `postgres://postgres@127.0.0.1:${port}/postgres`;

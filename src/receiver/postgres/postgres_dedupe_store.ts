@@ -1,0 +1,288 @@
+import type { Options, Sql } from "postgres";
+import type {
+  DedupeCommit,
+  DedupeRelease,
+  DedupeStore,
+  DedupeTiming,
+  EventClaim,
+  RequestClaim,
+} from "../dedupe_store.ts";
+import type { RecordResult } from "../route.ts";
+import { connectPostgres, keyColumn, quotedTable } from "./_sql.ts";
+
+/** Options of {@linkcode PostgresDedupeStore}. */
+export interface PostgresDedupeStoreOptions {
+  /** Table of keys (`table` or `schema.table`). @default {"idemtrack_dedupe_keys"} */
+  table?: string;
+  /** Creates the table when missing. @default {true} */
+  createTable?: boolean;
+}
+
+/** Defaults of {@linkcode PostgresDedupeStoreOptions}. */
+export const DEFAULT_POSTGRES_DEDUPE_STORE_OPTIONS: Required<PostgresDedupeStoreOptions> = Object
+  .freeze({ table: "idemtrack_dedupe_keys", createTable: true });
+
+// Expired keys are deleted in small steps, once every this many commits.
+const SWEEP_EVERY = 64;
+const SWEEP_ROWS = 1_000;
+
+interface Queries {
+  claimRequest: string;
+  claimEvents: string;
+  commitEvents: string;
+  commitRequest: string;
+  release: string;
+  sweep: string;
+}
+
+function queriesFor(table: string): Queries {
+  // A row is free when its expiry (the receiver's clock, epoch ms) has passed: a claim takes it
+  // over with ON CONFLICT … DO UPDATE … WHERE expired, which also waits for a concurrent claim
+  // of the same key to commit or roll back, so two claims never both win.
+  const takeOver = `on conflict (tenant, kind, key) do update
+      set owner = excluded.owner, done = false, expires_at = excluded.expires_at,
+          fingerprint = excluded.fingerprint, results = null
+      where cur.expires_at <= $5`;
+  return {
+    claimRequest: `with won as (
+        insert into ${table} as cur (tenant, kind, key, owner, done, expires_at, fingerprint)
+        values ($1, 'r', $2, $3, false, $4, $6) ${takeOver}
+        returning key)
+      select (select count(*) from won)::int as won, cur.done, cur.expires_at, cur.fingerprint,
+        cur.results::text as results
+      from (select 1) as one
+      left join ${table} as cur on cur.tenant = $1 and cur.kind = 'r' and cur.key = $2`,
+    // The final select reads the rows as they were before this statement: a key neither won
+    // nor visible was claimed by a transaction that committed meanwhile (in progress).
+    claimEvents: `with won as (
+        insert into ${table} as cur (tenant, kind, key, owner, done, expires_at, fingerprint)
+        select $1, 'e', k, $3, false, $4, null from unnest($2::text[]) as k ${takeOver}
+        returning key)
+      select k.key, won.key is not null as won, cur.done, cur.owner, cur.expires_at
+      from unnest($2::text[]) with ordinality as k(key, n)
+      left join won on won.key = k.key
+      left join ${table} as cur on cur.tenant = $1 and cur.kind = 'e' and cur.key = k.key
+      order by k.n`,
+    commitEvents: `insert into ${table} as cur (tenant, kind, key, owner, done, expires_at)
+      select $1, 'e', k, $2, true, $3 from unnest($4::text[]) as k
+      on conflict (tenant, kind, key) do update
+      set owner = excluded.owner, done = true, expires_at = excluded.expires_at`,
+    commitRequest: `insert into ${table} as cur
+        (tenant, kind, key, owner, done, expires_at, fingerprint, results)
+      values ($1, 'r', $2, $3, true, $4, $5, $6::text::json)
+      on conflict (tenant, kind, key) do update
+      set owner = excluded.owner, done = true, expires_at = excluded.expires_at,
+          fingerprint = excluded.fingerprint, results = excluded.results`,
+    release: `delete from ${table}
+      where tenant = $1 and owner = $2 and not done
+        and ((kind = 'e' and key = any($3::text[])) or (kind = 'r' and key = $4))`,
+    sweep: `delete from ${table} where ctid = any(array(
+        select ctid from ${table} where expires_at <= $1 limit ${SWEEP_ROWS}))`,
+  };
+}
+
+/**
+ * Dedupe store on PostgreSQL, for deployments that run PostgreSQL and no
+ * Redis: request and event keys in one table, each claim one statement
+ * (`INSERT … ON CONFLICT DO UPDATE … WHERE expired`), so claims are atomic
+ * across receivers, leases and TTLs follow the receiver's clock as in the
+ * memory store, and expired keys are deleted as commits go by. With
+ * {@linkcode PostgresSink} beside it, the event table's own unique index
+ * makes each event stored exactly once in the same transaction as its write;
+ * this store adds request keys (409 with the original answer) and `in_progress`.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { PostgresDedupeStore, PostgresSink } from "./mod.ts";
+ * import { createReceiver } from "../mod.ts";
+ *
+ * const url = "postgres://idemtrack@127.0.0.1:5432/events";
+ * const receiver = createReceiver({
+ *   store: await PostgresDedupeStore.connect(url),
+ *   sink: await PostgresSink.connect(url),
+ * });
+ * Deno.serve(receiver);
+ * ```
+ */
+export class PostgresDedupeStore implements DedupeStore {
+  readonly #sql: Sql;
+  readonly #ownsSql: boolean;
+  readonly #table: string;
+  readonly #queries: Queries;
+  #ready: Promise<void> | undefined;
+  #commits = 0;
+
+  /** Works through a pool; {@linkcode PostgresDedupeStore.close} ends it only when `ownsSql`. */
+  constructor(sql: Sql, options: PostgresDedupeStoreOptions = {}, ownsSql = false) {
+    const {
+      table = DEFAULT_POSTGRES_DEDUPE_STORE_OPTIONS.table,
+      createTable = DEFAULT_POSTGRES_DEDUPE_STORE_OPTIONS.createTable,
+    } = options;
+    this.#table = quotedTable(table, "table", "create PostgreSQL dedupe store");
+    this.#queries = queriesFor(this.#table);
+    this.#sql = sql;
+    this.#ownsSql = ownsSql;
+    this.#ready = createTable ? undefined : Promise.resolve();
+  }
+
+  /** Connects to `url` (`postgres://user:password@host:port/database`) and checks it answers. */
+  static async connect(
+    url: string,
+    options: PostgresDedupeStoreOptions = {},
+    clientOptions: Options<Record<string, never>> = {},
+  ): Promise<PostgresDedupeStore> {
+    const store = new PostgresDedupeStore(
+      await connectPostgres(url, clientOptions, "PostgreSQL dedupe store"),
+      options,
+      true,
+    );
+    try {
+      await store.#createTable();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+
+  #createTable(): Promise<void> {
+    this.#ready ??= (async () => {
+      const name = this.#table.replaceAll('"', "").replace(/^.*\./, "");
+      await this.#sql.unsafe(`create table if not exists ${this.#table} (
+        tenant text not null,
+        kind "char" not null,
+        key text not null,
+        owner text not null,
+        done boolean not null,
+        expires_at bigint not null,
+        fingerprint text,
+        results json,
+        primary key (tenant, kind, key)
+      )`);
+      await this.#sql.unsafe(
+        `create index if not exists "${name}_expires_at" on ${this.#table} (expires_at)`,
+      );
+    })().catch((error) => {
+      this.#ready = undefined;
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  async claimRequest(
+    tenant: string,
+    key: string,
+    fingerprint: string,
+    owner: string,
+    timing: DedupeTiming,
+  ): Promise<RequestClaim> {
+    await this.#createTable();
+    const [row] = await this.#sql.unsafe(this.#queries.claimRequest, [
+      keyColumn(tenant),
+      keyColumn(key),
+      owner,
+      timing.now + timing.leaseMs,
+      timing.now,
+      fingerprint,
+    ]);
+    if (row!.won === 1) return { state: "claimed", owner };
+    // Not visible: claimed by a statement that committed after this one started.
+    if (row!.done === null) return { state: "in_progress", retryAfterMs: timing.leaseMs };
+    if (row!.fingerprint !== fingerprint) return { state: "mismatch" };
+    if (row!.done) {
+      return {
+        state: "completed",
+        results: JSON.parse(String(row!.results ?? "[]")) as RecordResult[],
+      };
+    }
+    return { state: "in_progress", retryAfterMs: Number(row!.expires_at) - timing.now };
+  }
+
+  async claimEvents(
+    tenant: string,
+    keys: readonly string[],
+    owner: string,
+    timing: DedupeTiming,
+  ): Promise<EventClaim[]> {
+    if (keys.length === 0) return [];
+    await this.#createTable();
+    const claims: EventClaim[] = new Array(keys.length);
+    const unique = new Map<string, number>();
+    keys.forEach((key, index) => {
+      const column = keyColumn(key);
+      if (unique.has(column)) claims[index] = "duplicate";
+      else unique.set(column, index);
+    });
+    const rows = await this.#sql.unsafe(this.#queries.claimEvents, [
+      keyColumn(tenant),
+      [...unique.keys()] as never,
+      owner,
+      timing.now + timing.leaseMs,
+      timing.now,
+    ]);
+    for (const row of rows) {
+      const index = unique.get(String(row.key))!;
+      if (row.won) claims[index] = "claimed";
+      else if (row.done === null) claims[index] = "in_progress";
+      else claims[index] = row.done || row.owner === owner ? "duplicate" : "in_progress";
+    }
+    return claims;
+  }
+
+  async commit(tenant: string, commit: DedupeCommit, timing: DedupeTiming): Promise<void> {
+    await this.#createTable();
+    const { owner, request, eventKeys } = commit;
+    const expiresAt = timing.now + timing.ttlMs;
+    const keys = [...new Set(eventKeys.map(keyColumn))];
+    await this.#sql.begin(async (sql) => {
+      if (keys.length > 0) {
+        await sql.unsafe(this.#queries.commitEvents, [
+          keyColumn(tenant),
+          owner,
+          expiresAt,
+          keys as never,
+        ]);
+      }
+      if (request !== undefined) {
+        await sql.unsafe(this.#queries.commitRequest, [
+          keyColumn(tenant),
+          keyColumn(request.key),
+          owner,
+          expiresAt,
+          request.fingerprint,
+          JSON.stringify(request.results),
+        ]);
+      }
+    });
+    if (++this.#commits % SWEEP_EVERY === 0) {
+      await this.#sql.unsafe(this.#queries.sweep, [timing.now]);
+    }
+  }
+
+  async release(tenant: string, release: DedupeRelease): Promise<void> {
+    const { owner, requestKey, eventKeys } = release;
+    if (requestKey === undefined && eventKeys.length === 0) return;
+    await this.#createTable();
+    await this.#sql.unsafe(this.#queries.release, [
+      keyColumn(tenant),
+      owner,
+      eventKeys.map(keyColumn) as never,
+      requestKey === undefined ? null : keyColumn(requestKey),
+    ]);
+  }
+
+  /** Answers whether the server is reachable (for readiness checks). */
+  async ping(): Promise<boolean> {
+    try {
+      await this.#sql`select 1`;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Ends the pool if this store opened it. */
+  async close(): Promise<void> {
+    if (this.#ownsSql) await this.#sql.end({ timeout: 5 });
+  }
+}

@@ -1,0 +1,191 @@
+import type { Options, Sql } from "postgres";
+import { optionChecks } from "../../_util/checks.ts";
+import type { AcceptedEvent, Sink } from "../sink.ts";
+import { connectPostgres, keyColumn, quotedTable } from "./_sql.ts";
+
+/** Options of {@linkcode PostgresSink}. */
+export interface PostgresSinkOptions {
+  /** Table of accepted events (`table` or `schema.table`). @default {"idemtrack_events"} */
+  table?: string;
+  /** Creates the table and its unique index when missing. @default {true} */
+  createTable?: boolean;
+  /** Most rows in one INSERT; a larger write is several INSERTs in one transaction. @default {10000} */
+  maxRowsPerInsert?: number;
+}
+
+/** Defaults of {@linkcode PostgresSinkOptions}. */
+export const DEFAULT_POSTGRES_SINK_OPTIONS: Required<PostgresSinkOptions> = Object.freeze({
+  table: "idemtrack_events",
+  createTable: true,
+  maxRowsPerInsert: 10_000,
+});
+
+const { positiveInteger } = optionChecks("create PostgreSQL sink");
+
+// Length-prefixed tenant, so "a:b" + "c" never equals "a" + "b:c".
+function tenantKey(tenant: string, key: string): string {
+  return `${tenant.length}:${tenant}${key}`;
+}
+
+/**
+ * A sink that inserts accepted events into a PostgreSQL table, exactly once:
+ * a unique index on `(tenant, key)` and `INSERT … ON CONFLICT DO NOTHING`
+ * make the insert itself the claim of each event key, in the same
+ * transaction as the write. An event whose key is already in the table is
+ * not written again, whatever happened before — a receiver killed between
+ * its dedupe store's claim and commit, an answer lost after the commit, a
+ * Redis that forgot its keys — and the receiver answers it `duplicate`
+ * ({@linkcode PostgresSink.writeOnce}). Each request's events are one
+ * multi-row insert (`unnest` of five arrays: five parameters whatever the
+ * count).
+ *
+ * Table: `id bigint identity, tenant text, route text, key text (null when
+ * the event had none), received_at timestamptz, event json` (`json` keeps
+ * every string the receiver accepted, lone surrogates included). Keys are
+ * stored as written (tenants too), except those with lone surrogates or U+0000 (hex with a
+ * U+FFFF marker) and those over 256 characters (their SHA-256).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { PostgresSink } from "./postgres_sink.ts";
+ * import { RedisDedupeStore } from "../redis_dedupe_store.ts";
+ * import { createReceiver } from "../mod.ts";
+ *
+ * const receiver = createReceiver({
+ *   store: await RedisDedupeStore.connect("redis://127.0.0.1:6379"),
+ *   sink: await PostgresSink.connect("postgres://idemtrack@127.0.0.1:5432/events"),
+ * });
+ * Deno.serve(receiver);
+ * ```
+ */
+export class PostgresSink implements Sink {
+  readonly #sql: Sql;
+  readonly #ownsSql: boolean;
+  readonly #table: string;
+  readonly #maxRows: number;
+  readonly #insert: string;
+  #ready: Promise<void> | undefined;
+
+  /** Writes through a pool; {@linkcode PostgresSink.close} ends it only when `ownsSql`. */
+  constructor(sql: Sql, options: PostgresSinkOptions = {}, ownsSql = false) {
+    const {
+      table = DEFAULT_POSTGRES_SINK_OPTIONS.table,
+      createTable = DEFAULT_POSTGRES_SINK_OPTIONS.createTable,
+      maxRowsPerInsert = DEFAULT_POSTGRES_SINK_OPTIONS.maxRowsPerInsert,
+    } = options;
+    this.#table = quotedTable(table, "table", "create PostgreSQL sink");
+    this.#maxRows = positiveInteger("maxRowsPerInsert", maxRowsPerInsert);
+    this.#sql = sql;
+    this.#ownsSql = ownsSql;
+    this.#insert = `insert into ${this.#table} (tenant, route, key, received_at, event)
+      select t, r, k, to_timestamp(m / 1000.0), e::json
+      from unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[]) as u(t, r, k, m, e)
+      on conflict (tenant, key) do nothing
+      returning tenant, key`;
+    this.#ready = createTable ? undefined : Promise.resolve();
+  }
+
+  /** Connects to `url` (`postgres://user:password@host:port/database`) and checks it answers. */
+  static async connect(
+    url: string,
+    options: PostgresSinkOptions = {},
+    clientOptions: Options<Record<string, never>> = {},
+  ): Promise<PostgresSink> {
+    const sink = new PostgresSink(
+      await connectPostgres(url, clientOptions, "PostgreSQL sink"),
+      options,
+      true,
+    );
+    try {
+      await sink.#createTable();
+    } catch (error) {
+      await sink.close();
+      throw error;
+    }
+    return sink;
+  }
+
+  /** The quoted table name, for queries over what the sink wrote. */
+  get table(): string {
+    return this.#table;
+  }
+
+  #createTable(): Promise<void> {
+    // Retried after a failure (the server may come back), shared while it runs.
+    this.#ready ??= (async () => {
+      const name = this.#table.replaceAll('"', "").replace(/^.*\./, "");
+      await this.#sql.unsafe(`create table if not exists ${this.#table} (
+        id bigint generated always as identity primary key,
+        tenant text not null,
+        route text not null,
+        key text,
+        received_at timestamptz not null,
+        event json not null
+      )`);
+      await this.#sql.unsafe(
+        `create unique index if not exists "${name}_tenant_key" on ${this.#table} (tenant, key)`,
+      );
+    })().catch((error) => {
+      this.#ready = undefined;
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  /** Stores the events (those whose key is already in the table are skipped). */
+  async write(events: readonly AcceptedEvent[]): Promise<void> {
+    await this.writeOnce(events);
+  }
+
+  /**
+   * Stores the events whose key is not in the table yet, all in one
+   * transaction, and answers for each whether it was stored (`false`: its key
+   * was stored before). Events without a key are always stored.
+   */
+  async writeOnce(events: readonly AcceptedEvent[]): Promise<boolean[]> {
+    if (events.length === 0) return [];
+    await this.#createTable();
+    const keys = events.map((accepted) =>
+      accepted.key === undefined ? null : keyColumn(accepted.key)
+    );
+    const tenants = events.map((accepted) => keyColumn(accepted.tenant));
+    const inserted = new Set<string>();
+    const insert = async (sql: Sql, from: number, to: number) => {
+      const rows = await sql.unsafe(this.#insert, [
+        tenants.slice(from, to),
+        events.slice(from, to).map((accepted) => accepted.route),
+        keys.slice(from, to),
+        events.slice(from, to).map((accepted) => accepted.receivedAt),
+        events.slice(from, to).map((accepted) => JSON.stringify(accepted.event)),
+      ] as never[]);
+      for (const row of rows) {
+        if (row.key !== null) inserted.add(tenantKey(String(row.tenant), String(row.key)));
+      }
+    };
+    if (events.length <= this.#maxRows) await insert(this.#sql, 0, events.length);
+    else {
+      await this.#sql.begin(async (transaction) => {
+        for (let from = 0; from < events.length; from += this.#maxRows) {
+          await insert(transaction as unknown as Sql, from, from + this.#maxRows);
+        }
+      });
+    }
+    // Of several events with one key in a write, the first is the one stored.
+    return keys.map((key, i) => key === null || inserted.delete(tenantKey(tenants[i]!, key)));
+  }
+
+  /** Answers whether the server is reachable (for readiness checks). */
+  async ping(): Promise<boolean> {
+    try {
+      await this.#sql`select 1`;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Ends the pool if this sink opened it (waiting up to 5 s for queries in flight). */
+  async close(): Promise<void> {
+    if (this.#ownsSql) await this.#sql.end({ timeout: 5 });
+  }
+}
