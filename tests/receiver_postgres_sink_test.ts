@@ -115,6 +115,31 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "events keep every string the receiver accepted (lone surrogates, U+0000) and their receipt time to the millisecond",
+  ignore,
+  fn: () =>
+    withTable(async (table, sql) => {
+      const sink = await PostgresSink.connect(url!, { table });
+      try {
+        const strange = { ...accepted("t", "s-1", 1), event: { s: "a\ud800b\u0000c\\ud800" } };
+        const plain = { ...accepted("t", "s-2", 2), receivedAt: 1_790_000_000_123 };
+        assert.deepEqual(await sink.writeOnce([strange, plain]), [true, true]);
+        const rows = await sql.unsafe(
+          `select key, event::text as event, (extract(epoch from received_at) * 1000)::bigint as ms
+           from ${table} order by key`,
+        );
+        assert.deepEqual(JSON.parse(rows[0]!.event), strange.event);
+        assert.equal(Number(rows[0]!.ms), strange.receivedAt);
+        assert.deepEqual(JSON.parse(rows[1]!.event), plain.event);
+        assert.equal(Number(rows[1]!.ms), 1_790_000_000_123);
+      } finally {
+        await sink.close();
+      }
+    }),
+});
+
+Deno.test({
   name: "a write larger than maxRowsPerInsert is several inserts in one transaction",
   ignore,
   fn: () =>

@@ -42,10 +42,13 @@ export const REDIS_DEDUPE_CLIENT_OPTIONS: Readonly<RedisOptions> = Object.freeze
   connectTimeout: 5_000,
 });
 
-// Event keys hold "c<expiresAt>:<owner>" while claimed and "d<expiresAt>:" once committed;
-// request keys are hashes {s: c|d, x: expiresAt, o: owner, f: fingerprint, r: results JSON}.
-// Expiry is decided by the receiver's clock (ARGV now), as in the memory store; Redis' own
-// PX expiry only collects the garbage.
+// An event key holds "<lease expiry>:<owner>" from its claim on; a request's commit writes
+// one marker "owner → expiry" instead of rewriting each of its event keys, so an event costs
+// one SET NX to claim and nothing to commit. A key is seen (duplicate) while its owner's marker
+// is alive, in progress while its lease is, free after both. Request keys are hashes
+// {s: c|d, x: expiry, o: owner, f: fingerprint, r: results JSON}. Expiry follows the
+// receiver's clock (ARGV now), as in the memory store; Redis' own PX expiry only collects the
+// garbage (event keys live for lease + TTL, past any marker of theirs).
 const CLAIM = `
 local now = tonumber(ARGV[1])
 local owner = ARGV[4]
@@ -63,35 +66,38 @@ if ARGV[6] == '1' then
   redis.call('HSET', key, 's', 'c', 'x', ARGV[2], 'o', owner, 'f', ARGV[5])
   redis.call('PEXPIRE', key, ARGV[3])
 end
-local claim = 'c' .. ARGV[2] .. ':' .. owner
+local claim = ARGV[2] .. ':' .. owner
 local states = {}
 for i = first, #KEYS do
   local key = KEYS[i]
-  local v = redis.call('GET', key)
   local state = 0
-  if v then
-    local colon = string.find(v, ':', 2, true)
-    if tonumber(string.sub(v, 2, colon - 1)) > now then
-      if string.sub(v, 1, 1) == 'd' or string.sub(v, colon + 1) == owner then state = 1 else state = 2 end
+  if not redis.call('SET', key, claim, 'NX', 'PX', ARGV[7]) then
+    local v = redis.call('GET', key)
+    local colon = string.find(v, ':', 1, true)
+    local holder = string.sub(v, colon + 1)
+    local seen = redis.call('GET', ARGV[8] .. holder)
+    if seen and tonumber(seen) > now then
+      state = 1
+    elseif tonumber(string.sub(v, 1, colon - 1)) > now then
+      if holder == owner then state = 1 else state = 2 end
+    else
+      redis.call('SET', key, claim, 'PX', ARGV[7])
     end
   end
-  if state == 0 then redis.call('SET', key, claim, 'PX', ARGV[3]) end
   states[#states + 1] = state
 end
 return {'claimed', states}
 `;
 
 const COMMIT = `
-local n = #KEYS
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if ARGV[3] == '1' then
-  n = n - 1
-  local key = KEYS[#KEYS]
+  local key = KEYS[2]
   redis.call('DEL', key)
-  redis.call('HSET', key, 's', 'd', 'x', ARGV[4], 'f', ARGV[5], 'r', ARGV[6])
+  redis.call('HSET', key, 's', 'd', 'x', ARGV[1], 'f', ARGV[4], 'r', ARGV[5])
   redis.call('PEXPIRE', key, ARGV[2])
 end
-for i = 1, n do redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2]) end
-return n
+return 1
 `;
 
 const RELEASE = `
@@ -102,12 +108,12 @@ if ARGV[2] == '1' then
   local v = redis.call('HMGET', key, 's', 'o')
   if v[1] == 'c' and v[2] == ARGV[1] then redis.call('DEL', key) end
 end
-for i = 1, n do
+-- Committed claims stay: only an owner without a marker gives its event keys back.
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local mine = ':' .. ARGV[1]
+for i = 2, n do
   local v = redis.call('GET', KEYS[i])
-  if v and string.sub(v, 1, 1) == 'c' then
-    local colon = string.find(v, ':', 2, true)
-    if string.sub(v, colon + 1) == ARGV[1] then redis.call('DEL', KEYS[i]) end
-  end
+  if v and string.sub(v, -#mine) == mine then redis.call('DEL', KEYS[i]) end
 end
 return n
 `;
@@ -131,8 +137,8 @@ async function sha1Hex(text: string): Promise<string> {
  * request key and all its event keys in one. Keys are scoped per tenant and
  * kept apart exactly as the memory store keeps them (lone surrogates too);
  * expiry follows the receiver's clock, and Redis drops expired keys by itself.
- * A tenant's keys share one hash slot (`{tenant}`), so the scripts also run
- * on a cluster.
+ * A tenant's keys share one hash slot (`{tenant}`). Committing a request
+ * writes one key whatever its event count.
  *
  * @example Usage
  * ```ts ignore
@@ -240,6 +246,8 @@ export class RedisDedupeStore implements DedupeStore {
       owner,
       request?.fingerprint ?? "",
       request === undefined ? "0" : "1",
+      timing.leaseMs + timing.ttlMs,
+      `${base}o`,
     ]) as [string, unknown?];
     const [state, detail] = answer;
     switch (state) {
@@ -287,27 +295,26 @@ export class RedisDedupeStore implements DedupeStore {
   }
 
   async commit(tenant: string, commit: DedupeCommit, timing: DedupeTiming): Promise<void> {
-    const { request, eventKeys } = commit;
+    const { owner, request } = commit;
     const base = this.#tenantPrefix(tenant);
-    const keys = eventKeys.map((key) => `${base}e${keyText(key)}`);
-    const expiresAt = timing.now + timing.ttlMs;
-    const args: (string | number)[] = [`d${expiresAt}:`, timing.ttlMs];
+    const keys = [`${base}o${owner}`];
+    const args: (string | number)[] = [timing.now + timing.ttlMs, timing.ttlMs];
     if (request === undefined) args.push("0");
     else {
       keys.push(`${base}r${keyText(request.key)}`);
-      args.push("1", expiresAt, request.fingerprint, JSON.stringify(request.results));
+      args.push("1", request.fingerprint, JSON.stringify(request.results));
     }
-    if (keys.length > 0) await this.#run(this.#commit, keys, args);
+    await this.#run(this.#commit, keys, args);
   }
 
   async release(tenant: string, release: DedupeRelease): Promise<void> {
     const { owner, requestKey, eventKeys } = release;
+    if (requestKey === undefined && eventKeys.length === 0) return;
     const base = this.#tenantPrefix(tenant);
-    const keys = eventKeys.map((key) => `${base}e${keyText(key)}`);
+    const keys = [`${base}o${owner}`];
+    for (const key of eventKeys) keys.push(`${base}e${keyText(key)}`);
     if (requestKey !== undefined) keys.push(`${base}r${keyText(requestKey)}`);
-    if (keys.length > 0) {
-      await this.#run(this.#release, keys, [owner, requestKey === undefined ? "0" : "1"]);
-    }
+    await this.#run(this.#release, keys, [owner, requestKey === undefined ? "0" : "1"]);
   }
 
   /** Answers whether the server is reachable (for readiness checks). */
