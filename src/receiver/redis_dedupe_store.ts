@@ -28,13 +28,33 @@ export const DEFAULT_REDIS_DEDUPE_STORE_OPTIONS: Required<RedisDedupeStoreOption
   .freeze({ prefix: "idemtrack:dedupe:" });
 
 /**
+ * Settings of the `ioredis` client that {@linkcode RedisDedupeStore.connect}
+ * opens: these, and any other `ioredis` option (`username`, `password`, `db`,
+ * `tls`…).
+ */
+export interface RedisClientOptions {
+  /** Queue commands while disconnected instead of failing them. @default {false} */
+  enableOfflineQueue?: boolean;
+  /** Send again, after a reconnection, commands whose answer was lost. @default {false} */
+  autoResendUnfulfilledCommands?: boolean;
+  /** Attempts per command across reconnections. @default {0} */
+  maxRetriesPerRequest?: number | null;
+  /** Longest wait for one command's answer, ms. @default {5000} */
+  commandTimeout?: number;
+  /** Longest wait for a connection, ms. @default {5000} */
+  connectTimeout?: number;
+  /** Other `ioredis` options. */
+  [option: string]: unknown;
+}
+
+/**
  * Client settings of {@linkcode RedisDedupeStore.connect}: a command fails at
  * once while the server is away (the receiver answers 503 and the client
  * retries) instead of waiting in a queue, and a command whose answer was lost
  * is never sent twice (a claim sent again would find its own claim and call
  * the event a duplicate).
  */
-export const REDIS_DEDUPE_CLIENT_OPTIONS: Readonly<RedisOptions> = Object.freeze({
+export const DEFAULT_REDIS_CLIENT_OPTIONS: Readonly<RedisClientOptions> = Object.freeze({
   enableOfflineQueue: false,
   autoResendUnfulfilledCommands: false,
   maxRetriesPerRequest: 0,
@@ -159,7 +179,7 @@ export class RedisDedupeStore implements DedupeStore {
   readonly #release: Script = { source: RELEASE };
 
   /**
-   * Wraps a client (give it {@linkcode REDIS_DEDUPE_CLIENT_OPTIONS});
+   * Wraps a client (give it {@linkcode DEFAULT_REDIS_CLIENT_OPTIONS});
    * {@linkcode RedisDedupeStore.close} closes it only when `ownsClient`.
    */
   constructor(client: Redis, options: RedisDedupeStoreOptions = {}, ownsClient = false) {
@@ -182,7 +202,7 @@ export class RedisDedupeStore implements DedupeStore {
   static async connect(
     url: string,
     options: RedisDedupeStoreOptions = {},
-    clientOptions: RedisOptions = {},
+    clientOptions: RedisClientOptions = {},
   ): Promise<RedisDedupeStore> {
     if (!/^rediss?:\/\//.test(url)) {
       throw new TypeError(
@@ -190,10 +210,10 @@ export class RedisDedupeStore implements DedupeStore {
       );
     }
     const client = new Redis(url, {
-      ...REDIS_DEDUPE_CLIENT_OPTIONS,
+      ...DEFAULT_REDIS_CLIENT_OPTIONS,
       ...clientOptions,
       lazyConnect: true,
-    });
+    } as RedisOptions);
     // Failures reach the callers as rejected commands; the client reconnects by itself.
     client.on("error", () => {});
     try {

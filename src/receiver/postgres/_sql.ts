@@ -7,12 +7,13 @@ import { keyText } from "../_key_text.ts";
  * query within seconds (the receiver answers 503 and the client retries)
  * instead of holding requests for the default 30 s.
  */
-export const POSTGRES_CLIENT_OPTIONS: Readonly<Options<Record<string, never>>> = Object.freeze({
-  max: 10,
-  connect_timeout: 5,
-  idle_timeout: 60,
-  onnotice: () => {},
-});
+export const DEFAULT_POSTGRES_CLIENT_OPTIONS: Readonly<Options<Record<string, never>>> = Object
+  .freeze({
+    max: 10,
+    connect_timeout: 5,
+    idle_timeout: 60,
+    onnotice: () => {},
+  });
 
 /** Opens a pool and checks that the server answers, so a wrong URL fails at once. */
 export async function connectPostgres(
@@ -23,7 +24,7 @@ export async function connectPostgres(
   if (!/^postgres(ql)?:\/\//.test(url)) {
     throw new TypeError(`Cannot connect ${what} as 'url' must start with postgres://`);
   }
-  const sql = postgres(url, { ...POSTGRES_CLIENT_OPTIONS, ...options });
+  const sql = postgres(url, { ...DEFAULT_POSTGRES_CLIENT_OPTIONS, ...options });
   try {
     await sql`select 1`;
   } catch (error) {

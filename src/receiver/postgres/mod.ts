@@ -7,6 +7,14 @@
  *
  * @module
  */
-export * from "./postgres_sink.ts";
-export * from "./postgres_dedupe_store.ts";
-export { POSTGRES_CLIENT_OPTIONS } from "./_sql.ts";
+export {
+  DEFAULT_POSTGRES_SINK_OPTIONS,
+  PostgresSink,
+  type PostgresSinkOptions,
+} from "./postgres_sink.ts";
+export {
+  DEFAULT_POSTGRES_DEDUPE_STORE_OPTIONS,
+  PostgresDedupeStore,
+  type PostgresDedupeStoreOptions,
+} from "./postgres_dedupe_store.ts";
+export { DEFAULT_POSTGRES_CLIENT_OPTIONS } from "./_sql.ts";
