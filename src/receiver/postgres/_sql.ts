@@ -57,3 +57,63 @@ export function keyColumn(key: string): string {
   // keyText never starts a value with two U+FFFF, so hashed keys meet no other key.
   return text.length <= MAX_KEY_CHARS ? text : `\uffff\uffff${sha256Hex(text)}`;
 }
+
+/**
+ * The pool and the table a sink or store keeps in it: creates the table when
+ * asked (once; again after a failure, as the server may be back), answers
+ * readiness checks, and ends the pool if it owns it.
+ */
+export class PostgresTable {
+  readonly sql: Sql;
+  readonly #ownsSql: boolean;
+  readonly #ddl: readonly string[];
+  #ready: Promise<void> | undefined;
+
+  constructor(sql: Sql, ownsSql: boolean, ddl: readonly string[]) {
+    this.sql = sql;
+    this.#ownsSql = ownsSql;
+    this.#ddl = ddl;
+  }
+
+  ready(): Promise<void> {
+    this.#ready ??= (async () => {
+      for (const statement of this.#ddl) await this.sql.unsafe(statement);
+    })().catch((error) => {
+      this.#ready = undefined;
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.sql`select 1`;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsSql) await this.sql.end({ timeout: 5 });
+  }
+}
+
+/** Connects, builds the sink or store on the pool and creates its table; ends the pool on failure. */
+export async function connectWithTable<
+  T extends { ready(): Promise<void>; close(): Promise<void> },
+>(
+  url: string,
+  clientOptions: Options<Record<string, never>>,
+  what: string,
+  make: (sql: Sql) => T,
+): Promise<T> {
+  const made = make(await connectPostgres(url, clientOptions, what));
+  try {
+    await made.ready();
+  } catch (error) {
+    await made.close();
+    throw error;
+  }
+  return made;
+}

@@ -8,7 +8,7 @@ import type {
   RequestClaim,
 } from "../dedupe_store.ts";
 import type { RecordResult } from "../route.ts";
-import { connectPostgres, keyColumn, quotedTable } from "./_sql.ts";
+import { connectWithTable, keyColumn, PostgresTable, quotedTable } from "./_sql.ts";
 
 /** Options of {@linkcode PostgresDedupeStore}. */
 export interface PostgresDedupeStoreOptions {
@@ -105,11 +105,9 @@ function queriesFor(table: string): Queries {
  * ```
  */
 export class PostgresDedupeStore implements DedupeStore {
-  readonly #sql: Sql;
-  readonly #ownsSql: boolean;
+  readonly #pg: PostgresTable;
   readonly #table: string;
   readonly #queries: Queries;
-  #ready: Promise<void> | undefined;
   #commits = 0;
 
   /** Works through a pool; {@linkcode PostgresDedupeStore.close} ends it only when `ownsSql`. */
@@ -120,35 +118,13 @@ export class PostgresDedupeStore implements DedupeStore {
     } = options;
     this.#table = quotedTable(table, "table", "create PostgreSQL dedupe store");
     this.#queries = queriesFor(this.#table);
-    this.#sql = sql;
-    this.#ownsSql = ownsSql;
-    this.#ready = createTable ? undefined : Promise.resolve();
-  }
-
-  /** Connects to `url` (`postgres://user:password@host:port/database`) and checks it answers. */
-  static async connect(
-    url: string,
-    options: PostgresDedupeStoreOptions = {},
-    clientOptions: Options<Record<string, never>> = {},
-  ): Promise<PostgresDedupeStore> {
-    const store = new PostgresDedupeStore(
-      await connectPostgres(url, clientOptions, "PostgreSQL dedupe store"),
-      options,
-      true,
-    );
-    try {
-      await store.#createTable();
-    } catch (error) {
-      await store.close();
-      throw error;
-    }
-    return store;
-  }
-
-  #createTable(): Promise<void> {
-    this.#ready ??= (async () => {
-      const name = this.#table.replaceAll('"', "").replace(/^.*\./, "");
-      await this.#sql.unsafe(`create table if not exists ${this.#table} (
+    const name = table.replace(/^.*\./, "");
+    this.#pg = new PostgresTable(
+      sql,
+      ownsSql,
+      createTable
+        ? [
+          `create table if not exists ${this.#table} (
         tenant text not null,
         kind "char" not null,
         key text not null,
@@ -158,15 +134,30 @@ export class PostgresDedupeStore implements DedupeStore {
         fingerprint text,
         results json,
         primary key (tenant, kind, key)
-      )`);
-      await this.#sql.unsafe(
-        `create index if not exists "${name}_expires_at" on ${this.#table} (expires_at)`,
-      );
-    })().catch((error) => {
-      this.#ready = undefined;
-      throw error;
-    });
-    return this.#ready;
+      )`,
+          `create index if not exists "${name}_expires_at" on ${this.#table} (expires_at)`,
+        ]
+        : [],
+    );
+  }
+
+  /** Connects to `url` (`postgres://user:password@host:port/database`) and checks it answers. */
+  static connect(
+    url: string,
+    options: PostgresDedupeStoreOptions = {},
+    clientOptions: Options<Record<string, never>> = {},
+  ): Promise<PostgresDedupeStore> {
+    return connectWithTable(
+      url,
+      clientOptions,
+      "PostgreSQL dedupe store",
+      (sql) => new PostgresDedupeStore(sql, options, true),
+    );
+  }
+
+  /** Creates the table when missing (`connect` did); once, again after a failure. */
+  ready(): Promise<void> {
+    return this.#pg.ready();
   }
 
   async claimRequest(
@@ -176,8 +167,8 @@ export class PostgresDedupeStore implements DedupeStore {
     owner: string,
     timing: DedupeTiming,
   ): Promise<RequestClaim> {
-    await this.#createTable();
-    const [row] = await this.#sql.unsafe(this.#queries.claimRequest, [
+    await this.#pg.ready();
+    const [row] = await this.#pg.sql.unsafe(this.#queries.claimRequest, [
       keyColumn(tenant),
       keyColumn(key),
       owner,
@@ -205,7 +196,7 @@ export class PostgresDedupeStore implements DedupeStore {
     timing: DedupeTiming,
   ): Promise<EventClaim[]> {
     if (keys.length === 0) return [];
-    await this.#createTable();
+    await this.#pg.ready();
     const claims: EventClaim[] = new Array(keys.length);
     const unique = new Map<string, number>();
     keys.forEach((key, index) => {
@@ -213,7 +204,7 @@ export class PostgresDedupeStore implements DedupeStore {
       if (unique.has(column)) claims[index] = "duplicate";
       else unique.set(column, index);
     });
-    const rows = await this.#sql.unsafe(this.#queries.claimEvents, [
+    const rows = await this.#pg.sql.unsafe(this.#queries.claimEvents, [
       keyColumn(tenant),
       [...unique.keys()] as never,
       owner,
@@ -230,11 +221,11 @@ export class PostgresDedupeStore implements DedupeStore {
   }
 
   async commit(tenant: string, commit: DedupeCommit, timing: DedupeTiming): Promise<void> {
-    await this.#createTable();
+    await this.#pg.ready();
     const { owner, request, eventKeys } = commit;
     const expiresAt = timing.now + timing.ttlMs;
     const keys = [...new Set(eventKeys.map(keyColumn))];
-    await this.#sql.begin(async (sql) => {
+    await this.#pg.sql.begin(async (sql) => {
       if (keys.length > 0) {
         await sql.unsafe(this.#queries.commitEvents, [
           keyColumn(tenant),
@@ -255,15 +246,15 @@ export class PostgresDedupeStore implements DedupeStore {
       }
     });
     if (++this.#commits % SWEEP_EVERY === 0) {
-      await this.#sql.unsafe(this.#queries.sweep, [timing.now]);
+      await this.#pg.sql.unsafe(this.#queries.sweep, [timing.now]);
     }
   }
 
   async release(tenant: string, release: DedupeRelease): Promise<void> {
     const { owner, requestKey, eventKeys } = release;
     if (requestKey === undefined && eventKeys.length === 0) return;
-    await this.#createTable();
-    await this.#sql.unsafe(this.#queries.release, [
+    await this.#pg.ready();
+    await this.#pg.sql.unsafe(this.#queries.release, [
       keyColumn(tenant),
       owner,
       eventKeys.map(keyColumn) as never,
@@ -272,17 +263,12 @@ export class PostgresDedupeStore implements DedupeStore {
   }
 
   /** Answers whether the server is reachable (for readiness checks). */
-  async ping(): Promise<boolean> {
-    try {
-      await this.#sql`select 1`;
-      return true;
-    } catch {
-      return false;
-    }
+  ping(): Promise<boolean> {
+    return this.#pg.ping();
   }
 
   /** Ends the pool if this store opened it. */
-  async close(): Promise<void> {
-    if (this.#ownsSql) await this.#sql.end({ timeout: 5 });
+  close(): Promise<void> {
+    return this.#pg.close();
   }
 }

@@ -1,7 +1,7 @@
 import type { Options, Sql } from "postgres";
 import { optionChecks } from "../../_util/checks.ts";
 import type { AcceptedEvent, Sink } from "../sink.ts";
-import { connectPostgres, keyColumn, quotedTable } from "./_sql.ts";
+import { connectWithTable, keyColumn, PostgresTable, quotedTable } from "./_sql.ts";
 
 /** Options of {@linkcode PostgresSink}. */
 export interface PostgresSinkOptions {
@@ -66,13 +66,11 @@ function tenantKey(tenant: string, key: string): string {
  * ```
  */
 export class PostgresSink implements Sink {
-  readonly #sql: Sql;
-  readonly #ownsSql: boolean;
+  readonly #pg: PostgresTable;
   readonly #table: string;
   readonly #maxRows: number;
   readonly #insert: string;
   readonly #insertEscaped: string;
-  #ready: Promise<void> | undefined;
 
   /** Writes through a pool; {@linkcode PostgresSink.close} ends it only when `ownsSql`. */
   constructor(sql: Sql, options: PostgresSinkOptions = {}, ownsSql = false) {
@@ -83,8 +81,6 @@ export class PostgresSink implements Sink {
     } = options;
     this.#table = quotedTable(table, "table", "create PostgreSQL sink");
     this.#maxRows = positiveInteger("maxRowsPerInsert", maxRowsPerInsert);
-    this.#sql = sql;
-    this.#ownsSql = ownsSql;
     // One JSON document per insert: JSON.stringify is native, and a recordset of five columns
     // costs the server less than five arrays. PostgreSQL cannot turn lone surrogates or U+0000
     // escapes into text, so a document with any (rare) carries each event as its own JSON text.
@@ -96,27 +92,37 @@ export class PostgresSink implements Sink {
       returning tenant, key`;
     this.#insert = insert("json");
     this.#insertEscaped = insert("text");
-    this.#ready = createTable ? undefined : Promise.resolve();
+    const name = table.replace(/^.*\./, "");
+    this.#pg = new PostgresTable(
+      sql,
+      ownsSql,
+      createTable
+        ? [
+          `create table if not exists ${this.#table} (
+        tenant text not null,
+        route text not null,
+        key text,
+        received_at timestamptz not null,
+        event json not null
+      )`,
+          `create unique index if not exists "${name}_tenant_key" on ${this.#table} (tenant, key)`,
+        ]
+        : [],
+    );
   }
 
   /** Connects to `url` (`postgres://user:password@host:port/database`) and checks it answers. */
-  static async connect(
+  static connect(
     url: string,
     options: PostgresSinkOptions = {},
     clientOptions: Options<Record<string, never>> = {},
   ): Promise<PostgresSink> {
-    const sink = new PostgresSink(
-      await connectPostgres(url, clientOptions, "PostgreSQL sink"),
-      options,
-      true,
+    return connectWithTable(
+      url,
+      clientOptions,
+      "PostgreSQL sink",
+      (sql) => new PostgresSink(sql, options, true),
     );
-    try {
-      await sink.#createTable();
-    } catch (error) {
-      await sink.close();
-      throw error;
-    }
-    return sink;
   }
 
   /** The quoted table name, for queries over what the sink wrote. */
@@ -124,25 +130,9 @@ export class PostgresSink implements Sink {
     return this.#table;
   }
 
-  #createTable(): Promise<void> {
-    // Retried after a failure (the server may come back), shared while it runs.
-    this.#ready ??= (async () => {
-      const name = this.#table.replaceAll('"', "").replace(/^.*\./, "");
-      await this.#sql.unsafe(`create table if not exists ${this.#table} (
-        tenant text not null,
-        route text not null,
-        key text,
-        received_at timestamptz not null,
-        event json not null
-      )`);
-      await this.#sql.unsafe(
-        `create unique index if not exists "${name}_tenant_key" on ${this.#table} (tenant, key)`,
-      );
-    })().catch((error) => {
-      this.#ready = undefined;
-      throw error;
-    });
-    return this.#ready;
+  /** Creates the table when missing (`connect` did); once, again after a failure. */
+  ready(): Promise<void> {
+    return this.#pg.ready();
   }
 
   /** Stores the events (those whose key is already in the table are skipped). */
@@ -157,7 +147,7 @@ export class PostgresSink implements Sink {
    */
   async writeOnce(events: readonly AcceptedEvent[]): Promise<boolean[]> {
     if (events.length === 0) return [];
-    await this.#createTable();
+    await this.#pg.ready();
     const keys = events.map((accepted) =>
       accepted.key === undefined ? null : keyColumn(accepted.key)
     );
@@ -182,9 +172,9 @@ export class PostgresSink implements Sink {
         if (row.key !== null) inserted.add(tenantKey(String(row.tenant), String(row.key)));
       }
     };
-    if (events.length <= this.#maxRows) await insert(this.#sql, 0, events.length);
+    if (events.length <= this.#maxRows) await insert(this.#pg.sql, 0, events.length);
     else {
-      await this.#sql.begin(async (transaction) => {
+      await this.#pg.sql.begin(async (transaction) => {
         for (let from = 0; from < events.length; from += this.#maxRows) {
           await insert(transaction as unknown as Sql, from, from + this.#maxRows);
         }
@@ -195,17 +185,12 @@ export class PostgresSink implements Sink {
   }
 
   /** Answers whether the server is reachable (for readiness checks). */
-  async ping(): Promise<boolean> {
-    try {
-      await this.#sql`select 1`;
-      return true;
-    } catch {
-      return false;
-    }
+  ping(): Promise<boolean> {
+    return this.#pg.ping();
   }
 
   /** Ends the pool if this sink opened it (waiting up to 5 s for queries in flight). */
-  async close(): Promise<void> {
-    if (this.#ownsSql) await this.#sql.end({ timeout: 5 });
+  close(): Promise<void> {
+    return this.#pg.close();
   }
 }
