@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Throw-away Redis and PostgreSQL servers on loopback, for tests, benchmarks and development.
 #
-#   scripts/services.sh start            both servers on ports 6390 and 5440 in .services/; prints
-#                                        the `export IDEMTRACK_REDIS_URL=… IDEMTRACK_POSTGRES_URL=…`
+#   scripts/services.sh start            both servers, on ports 6390 and 5440 (or
+#                                        $IDEMTRACK_REDIS_PORT, $IDEMTRACK_POSTGRES_PORT), data in
+#                                        /tmp/idemtrack-services-<checkout>/; prints the
+#                                        `export IDEMTRACK_REDIS_URL=… IDEMTRACK_POSTGRES_URL=…`
 #                                        lines to eval
-#   scripts/services.sh stop             stops them and removes .services/
+#   scripts/services.sh stop             stops them and deletes their data
 #   scripts/services.sh redis start|halt|stop DIR PORT     one Redis server with its data in DIR
 #   scripts/services.sh postgres start|halt|stop DIR PORT  one PostgreSQL cluster in DIR
 #                                        (halt: stops it at once, as a crash would, keeping DIR
@@ -16,7 +18,10 @@
 # Debian's package). Authentication is `trust` on loopback only; the data is deleted on stop.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-state="$root/.services"
+# Under /tmp, which PostgreSQL's own user can reach wherever the checkout is; one per checkout.
+state="/tmp/idemtrack-services-$(printf '%s' "$root" | cksum | cut -d' ' -f1)"
+redis_port=${IDEMTRACK_REDIS_PORT:-6390}
+postgres_port=${IDEMTRACK_POSTGRES_PORT:-5440}
 
 pg_bin() {
   local dir
@@ -76,6 +81,10 @@ redis() { # start|stop DIR PORT
   local action=$1 dir=$2 port=${3:-}
   case "$action" in
   start)
+    if redis_ping "$port" 2>/dev/null; then
+      echo "services.sh: port $port already answers: stop that server or choose another port" >&2
+      return 1
+    fi
     mkdir -p "$dir"
     redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes --save '' --appendonly no \
       --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
@@ -123,10 +132,10 @@ case "${1:-}" in
 start)
   install
   "$0" stop >/dev/null 2>&1 || true
-  redis start "$state/redis" 6390
-  postgres start "$state/postgres" 5440
-  echo "export IDEMTRACK_REDIS_URL=redis://127.0.0.1:6390"
-  echo "export IDEMTRACK_POSTGRES_URL=postgres://postgres@127.0.0.1:5440/postgres"
+  redis start "$state/redis" "$redis_port"
+  postgres start "$state/postgres" "$postgres_port"
+  echo "export IDEMTRACK_REDIS_URL=redis://127.0.0.1:$redis_port"
+  echo "export IDEMTRACK_POSTGRES_URL=postgres://postgres@127.0.0.1:$postgres_port/postgres"
   ;;
 stop)
   redis stop "$state/redis"
