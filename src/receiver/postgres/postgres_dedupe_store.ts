@@ -29,64 +29,85 @@ const SWEEP_ROWS = 1_000;
 interface Queries {
   claimRequest: string;
   claimEvents: string;
-  commitEvents: string;
-  commitRequest: string;
+  commit: string;
+  commitWithRequest: string;
   release: string;
   sweep: string;
 }
 
+// Rows: 'r' request keys (done once committed, with fingerprint and results), 'e' event keys
+// (owner and lease, never rewritten), 'o' one marker per committed request, keyed by its owner:
+// an event key is seen while its owner's marker lives, in progress while its lease does, free
+// after both — so a commit writes one row whatever its event count. Times are the receiver's
+// clock (epoch ms); `sweep_at` is when a row can be deleted (event rows outlive their marker).
 function queriesFor(table: string): Queries {
-  // A row is free when its expiry (the receiver's clock, epoch ms) has passed: a claim takes it
-  // over with ON CONFLICT … DO UPDATE … WHERE expired, which also waits for a concurrent claim
-  // of the same key to commit or roll back, so two claims never both win.
-  const takeOver = `on conflict (tenant, kind, key) do update
-      set owner = excluded.owner, done = false, expires_at = excluded.expires_at,
-          fingerprint = excluded.fingerprint, results = null
-      where cur.expires_at <= $5`;
+  // A claim takes a free row over with ON CONFLICT … DO UPDATE … WHERE free, which also waits
+  // for a concurrent claim of the same key to commit or roll back: two claims never both win.
+  const upsertMarker = `insert into ${table} as cur
+        (tenant, kind, key, owner, done, expires_at, sweep_at)
+      values ($1, 'o', $2, $2, true, $3, $3)
+      on conflict (tenant, kind, key) do update
+      set expires_at = excluded.expires_at, sweep_at = excluded.sweep_at`;
   return {
     claimRequest: `with won as (
-        insert into ${table} as cur (tenant, kind, key, owner, done, expires_at, fingerprint)
-        values ($1, 'r', $2, $3, false, $4, $6) ${takeOver}
+        insert into ${table} as cur
+          (tenant, kind, key, owner, done, expires_at, sweep_at, fingerprint)
+        values ($1, 'r', $2, $3, false, $4, $4, $6)
+        on conflict (tenant, kind, key) do update
+        set owner = excluded.owner, done = false, expires_at = excluded.expires_at,
+            sweep_at = excluded.sweep_at, fingerprint = excluded.fingerprint, results = null
+        where cur.expires_at <= $5
         returning key)
       select (select count(*) from won)::int as won, cur.done, cur.expires_at, cur.fingerprint,
         cur.results::text as results
       from (select 1) as one
       left join ${table} as cur on cur.tenant = $1 and cur.kind = 'r' and cur.key = $2`,
     // The final select reads the rows as they were before this statement: a key neither won
-    // nor visible was claimed by a transaction that committed meanwhile (in progress).
+    // nor visible was claimed by a transaction that committed meanwhile (in progress). Lateral
+    // lookups keep it to one index probe per key (a join would hash the whole table).
     claimEvents: `with won as (
-        insert into ${table} as cur (tenant, kind, key, owner, done, expires_at, fingerprint)
-        select $1, 'e', k, $3, false, $4, null from unnest($2::text[]) as k ${takeOver}
+        insert into ${table} as cur (tenant, kind, key, owner, done, expires_at, sweep_at)
+        select $1, 'e', k, $3, false, $4, $6 from unnest($2::text[]) as k
+        on conflict (tenant, kind, key) do update
+        set owner = excluded.owner, expires_at = excluded.expires_at, sweep_at = excluded.sweep_at
+        where cur.expires_at <= $5 and not exists (select 1 from ${table} as m
+          where m.tenant = cur.tenant and m.kind = 'o' and m.key = cur.owner and m.expires_at > $5)
         returning key)
-      select k.key, won.key is not null as won, cur.done, cur.owner, cur.expires_at
+      select k.key, won.key is not null as won, cur.owner, m.expires_at as seen_until
       from unnest($2::text[]) with ordinality as k(key, n)
       left join won on won.key = k.key
-      left join ${table} as cur on cur.tenant = $1 and cur.kind = 'e' and cur.key = k.key
+      left join lateral (select owner from ${table}
+        where tenant = $1 and kind = 'e' and key = k.key limit 1) as cur on true
+      left join lateral (select expires_at from ${table}
+        where tenant = $1 and kind = 'o' and key = cur.owner limit 1) as m on true
       order by k.n`,
-    commitEvents: `insert into ${table} as cur (tenant, kind, key, owner, done, expires_at)
-      select $1, 'e', k, $2, true, $3 from unnest($4::text[]) as k
-      on conflict (tenant, kind, key) do update
-      set owner = excluded.owner, done = true, expires_at = excluded.expires_at`,
-    commitRequest: `insert into ${table} as cur
-        (tenant, kind, key, owner, done, expires_at, fingerprint, results)
-      values ($1, 'r', $2, $3, true, $4, $5, $6::text::json)
+    commit: upsertMarker,
+    commitWithRequest: `with marker as (${upsertMarker})
+      insert into ${table} as cur
+        (tenant, kind, key, owner, done, expires_at, sweep_at, fingerprint, results)
+      values ($1, 'r', $4, $2, true, $3, $3, $5, $6::text::json)
       on conflict (tenant, kind, key) do update
       set owner = excluded.owner, done = true, expires_at = excluded.expires_at,
-          fingerprint = excluded.fingerprint, results = excluded.results`,
-    release: `delete from ${table}
-      where tenant = $1 and owner = $2 and not done
-        and ((kind = 'e' and key = any($3::text[])) or (kind = 'r' and key = $4))`,
+          sweep_at = excluded.sweep_at, fingerprint = excluded.fingerprint,
+          results = excluded.results`,
+    // A committed owner's event keys stay (its marker says they were seen).
+    release: `delete from ${table} as cur
+      where cur.tenant = $1 and cur.owner = $2 and not cur.done and (
+        (cur.kind = 'r' and cur.key = $4) or
+        (cur.kind = 'e' and cur.key = any($3::text[]) and not exists (select 1 from ${table} as m
+          where m.tenant = $1 and m.kind = 'o' and m.key = $2)))`,
     sweep: `delete from ${table} where ctid = any(array(
-        select ctid from ${table} where expires_at <= $1 limit ${SWEEP_ROWS}))`,
+        select ctid from ${table} where sweep_at <= $1 limit ${SWEEP_ROWS}))`,
   };
 }
 
 /**
  * Dedupe store on PostgreSQL, for deployments that run PostgreSQL and no
  * Redis: request and event keys in one table, each claim one statement
- * (`INSERT … ON CONFLICT DO UPDATE … WHERE expired`), so claims are atomic
- * across receivers, leases and TTLs follow the receiver's clock as in the
- * memory store, and expired keys are deleted as commits go by. With
+ * (`INSERT … ON CONFLICT DO UPDATE … WHERE free`), so claims are atomic
+ * across receivers; a commit writes one row whatever its event count; leases
+ * and TTLs follow the receiver's clock as in the memory store, and expired
+ * keys are deleted as commits go by. With
  * {@linkcode PostgresSink} beside it, the event table's own unique index
  * makes each event stored exactly once in the same transaction as its write;
  * this store adds request keys (409 with the original answer) and `in_progress`.
@@ -131,11 +152,12 @@ export class PostgresDedupeStore implements DedupeStore {
         owner text not null,
         done boolean not null,
         expires_at bigint not null,
+        sweep_at bigint not null,
         fingerprint text,
         results json,
         primary key (tenant, kind, key)
       )`,
-          `create index if not exists "${name}_expires_at" on ${this.#table} (expires_at)`,
+          `create index if not exists "${name}_sweep_at" on ${this.#table} (sweep_at)`,
         ]
         : [],
     );
@@ -210,41 +232,35 @@ export class PostgresDedupeStore implements DedupeStore {
       owner,
       timing.now + timing.leaseMs,
       timing.now,
+      timing.now + timing.leaseMs + timing.ttlMs,
     ]);
     for (const row of rows) {
       const index = unique.get(String(row.key))!;
-      if (row.won) claims[index] = "claimed";
-      else if (row.done === null) claims[index] = "in_progress";
-      else claims[index] = row.done || row.owner === owner ? "duplicate" : "in_progress";
+      const seen = row.seen_until !== null && Number(row.seen_until) > timing.now;
+      // Not visible (owner null): claimed by a statement that committed after this one started.
+      claims[index] = row.won
+        ? "claimed"
+        : seen || (row.owner !== null && row.owner === owner)
+        ? "duplicate"
+        : "in_progress";
     }
     return claims;
   }
 
   async commit(tenant: string, commit: DedupeCommit, timing: DedupeTiming): Promise<void> {
     await this.#pg.ready();
-    const { owner, request, eventKeys } = commit;
+    const { owner, request } = commit;
     const expiresAt = timing.now + timing.ttlMs;
-    const keys = [...new Set(eventKeys.map(keyColumn))];
-    await this.#pg.sql.begin(async (sql) => {
-      if (keys.length > 0) {
-        await sql.unsafe(this.#queries.commitEvents, [
-          keyColumn(tenant),
-          owner,
-          expiresAt,
-          keys as never,
-        ]);
-      }
-      if (request !== undefined) {
-        await sql.unsafe(this.#queries.commitRequest, [
-          keyColumn(tenant),
-          keyColumn(request.key),
-          owner,
-          expiresAt,
-          request.fingerprint,
-          JSON.stringify(request.results),
-        ]);
-      }
-    });
+    const params = [keyColumn(tenant), owner, expiresAt];
+    if (request === undefined) await this.#pg.sql.unsafe(this.#queries.commit, params);
+    else {
+      await this.#pg.sql.unsafe(this.#queries.commitWithRequest, [
+        ...params,
+        keyColumn(request.key),
+        request.fingerprint,
+        JSON.stringify(request.results),
+      ]);
+    }
     if (++this.#commits % SWEEP_EVERY === 0) {
       await this.#pg.sql.unsafe(this.#queries.sweep, [timing.now]);
     }
