@@ -8,7 +8,8 @@
  *   Redis de-duplication adds per event (target ≤ 5 µs/event);
  * - `memory+postgres`: PostgresSink's exactly-once insert (target ≥ 50 000 events/s);
  * - `redis+postgres`: the scale-out deployment (docs/scaling.md);
- * - `postgres+postgres`: PostgresDedupeStore beside the sink, for deployments without Redis.
+ * - `postgres+postgres`: PostgresDedupeStore beside the sink, for deployments without Redis;
+ * - `kv+count`, `memory+jsonl`: the single-machine store and sink (Deno KV file, JSON lines file).
  *
  * Reported per mode: events/s, wall µs/event, CPU µs/event of the receiver
  * process, and CPU µs/event of the servers (redis-server and postgres
@@ -21,6 +22,8 @@ import process from "node:process";
 import postgres from "postgres";
 import { cpuMsSince, flag, machine, median } from "./_harness.ts";
 import type { DedupeStore } from "../src/receiver/dedupe_store.ts";
+import { JsonLinesSink } from "../src/receiver/json_lines_sink.ts";
+import { KvDedupeStore } from "../src/receiver/kv_dedupe_store.ts";
 import { MemoryDedupeStore } from "../src/receiver/memory_dedupe_store.ts";
 import { PostgresDedupeStore, PostgresSink } from "../src/receiver/postgres/mod.ts";
 import { createReceiver } from "../src/receiver/receiver.ts";
@@ -37,6 +40,8 @@ const MODES = [
   "memory+postgres",
   "redis+postgres",
   "postgres+postgres",
+  "kv+count",
+  "memory+jsonl",
 ] as const;
 type Mode = typeof MODES[number];
 
@@ -96,23 +101,32 @@ interface Figures {
   serverCpuUsPerEvent: number;
 }
 
-async function openMode(mode: Mode, table: string): Promise<{ store: DedupeStore; sink: Sink }> {
+async function openMode(
+  mode: Mode,
+  table: string,
+  dir: string,
+): Promise<{ store: DedupeStore; sink: Sink }> {
   const [storeKind, sinkKind] = mode.split("+");
   const store: DedupeStore = storeKind === "memory"
     ? new MemoryDedupeStore()
+    : storeKind === "kv"
+    ? await KvDedupeStore.open(`${dir}/dedupe.kv`)
     : storeKind === "redis"
     ? await RedisDedupeStore.connect(redisUrl!, { prefix: `bench:${table}:` })
     : await PostgresDedupeStore.connect(postgresUrl!, { table: `${table}_keys` });
   let counted = 0;
   const sink: Sink = sinkKind === "count"
     ? callbackSink((events) => void (counted += events.length))
+    : sinkKind === "jsonl"
+    ? new JsonLinesSink(`${dir}/events.jsonl`)
     : await PostgresSink.connect(postgresUrl!, { table });
   return { store, sink };
 }
 
 async function run(mode: Mode, run: number): Promise<Figures> {
   const table = `bench_${mode.replace("+", "_")}_${run}_${Date.now()}`;
-  const { store, sink } = await openMode(mode, table);
+  const dir = await Deno.makeTempDir({ prefix: "idemtrack-bench-" });
+  const { store, sink } = await openMode(mode, table, dir);
   const receiver = createReceiver({ store, sink, onError: (error) => console.error(error) });
   const texts = bodies();
   const events = REQUESTS * EVENTS_PER_REQUEST;
@@ -139,7 +153,8 @@ async function run(mode: Mode, run: number): Promise<Figures> {
   const cpuMs = cpuMsSince(cpu0);
   const serverMs = serverCpuMs() - server0;
   await receiver.close();
-  if (mode !== "memory+count" && mode !== "redis+count") {
+  await Deno.remove(dir, { recursive: true });
+  if (mode.endsWith("+postgres")) {
     const sql = postgres(postgresUrl!, { onnotice: () => {} });
     const [row] = await sql.unsafe(`select count(*)::int as n from ${table}`);
     if (row!.n !== events) throw new Error(`${mode}: ${row!.n} rows, expected ${events}`);
