@@ -1,5 +1,7 @@
 // One receiver process of the scale-out tests: JSON route, Redis dedupe store, PostgreSQL sink,
-// served on 127.0.0.1:$PORT. Prints "ready" once it listens. Killed with SIGKILL by the tests.
+// served on a free loopback port. Prints "ready <port>" once it listens (a port of its own at
+// every start: one chosen for it could be taken by another test's connection while it was dead).
+// Killed with SIGKILL by the tests.
 import { PostgresSink } from "../src/receiver/postgres/mod.ts";
 import { createReceiver } from "../src/receiver/receiver.ts";
 import { RedisDedupeStore } from "../src/receiver/redis_dedupe_store.ts";
@@ -34,7 +36,7 @@ const receiver = createReceiver({
 });
 Deno.serve({
   hostname: "127.0.0.1",
-  port: Number(env("SCALEOUT_PORT")),
-  onListen: () => console.log("ready"),
+  port: 0,
+  onListen: ({ port }) => console.log(`ready ${port}`),
   onError: () => new Response(null, { status: 500 }),
 }, receiver);

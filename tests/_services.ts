@@ -69,11 +69,21 @@ async function services(...args: string[]): Promise<void> {
   }
 }
 
+/**
+ * A free port below the ephemeral range (32768 and up on Linux): a server halted and started
+ * again on it must not find it taken by another test's outgoing connection meanwhile.
+ */
 function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    }
+  }
+  throw new Error("no free port found between 20000 and 32000");
 }
 
 /** A private server: halted as by a crash, started again on the same port with the same data. */

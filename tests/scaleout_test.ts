@@ -21,17 +21,16 @@ const CHILD = fileURLToPath(new URL("./_scaleout_receiver.ts", import.meta.url))
 const EVENTS = 3_000;
 const LEASE_MS = 1_500;
 
-/** One receiver process on a fixed port, restartable. */
+/** One receiver process, restartable (on a new port). */
 class ReceiverProcess {
-  readonly port: number;
+  port = 0;
   readonly #env: Record<string, string>;
   #child: Deno.ChildProcess | undefined;
   #starting: Promise<void> | undefined;
   kills = 0;
 
-  constructor(port: number, env: Record<string, string>) {
-    this.port = port;
-    this.#env = { ...env, SCALEOUT_PORT: String(port) };
+  constructor(env: Record<string, string>) {
+    this.#env = env;
   }
 
   start(): Promise<void> {
@@ -45,11 +44,13 @@ class ReceiverProcess {
       }).spawn();
       const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
       let text = "";
-      while (!text.includes("ready")) {
+      let ready: RegExpExecArray | null = null;
+      while ((ready = /ready (\d+)\n/.exec(text)) === null) {
         const { value, done } = await reader.read();
-        if (done) throw new Error(`receiver on port ${this.port} exited before listening`);
+        if (done) throw new Error("a receiver exited before listening");
         text += value;
       }
+      this.port = Number(ready[1]);
       reader.releaseLock();
       child.stdout.cancel().catch(() => {});
       this.#child = child;
@@ -75,13 +76,6 @@ class ReceiverProcess {
 
 type Fault = "500" | "reset" | "500-after" | "kill";
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 const brokenBody = () =>
   new Response(
     new ReadableStream({ start: (c) => c.error(new Error("injected connection reset")) }),
@@ -102,7 +96,11 @@ Deno.test({
     let redis: PrivateServer | undefined;
     const receivers: ReceiverProcess[] = [];
     const proxies: Deno.HttpServer[] = [];
+    // Restarts run beside the requests; their failures are collected and fail the test at the end.
     const background: Promise<unknown>[] = [];
+    const backgroundErrors: unknown[] = [];
+    const beside = (work: Promise<unknown>) =>
+      void background.push(work.catch((error) => backgroundErrors.push(error)));
     try {
       redis = await startServer("redis");
       const env = {
@@ -111,7 +109,7 @@ Deno.test({
         SCALEOUT_TABLE: table,
         SCALEOUT_LEASE_MS: String(LEASE_MS),
       };
-      for (let i = 0; i < 3; i++) receivers.push(new ReceiverProcess(freePort(), env));
+      for (let i = 0; i < 3; i++) receivers.push(new ReceiverProcess(env));
       await Promise.all(receivers.map((receiver) => receiver.start()));
 
       // The fault plan over all proxied requests: 30 % faults, a kill every few requests,
@@ -151,7 +149,7 @@ Deno.test({
           const body = new Uint8Array(await request.arrayBuffer());
           const fault = faultOf(index);
           if (fault !== undefined) counts[fault]++;
-          if (index === 14) background.push(restartRedis());
+          if (index === 14) beside(restartRedis());
           if (fault === "500") return new Response("injected", { status: 500 });
           // Read whole here, so a receiver killed mid-answer is seen as unreachable.
           const forwarded = fetch(`http://127.0.0.1:${receiver.port}/v1/events/batch`, {
@@ -168,9 +166,7 @@ Deno.test({
             // Mid-request: before the claim, between claim and write, or after the commit.
             await new Promise((resolve) => setTimeout(resolve, random() * 15));
             await receiver.kill();
-            background.push(
-              new Promise((resolve) => setTimeout(resolve, 100)).then(() => receiver.start()),
-            );
+            beside(new Promise((resolve) => setTimeout(resolve, 100)).then(() => receiver.start()));
           }
           const response = await forwarded;
           if (response === undefined) return new Response("receiver unreachable", { status: 502 });
@@ -204,6 +200,7 @@ Deno.test({
       const result = await client.flush();
       await client.close();
       await Promise.all(background);
+      assert.deepEqual(backgroundErrors, []);
 
       assert.equal(result.status, "success", JSON.stringify(result.failedRecords.slice(0, 3)));
       assert.equal(client.stats().failed, 0);
