@@ -166,7 +166,7 @@ async function sha1Hex(text: string): Promise<string> {
  * import { createReceiver, JsonLinesSink } from "./mod.ts";
  *
  * const store = await RedisDedupeStore.connect("redis://127.0.0.1:6379");
- * const receiver = createReceiver({ store, sink: await JsonLinesSink.open("events.jsonl") });
+ * const receiver = createReceiver({ store, sink: new JsonLinesSink("events.jsonl") });
  * Deno.serve(receiver);
  * ```
  */
