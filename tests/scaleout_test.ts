@@ -197,7 +197,17 @@ Deno.test({
       for (let i = 0; i < EVENTS; i++) {
         tracked.add(client.track("order_paid", { n: i }, { userId: `user-${i % 97}` }));
       }
-      const result = await client.flush();
+      // Bounded: a key that never comes free would otherwise keep the client retrying.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const result = await Promise.race([
+        client.flush(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`not delivered within 90 s: ${JSON.stringify(client.stats())}`)),
+            90_000,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
       await client.close();
       await Promise.all(background);
       assert.deepEqual(backgroundErrors, []);
