@@ -25,6 +25,23 @@ Deno.test("the package root loads neither the WASM hashers nor protobuf-es", asy
   assert.deepEqual(heavy(await moduleGraph("../mod.ts")), []);
 });
 
+const databaseClients = (specifiers: string[]) =>
+  specifiers.flatMap((specifier) => /^npm:\/?(ioredis|postgres)@/.exec(specifier)?.[1] ?? []);
+
+Deno.test("the root and ./receiver load neither the Redis nor the PostgreSQL client", async () => {
+  for (const entry of ["../mod.ts", "../src/receiver/mod.ts"]) {
+    assert.deepEqual(databaseClients(await moduleGraph(entry)), [], entry);
+  }
+});
+
+Deno.test("./receiver/redis loads only ioredis, ./receiver/postgres only postgres", async () => {
+  const redis = await moduleGraph("../src/receiver/redis_dedupe_store.ts");
+  assert.deepEqual(databaseClients(redis), ["ioredis"]);
+  assert.deepEqual(databaseClients(await moduleGraph("../src/receiver/postgres/mod.ts")), [
+    "postgres",
+  ]);
+});
+
 Deno.test("./hash and ./hamustro load the WASM hashers they need", async () => {
   for (const entry of ["../src/hash/mod.ts", "../src/hamustro/mod.ts"]) {
     assert.ok(heavy(await moduleGraph(entry)).some((s) => s.includes("hash-wasm")), entry);

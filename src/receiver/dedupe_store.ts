@@ -27,6 +27,14 @@ export type RequestClaim =
 /** Result of claiming one event key. */
 export type EventClaim = "claimed" | "duplicate" | "in_progress";
 
+/** Result of {@linkcode DedupeStore.claimBatch}. */
+export interface BatchClaim {
+  /** The request key's claim, when the request had one. */
+  readonly request?: RequestClaim;
+  /** One answer per event key; empty when the request key was not `"claimed"`. */
+  readonly events: EventClaim[];
+}
+
 /** What a successful request makes permanent. */
 export interface DedupeCommit {
   /** Claim owner returned by {@linkcode DedupeStore.claimRequest} / used for events. */
@@ -79,6 +87,18 @@ export interface DedupeStore {
     owner: string,
     timing: DedupeTiming,
   ): Promise<EventClaim[]> | EventClaim[];
+  /**
+   * Optional: claims the request key (when given) and, if it is `"claimed"`,
+   * the event keys, as one operation — a networked store answers a request in
+   * one round trip instead of two.
+   */
+  claimBatch?(
+    tenant: string,
+    request: { readonly key: string; readonly fingerprint: string } | undefined,
+    eventKeys: readonly string[],
+    owner: string,
+    timing: DedupeTiming,
+  ): Promise<BatchClaim>;
   /** Makes the owner's claims permanent for the TTL. */
   commit(tenant: string, commit: DedupeCommit, timing: DedupeTiming): Promise<void> | void;
   /** Frees the owner's claims (keys claimed by someone else are left alone). */

@@ -54,6 +54,7 @@ export {
 
 // De-duplication stores (Deno KV's is in `./receiver/deno-kv`).
 export type {
+  BatchClaim,
   DedupeCommit,
   DedupeRelease,
   DedupeStore,

@@ -7,7 +7,7 @@ import type { RateLimit } from "../kit/token_bucket.ts";
 import { readBody } from "./_body.ts";
 import { RateLimiter } from "./rate_limiter.ts";
 import { errorResponse, jsonResponse, retryAfterSeconds } from "./http.ts";
-import type { DedupeStore, DedupeTiming } from "./dedupe_store.ts";
+import type { BatchClaim, DedupeStore, DedupeTiming } from "./dedupe_store.ts";
 import { createJsonRoute } from "./json_route.ts";
 import { MemoryDedupeStore } from "./memory_dedupe_store.ts";
 import type { DecodedBatch, RecordResult, Route } from "./route.ts";
@@ -360,45 +360,6 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     const owner = crypto.randomUUID();
     const { tenant, requestKey, records } = batch;
     const fingerprint = requestKey === undefined ? "" : batch.requestFingerprint ?? sha256Hex(body);
-    if (requestKey !== undefined) {
-      const claim = await store.claimRequest(tenant, requestKey, fingerprint, owner, timing);
-      switch (claim.state) {
-        case "completed":
-          stats.duplicateRequests++;
-          if (route.duplicate !== undefined) return route.duplicate(batch, claim.results);
-          if (route.errorBody !== undefined) {
-            return refuse(
-              route.errorBody,
-              409,
-              "duplicate",
-              "this X-Idempotency-Key was completed before",
-            );
-          }
-          return jsonResponse(409, {
-            error: "duplicate",
-            detail:
-              "this X-Idempotency-Key was completed before; results repeat the original answer",
-            results: claim.results,
-          });
-        case "in_progress":
-          stats.inProgress++;
-          return refuse(
-            route.errorBody,
-            409,
-            "in_progress",
-            "a request with this X-Idempotency-Key is still being processed",
-            { "retry-after": retryAfterSeconds(Math.min(claim.retryAfterMs, 1000)) },
-          );
-        case "mismatch":
-          stats.keyReused++;
-          return refuse(
-            route.errorBody,
-            422,
-            "idempotency_key_reused",
-            "this X-Idempotency-Key was already used with a different body",
-          );
-      }
-    }
     const claimedKeys: string[] = [];
     try {
       const results: RecordResult[] = new Array(records.length);
@@ -424,20 +385,75 @@ export function createReceiver(options: ReceiverOptions): Receiver {
           results[index] = { status: "accepted" };
         }
       });
-      const claims = keys.length === 0 ? [] : await store.claimEvents(tenant, keys, owner, timing);
-      claims.forEach((claim, j) => {
+      let claim: BatchClaim;
+      try {
+        const request = requestKey === undefined ? undefined : { key: requestKey, fingerprint };
+        claim = await claimKeys(tenant, request, keys, owner, timing);
+      } catch (error) {
+        // The store is away: nothing is accepted without de-duplication.
+        onError(error);
+        await release(tenant, owner, requestKey, keys);
+        return refuse(
+          route.errorBody,
+          503,
+          "unavailable",
+          "the idempotency keys could not be checked; retry",
+          {
+            "retry-after": "1",
+          },
+        );
+      }
+      switch (claim.request?.state) {
+        case "completed":
+          stats.duplicateRequests++;
+          if (route.duplicate !== undefined) return route.duplicate(batch, claim.request.results);
+          if (route.errorBody !== undefined) {
+            return refuse(
+              route.errorBody,
+              409,
+              "duplicate",
+              "this X-Idempotency-Key was completed before",
+            );
+          }
+          return jsonResponse(409, {
+            error: "duplicate",
+            detail:
+              "this X-Idempotency-Key was completed before; results repeat the original answer",
+            results: claim.request.results,
+          });
+        case "in_progress":
+          stats.inProgress++;
+          return refuse(
+            route.errorBody,
+            409,
+            "in_progress",
+            "a request with this X-Idempotency-Key is still being processed",
+            { "retry-after": retryAfterSeconds(Math.min(claim.request.retryAfterMs, 1000)) },
+          );
+        case "mismatch":
+          stats.keyReused++;
+          return refuse(
+            route.errorBody,
+            422,
+            "idempotency_key_reused",
+            "this X-Idempotency-Key was already used with a different body",
+          );
+      }
+      claim.events.forEach((state, j) => {
         const index = keyIndexes[j]!;
-        if (claim === "claimed") {
+        if (state === "claimed") {
           claimedKeys.push(keys[j]!);
           results[index] = { status: "accepted" };
         } else {
-          results[index] = claim === "duplicate" ? { status: "duplicate" } : IN_PROGRESS;
+          results[index] = state === "duplicate" ? { status: "duplicate" } : IN_PROGRESS;
         }
       });
       const accepted: AcceptedEvent[] = [];
+      const acceptedIndexes: number[] = [];
       records.forEach((record, index) => {
         if (results[index]!.status !== "accepted") return;
         const { key, event } = record;
+        acceptedIndexes.push(index);
         accepted.push(
           key === undefined
             ? { tenant, route: route.name, receivedAt: now, event }
@@ -446,7 +462,12 @@ export function createReceiver(options: ReceiverOptions): Receiver {
       });
       if (accepted.length > 0) {
         try {
-          await sink.write(accepted);
+          if (sink.writeOnce === undefined) await sink.write(accepted);
+          else {
+            (await sink.writeOnce(accepted)).forEach((stored, i) => {
+              if (!stored) results[acceptedIndexes[i]!] = { status: "duplicate" };
+            });
+          }
         } catch (error) {
           stats.sinkFailures++;
           onError(error);
@@ -499,6 +520,31 @@ export function createReceiver(options: ReceiverOptions): Receiver {
         },
       );
     }
+  }
+
+  async function claimKeys(
+    tenant: string,
+    request: { key: string; fingerprint: string } | undefined,
+    keys: readonly string[],
+    owner: string,
+    timing: DedupeTiming,
+  ): Promise<BatchClaim> {
+    if (request === undefined && keys.length === 0) return { events: [] };
+    if (store.claimBatch !== undefined) {
+      return await store.claimBatch(tenant, request, keys, owner, timing);
+    }
+    if (request === undefined) {
+      return { events: await store.claimEvents(tenant, keys, owner, timing) };
+    }
+    const claimed = await store.claimRequest(
+      tenant,
+      request.key,
+      request.fingerprint,
+      owner,
+      timing,
+    );
+    if (claimed.state !== "claimed" || keys.length === 0) return { request: claimed, events: [] };
+    return { request: claimed, events: await store.claimEvents(tenant, keys, owner, timing) };
   }
 
   async function release(

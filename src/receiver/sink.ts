@@ -22,6 +22,15 @@ export interface AcceptedEvent {
 export interface Sink {
   /** Stores accepted events; resolves once they are stored. */
   write(events: readonly AcceptedEvent[]): Promise<void> | void;
+  /**
+   * Optional, used instead of `write` when present: stores only the events
+   * whose key the sink never stored, in one transaction, and answers for each
+   * whether it was stored (`false` → the receiver answers `duplicate`). The
+   * write is then the claim of the keys: a receiver that dies between its
+   * store's claim and commit, or a store that forgot keys, cannot make the
+   * sink store an event twice.
+   */
+  writeOnce?(events: readonly AcceptedEvent[]): Promise<readonly boolean[]>;
   /** Flushes and releases resources. */
   close?(): Promise<void> | void;
 }
