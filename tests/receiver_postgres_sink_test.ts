@@ -173,3 +173,21 @@ Deno.test("misconfigured PostgreSQL sinks fail in the constructor", async () => 
   assert.throws(() => new PostgresSink(fakeSql, { maxRowsPerInsert: 0 }), RangeError);
   await assert.rejects(PostgresSink.connect("mysql://localhost/x"), TypeError);
 });
+
+Deno.test({
+  name: "receivers starting together on a new table all start (the table is created once)",
+  ignore,
+  fn: () =>
+    withTable(async (table, sql) => {
+      const sinks = await Promise.all(
+        Array.from({ length: 6 }, () => PostgresSink.connect(url!, { table })),
+      );
+      try {
+        const rows = await sql`select count(*)::int as count from pg_class
+          where relname = ${table} and relkind = 'r'`;
+        assert.equal(rows[0]?.count, 1);
+      } finally {
+        await Promise.all(sinks.map((sink) => sink.close()));
+      }
+    }),
+});

@@ -76,9 +76,13 @@ export class PostgresTable {
   }
 
   ready(): Promise<void> {
-    this.#ready ??= (async () => {
-      for (const statement of this.#ddl) await this.sql.unsafe(statement);
-    })().catch((error) => {
+    // Receivers starting together race on `create … if not exists` (PostgreSQL
+    // then fails one with a unique violation on its catalog): an advisory lock
+    // held for the transaction lets one create and the others find it made.
+    this.#ready ??= (this.#ddl.length === 0 ? Promise.resolve() : this.sql.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock(hashtext(${this.#ddl[0]!}))`;
+      for (const statement of this.#ddl) await tx.unsafe(statement);
+    }).then(() => {})).catch((error) => {
       this.#ready = undefined;
       throw error;
     });
