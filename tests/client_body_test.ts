@@ -2,14 +2,18 @@ import assert from "node:assert/strict";
 import { Client } from "../src/client.ts";
 import { fetchTransport } from "../src/drivers/transport/fetch_transport.ts";
 import type { Transport } from "../src/ports/transport.ts";
+import { transportTraits } from "../src/_util/internal.ts";
 import { startJsonServer } from "./_json_server.ts";
 
 const decoder = new TextDecoder();
 const key = (i: number) => `event-${String(i).padStart(5, "0")}`;
 
 Deno.test("fetchTransport() says it copies bodies only when it uses the platform's fetch", () => {
-  assert.equal(fetchTransport().copiesBody, true);
-  assert.equal(fetchTransport((input, init) => fetch(input, init)).copiesBody, undefined);
+  assert.equal(transportTraits(fetchTransport()).copiesBody, true);
+  assert.equal(
+    transportTraits(fetchTransport((input, init) => fetch(input, init))).copiesBody,
+    undefined,
+  );
 });
 
 Deno.test("a transport that keeps request bodies finds each one as it was sent, after later requests", async () => {

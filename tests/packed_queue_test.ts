@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { PackedQueue } from "../src/pipeline/_packed_queue.ts";
-import type { Entry } from "../src/pipeline/_queue.ts";
-import { SlabWriter } from "../src/pipeline/_slab_writer.ts";
+import { PackedQueue } from "../src/pipeline/queue/_packed_queue.ts";
+import type { Entry } from "../src/pipeline/_entry.ts";
+import { SlabWriter } from "../src/_util/slab_writer.ts";
 import { randomInt, seededRandom } from "./_random.ts";
 
 const encoder = new TextEncoder();
@@ -187,7 +187,7 @@ Deno.test("PackedQueue.pushText: events queued unsized come back as exactly Text
     everBytes += encoder.encode(event.text).length;
     if (random() < 0.1) {
       // A staged event: whatever was queued unsized is written first.
-      queue.settle();
+      queue.measure();
       writer.stage(event.text, event.key);
       queue.push(writer, event.group, event.stream, event.queuedAt, event.seq);
       sized += writer.size;

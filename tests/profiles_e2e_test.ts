@@ -64,7 +64,7 @@ const CASES: Case[] = [
     name: "JSON",
     routes: () => [createJsonRoute()],
     profile: (origin) => jsonProfile({ endpoint: origin }),
-    clientOptions: { maxItemsPerType: 100 },
+    clientOptions: { maxItemsPerGroup: 100 },
     track: (client, n) => client.track("order_paid", { n }, { userId: `u${n % 5}` }),
     sinkId: (event) => event.key!,
     requestKey: (request) => request.headers.get("x-idempotency-key")!,

@@ -61,17 +61,6 @@ export interface OutgoingBatch {
   readonly records: readonly QueuedRecord[];
   /** Send attempt, 0 for the first. */
   readonly attempt: number;
-  /**
-   * Writes `prefix`, the records' bytes separated by commas, and `suffix`
-   * into one buffer (a JSON array body) straight from where the client
-   * keeps them, without a record object per event. With a transport that
-   * copies bodies (`fetch`) the buffer carries the client's next request once
-   * this one was handed over. Absent on batches built by hand: profiles fall
-   * back to `records` (`joinBody` does both).
-   */
-  readonly joinJson?: (prefix: Uint8Array, suffix: Uint8Array) => Uint8Array;
-  /** How many records (`records.length`, without making them), when the client knows it. */
-  readonly size?: number;
 }
 
 /** A request without its abort signal. */

@@ -6,6 +6,7 @@
  * @module
  */
 import { optionChecks } from "../../_util/checks.ts";
+import { carry } from "../../_util/internal.ts";
 import { systemClock, type TimerId } from "../../ports/clock.ts";
 import type { Transport, TransportRequest, TransportResponse } from "../../ports/transport.ts";
 
@@ -402,7 +403,7 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
   // Enough waiting in the worker to keep its connections busy: more bodies would only take memory.
   const saturated = () =>
     unfinished !== undefined && Atomics.load(unfinished, 0) >= 2 * concurrency;
-  return Object.assign(send, { maxPending, close, saturated });
+  return carry(Object.assign(send, { close }), { maxPending, saturated });
 }
 
 /**
