@@ -319,3 +319,36 @@ Deno.test("the rules catch a cycle, a private import from outside and an import 
   );
   assert.equal(directionProblem(edge("src/client.ts", "src/pipeline/pipeline.ts")), undefined);
 });
+
+/**
+ * The delivery engine's own layers, lowest first: a file imports only files
+ * of its own layer or lower ones. `queue/` holds the memory layout (nothing
+ * below it knows it); `pipeline.ts` only orchestrates.
+ */
+const ENGINE_LAYERS: readonly (readonly string[])[] = [
+  ["types.ts", "options.ts", "_waiter.ts", "_entry.ts", "_batch.ts"],
+  ["queue/"],
+  ["_journal.ts", "_ledger.ts", "_restore.ts", "_overflow.ts"],
+  ["_batcher.ts", "_sender.ts"],
+  ["pipeline.ts"],
+];
+
+function engineLayerOf(path: string): number {
+  const file = path.slice("src/pipeline/".length);
+  const layer = ENGINE_LAYERS.findIndex((names) =>
+    names.some((name) => name.endsWith("/") ? file.startsWith(name) : file === name)
+  );
+  assert.ok(layer >= 0, `${path} is in no layer of the engine: add it to ENGINE_LAYERS`);
+  return layer;
+}
+
+Deno.test("engine imports flow one way, from orchestration down to the vocabulary, type-only ones too", () => {
+  const engine = graph.filter((edge) =>
+    edge.from.startsWith("src/pipeline/") && edge.to.startsWith("src/pipeline/")
+  );
+  assert.ok(engine.length >= 20, `${engine.length} imports inside the engine`);
+  const upward = engine
+    .filter((edge) => engineLayerOf(edge.to) > engineLayerOf(edge.from))
+    .map((edge) => `${edge.from} → ${edge.to} (${edge.kind})`);
+  assert.deepEqual(upward, []);
+});
