@@ -13,14 +13,13 @@ import {
 } from "./pipeline/pipeline.ts";
 import type { Profile } from "./ports/profile.ts";
 import { jsonProfile } from "./profiles/json/profile.ts";
-import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./kit/retry.ts";
 
 /**
  * Options of {@linkcode Client}: the pipeline's options (batching, queue
- * bounds, timeouts, drivers, hooks) and the retry policy's, flattened, plus
- * the default profile's endpoint and the event rules.
+ * bounds, retries, timeouts, drivers, hooks), plus the default profile's
+ * endpoint and the event rules.
  */
-export interface ClientOptions extends Omit<PipelineOptions, "profile" | "retry">, RetryOptions {
+export interface ClientOptions extends Omit<PipelineOptions, "profile"> {
   /** Collector URL for the default JSON profile; a bare origin gets `/v1/events/batch`. Required unless `profile` is given. @default {undefined} */
   endpoint?: string;
   /** Extra headers on every request (JSON profile). @default {{}} */
@@ -39,14 +38,6 @@ export interface ClientOptions extends Omit<PipelineOptions, "profile" | "retry"
 export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
   headers: Object.freeze({}) as Readonly<Record<string, string>>,
   ...DEFAULT_PIPELINE_OPTIONS,
-  maxRetries: DEFAULT_RETRY_OPTIONS.maxRetries,
-  backoffBaseMs: DEFAULT_RETRY_OPTIONS.backoffBaseMs,
-  backoffCapMs: DEFAULT_RETRY_OPTIONS.backoffCapMs,
-  maxTotalBackoffMs: DEFAULT_RETRY_OPTIONS.maxTotalBackoffMs,
-  retryAfterFloorMs: DEFAULT_RETRY_OPTIONS.retryAfterFloorMs,
-  retryAfterCapMs: DEFAULT_RETRY_OPTIONS.retryAfterCapMs,
-  freeRetryAfters: DEFAULT_RETRY_OPTIONS.freeRetryAfters,
-  random: DEFAULT_RETRY_OPTIONS.random,
 });
 
 /** Per-call fields of `track`, `identify` and `alias`. */
@@ -103,14 +94,6 @@ export class Client {
       clock,
       onError,
       hooks = {},
-      maxRetries = d.maxRetries,
-      backoffBaseMs = d.backoffBaseMs,
-      backoffCapMs = d.backoffCapMs,
-      maxTotalBackoffMs = d.maxTotalBackoffMs,
-      retryAfterFloorMs = d.retryAfterFloorMs,
-      retryAfterCapMs = d.retryAfterCapMs,
-      freeRetryAfters = d.freeRetryAfters,
-      random = d.random,
       ...rest
     } = options;
     if (profile === undefined) {
@@ -123,16 +106,6 @@ export class Client {
       profile,
       ...(clock && { clock }),
       hooks: onError === undefined ? hooks : { ...hooks, error: [...(hooks.error ?? []), onError] },
-      retry: {
-        maxRetries,
-        backoffBaseMs,
-        backoffCapMs,
-        maxTotalBackoffMs,
-        retryAfterFloorMs,
-        retryAfterCapMs,
-        freeRetryAfters,
-        random,
-      },
     });
     const now = clock === undefined ? Date.now : () => clock.now();
     this.#rules = {

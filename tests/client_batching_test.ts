@@ -6,7 +6,7 @@ import { startJsonServer } from "./_json_server.ts";
 import { ManualClock, settle, waitFor } from "./_helpers.ts";
 
 function client(url: string, options: Partial<ClientOptions> = {}): Client {
-  return new Client({ endpoint: url, exitHook: false, random: () => 0, ...options });
+  return new Client({ endpoint: url, exitHook: false, retry: { random: () => 0 }, ...options });
 }
 
 Deno.test("track() sends when flushAt is reached, without flush()", async () => {

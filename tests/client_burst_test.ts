@@ -172,7 +172,7 @@ Deno.test("a beforeRequest hook or a transport that throws inside a burst never 
     transport,
     exitHook: false,
     maxBatchEvents: 100,
-    random: () => 0,
+    retry: { random: () => 0 },
     hooks: {
       beforeRequest: [() => {
         if (hookThrows-- > 0) throw new Error("hook blew up");

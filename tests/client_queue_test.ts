@@ -11,7 +11,7 @@ function client(url: string, options: Partial<ClientOptions> = {}): Client {
   return new Client({
     endpoint: url,
     exitHook: false,
-    random: () => 0,
+    retry: { random: () => 0 },
     flushAt: Infinity,
     flushIntervalMs: 0,
     ...options,

@@ -166,10 +166,7 @@ const CASES: Case[] = [
 /** Short waits so retries take milliseconds. */
 const FAST: Partial<ClientOptions> = {
   flushIntervalMs: 0,
-  backoffBaseMs: 1,
-  backoffCapMs: 5,
-  retryAfterFloorMs: 1,
-  retryAfterCapMs: 10,
+  retry: { backoffBaseMs: 1, backoffCapMs: 5, retryAfterFloorMs: 1, retryAfterCapMs: 10 },
   timeoutMs: 5_000,
   exitHook: false,
 };

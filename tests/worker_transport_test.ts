@@ -430,9 +430,7 @@ Deno.test("Client with workerTransport() retries after a 503 and after a timeout
     transport: workerTransport(),
     maxBatchEvents: 50,
     timeoutMs: 300,
-    backoffBaseMs: 1,
-    backoffCapMs: 10,
-    random: () => 0,
+    retry: { backoffBaseMs: 1, backoffCapMs: 10, random: () => 0 },
   });
   try {
     for (let i = 0; i < 100; i++) {
