@@ -163,8 +163,8 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
     });
   }
 
-  /** Settles one request (its abort listener removed); false if it was settled already. */
-  const settle = (id: number, outcome: Outcome): boolean => {
+  /** Completes one request (its abort listener removed); false if it was complete already. */
+  const complete = (id: number, outcome: Outcome): boolean => {
     const waiter = pending.get(id);
     if (waiter === undefined) return false;
     pending.delete(id);
@@ -173,7 +173,7 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
   };
   const rejectAll = (why: string) => {
     for (const id of [...pending.keys()]) {
-      settle(id, { error: new Error(`worker transport: ${why}`) });
+      complete(id, { error: new Error(`worker transport: ${why}`) });
     }
   };
   const stop = () => {
@@ -200,7 +200,7 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
       outcome = { response: { status, headers: new Headers(headers), body } };
     }
     // An unknown id was cancelled meanwhile.
-    if (settle(reply.id, outcome)) idleIfDone();
+    if (complete(reply.id, outcome)) idleIfDone();
   };
   const idleIfDone = () => {
     if (pending.size > 0 || worker === undefined || idleTimer !== undefined) return;
@@ -227,7 +227,7 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
       }
     } catch (error) {
       // This request only (a detached body, a worker that cannot start); the others stand.
-      settle(message.id, { error });
+      complete(message.id, { error });
       idleIfDone();
     }
   };
@@ -240,7 +240,7 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
     const id = nextId++;
     const promise = new Promise<TransportResponse>((resolve, reject) => {
       const onAbort = () => {
-        if (!settle(id, { error: signal!.reason })) return;
+        if (!complete(id, { error: signal!.reason })) return;
         worker?.post({ cancel: id }, []);
         idleIfDone();
       };
