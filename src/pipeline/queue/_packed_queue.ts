@@ -97,11 +97,12 @@ export class PackedRun implements Members, EntrySource {
   }
 
   records(): QueuedRecord[] {
+    const keys = this.#keys();
     const records = new Array<QueuedRecord>(this.length);
     for (let i = 0; i < records.length; i++) {
       records[i] = {
         id: this.idAt(i),
-        key: this.keyAt(i),
+        key: keys[i]!,
         group: this.groupAt(i),
         stream: this.streamAt(i),
         data: this.dataAt(i),
@@ -167,6 +168,37 @@ export class PackedRun implements Members, EntrySource {
     const at = index * STRIDE;
     const start = this.#ints[at + START]! + this.#ints[at + SIZE]!;
     return decoder.decode(this.#slab(at).subarray(start, start + this.#ints[at + KEY_LENGTH]!));
+  }
+
+  /**
+   * Every event's key. Decoding each on its own would cost more than the
+   * rest of making records: they are copied together and decoded in one
+   * native call, and one by one only when they are not all ASCII (all-ASCII
+   * text is as long as its UTF-8, which this queue wrote, so it is valid).
+   */
+  #keys(): string[] {
+    const ints = this.#ints;
+    const n = this.length;
+    let total = 0;
+    for (let i = 0; i < n; i++) total += ints[i * STRIDE + KEY_LENGTH]!;
+    const joined = new Uint8Array(total);
+    let offset = 0;
+    for (let i = 0; i < n; i++) {
+      const at = i * STRIDE;
+      const slab = this.#slab(at);
+      const start = ints[at + START]! + ints[at + SIZE]!;
+      const end = start + ints[at + KEY_LENGTH]!;
+      // Keys are short: a loop costs less than a subarray and set() each.
+      for (let j = start; j < end; j++) joined[offset++] = slab[j]!;
+    }
+    const text = decoder.decode(joined);
+    const keys = new Array<string>(n);
+    offset = 0;
+    for (let i = 0; i < n; i++) {
+      const length = ints[i * STRIDE + KEY_LENGTH]!;
+      keys[i] = text.length === total ? text.slice(offset, offset += length) : this.keyAt(i);
+    }
+    return keys;
   }
 
   #slab(at: number): Uint8Array {
