@@ -2,16 +2,19 @@ import type { IdemtrackError } from "./errors/idemtrack_error.ts";
 import { createEvent, type EventInput, type EventRules, type JsonObject } from "./event.ts";
 import type { IdemtrackEvent } from "./event.ts";
 import type { KeyPolicy } from "./idempotency_key.ts";
-import {
-  type CloseSummary,
-  DEFAULT_PIPELINE_OPTIONS,
-  type DeliveryResult,
-  type FailedRecord,
-  Pipeline,
-  type PipelineOptions,
-  type PipelineStats,
-} from "./pipeline/pipeline.ts";
+import { MemoryStorage } from "./drivers/storage/memory_storage.ts";
+import { fetchTransport } from "./drivers/transport/fetch_transport.ts";
+import { Pipeline } from "./pipeline/pipeline.ts";
+import { DEFAULT_PIPELINE_OPTIONS, type PipelineOptions } from "./pipeline/options.ts";
+import type {
+  CloseSummary,
+  DeliveryResult,
+  FailedRecord,
+  PipelineStats,
+} from "./pipeline/types.ts";
 import type { Profile } from "./ports/profile.ts";
+import type { Storage } from "./ports/storage.ts";
+import type { Transport } from "./ports/transport.ts";
 import { jsonProfile } from "./profiles/json/profile.ts";
 
 /**
@@ -19,7 +22,11 @@ import { jsonProfile } from "./profiles/json/profile.ts";
  * bounds, retries, timeouts, drivers, hooks), plus the default profile's
  * endpoint and the event rules.
  */
-export interface ClientOptions extends Omit<PipelineOptions, "profile"> {
+export interface ClientOptions extends Omit<PipelineOptions, "profile" | "storage" | "transport"> {
+  /** Where the queue is journaled. @default {new MemoryStorage()} */
+  storage?: Storage;
+  /** How requests are sent. @default {fetchTransport()} */
+  transport?: Transport;
   /** Collector URL for the default JSON profile; a bare origin gets `/v1/events/batch`. Required unless `profile` is given. @default {undefined} */
   endpoint?: string;
   /** Extra headers on every request (JSON profile). @default {{}} */
@@ -94,6 +101,8 @@ export class Client {
       clock,
       onError,
       hooks = {},
+      storage = new MemoryStorage(),
+      transport = fetchTransport(),
       ...rest
     } = options;
     if (profile === undefined) {
@@ -104,6 +113,8 @@ export class Client {
     this.#pipeline = new Pipeline({
       ...rest,
       profile,
+      storage,
+      transport,
       ...(clock && { clock }),
       hooks: onError === undefined ? hooks : { ...hooks, error: [...(hooks.error ?? []), onError] },
     });

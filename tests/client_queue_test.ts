@@ -3,7 +3,7 @@ import { Client, type ClientOptions } from "../src/client.ts";
 import { isQueueFullError } from "../src/errors/queue_full_error.ts";
 import { isEventValidationError } from "../src/errors/event_validation_error.ts";
 import { MemoryStorage } from "../src/drivers/storage/memory_storage.ts";
-import type { FailedRecord } from "../src/pipeline/pipeline.ts";
+import type { FailedRecord } from "../src/pipeline/types.ts";
 import { startJsonServer } from "./_json_server.ts";
 import { waitFor } from "./_helpers.ts";
 

@@ -7,8 +7,6 @@
 import { optionChecks } from "../_util/checks.ts";
 import { transportTraits } from "../_util/internal.ts";
 import { type Clock, systemClock } from "../ports/clock.ts";
-import { fetchTransport } from "../drivers/transport/fetch_transport.ts";
-import { MemoryStorage } from "../drivers/storage/memory_storage.ts";
 import type { OverflowPolicy, PipelineHooks } from "./types.ts";
 import type { Profile } from "../ports/profile.ts";
 import { DEFAULT_RETRY_OPTIONS, resolveRetryOptions, type RetryOptions } from "../kit/retry.ts";
@@ -22,10 +20,10 @@ const { positiveInteger, nonNegative } = optionChecks("create client");
 export interface PipelineOptions {
   /** The wire format: encoding, framing, limits, request building, answer reading. */
   profile: Profile;
-  /** Where the queue is journaled. @default {new MemoryStorage()} */
-  storage?: Storage;
-  /** How requests are sent. @default {fetchTransport()} */
-  transport?: Transport;
+  /** Where the queue is journaled (the facades default it to a `MemoryStorage`). */
+  storage: Storage;
+  /** How requests are sent (the facades default it to `fetchTransport()`). */
+  transport: Transport;
   /** Time and timers. @default {systemClock} */
   clock?: Clock;
   /**
@@ -138,14 +136,18 @@ export interface ResolvedPipelineOptions {
  * @throws {RangeError} for counts and durations out of range.
  */
 export function resolvePipelineOptions(options: PipelineOptions): ResolvedPipelineOptions {
-  const { profile } = options;
+  const { profile, storage, transport } = options;
   if (profile === undefined || typeof profile.encode !== "function") {
     throw new TypeError("Cannot create client as 'profile' must be a Profile");
   }
+  if (storage === undefined || typeof storage.open !== "function") {
+    throw new TypeError("Cannot create client as 'storage' must be a Storage");
+  }
+  if (typeof transport !== "function") {
+    throw new TypeError("Cannot create client as 'transport' must be a Transport");
+  }
   const d = DEFAULT_PIPELINE_OPTIONS;
   const {
-    storage = new MemoryStorage(),
-    transport = fetchTransport(),
     clock = systemClock,
     flushAt = d.flushAt,
     flushIntervalMs = d.flushIntervalMs,

@@ -24,9 +24,6 @@ import {
 import { Queue } from "./queue/queue.ts";
 import type { CloseSummary, DeliveryResult, FailedRecord, PipelineStats } from "./types.ts";
 
-export type * from "./types.ts";
-export { DEFAULT_PIPELINE_OPTIONS, type PipelineOptions } from "./options.ts";
-
 /**
  * The one delivery engine behind the `Client` and Hamustro's `ClientTracker`:
  * an in-memory queue journaled to a {@linkcode Storage}, byte-size batches
@@ -50,11 +47,13 @@ export { DEFAULT_PIPELINE_OPTIONS, type PipelineOptions } from "./options.ts";
  * import { Pipeline } from "./pipeline.ts";
  * import { jsonProfile } from "../profiles/json/profile.ts";
  * import { createEvent } from "../event.ts";
+ * import { MemoryStorage } from "../drivers/storage/memory_storage.ts";
  * import assert from "node:assert/strict";
  *
  * const seen: string[] = [];
  * const pipeline = new Pipeline({
  *   profile: jsonProfile({ endpoint: "http://collector.test" }),
+ *   storage: new MemoryStorage(),
  *   transport: (request) => {
  *     seen.push(request.headers["x-idempotency-key"]!);
  *     return Promise.resolve({ status: 200, headers: new Headers(), body: "{}" });

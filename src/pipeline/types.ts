@@ -35,16 +35,21 @@ export interface DeliveryResult {
   success: number;
   /** Events failed for good or dropped. */
   failure: number;
+  /** The events that failed for good or were dropped, with their reasons. */
   failedRecords: FailedRecord[];
 }
 
 /** What one answered request did, for `batchSettled` hooks (Hamustro's last-sync time). */
 export interface BatchReport {
+  /** The batch's id, which is also its request idempotency key. */
   readonly batchId: string;
+  /** The stream its events belong to. */
   readonly stream: string;
   /** Events the server accepted, or already had (duplicates). */
   readonly delivered: number;
+  /** Events the server already had (counted in `delivered` too). */
   readonly duplicates: number;
+  /** Events failed for good (reported through `hooks.error`). */
   readonly failed: number;
   /** Events of the batch to be sent again. */
   readonly retrying: number;
@@ -78,9 +83,13 @@ export interface PipelineStats {
 
 /** What `close()` resolves with. */
 export interface CloseSummary {
+  /** Events the server accepted. */
   delivered: number;
+  /** Events the server already had. */
   duplicates: number;
+  /** Events failed for good (reported). */
   failed: number;
+  /** Events dropped by the overflow policy (reported). */
   dropped: number;
   /** Events still undelivered when the close deadline passed (kept by durable storage, reported). */
   pending: number;
@@ -90,12 +99,15 @@ export interface CloseSummary {
 export interface BeforeRequestState {
   /** The request as built (and compressed) so far; earlier hooks may have replaced it. */
   readonly request: PreparedRequest;
+  /** The batch the request carries. */
   readonly batch: OutgoingBatch;
 }
 
 /** What an `afterResponse` hook gets. */
 export interface AfterResponseState {
+  /** The answer, before the profile reads it. */
   readonly response: TransportResponse;
+  /** The batch it answers. */
   readonly batch: OutgoingBatch;
 }
 

@@ -1,8 +1,12 @@
 /** One HTTP request, as a profile built it. */
 export interface TransportRequest {
+  /** Where the request goes. */
   readonly url: string;
+  /** HTTP method, e.g. `POST`. */
   readonly method: string;
+  /** Request headers. */
   readonly headers: Readonly<Record<string, string>>;
+  /** Request body (the transport's to keep). */
   readonly body: Uint8Array;
   /** Aborts the request (timeouts, close). */
   readonly signal?: AbortSignal;
@@ -16,7 +20,9 @@ export interface TransportRequest {
 
 /** The answer to a {@linkcode TransportRequest}. */
 export interface TransportResponse {
+  /** HTTP status. */
   readonly status: number;
+  /** Response headers. */
   readonly headers: Headers;
   /** Body as text ("" when empty). */
   readonly body: string;
