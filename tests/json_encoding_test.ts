@@ -190,6 +190,7 @@ Deno.test("a body joined straight from the client's packed queue is the body bui
   const batch = { id: "batch-0001", stream: "", attempt: 0 };
   const fromRun = (await profile.buildRequest(
     carry({ ...batch, records: run.records() }, {
+      data: () => run.data(),
       size: run.length,
       joinJson: (p: Uint8Array, s: Uint8Array) => run.joinJson(p, s),
     }),

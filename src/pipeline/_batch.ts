@@ -21,6 +21,8 @@ export interface Members {
   ids(): string[];
   /** Plain records (own fields), for a profile that reads them. */
   records(): QueuedRecord[];
+  /** Each one's bytes, in order. */
+  data(): Uint8Array[];
   /** `prefix`, their bytes separated by commas, and `suffix`, in one buffer from `allocate`. */
   joinJson(
     prefix: Uint8Array,

@@ -135,6 +135,7 @@ export class Sender {
       size: members.length,
       joinJson: (prefix, suffix) =>
         members.joinJson(prefix, suffix, reuse ? pooledBody : undefined),
+      data: () => members.data(),
     };
     const outgoing: OutgoingBatch = carry({
       id: batch.id,

@@ -48,6 +48,10 @@ export class EntryList implements Members {
     return this.#entries.map((entry) => entry.record());
   }
 
+  data(): Uint8Array[] {
+    return this.#entries.map((entry) => entry.data);
+  }
+
   joinJson(
     prefix: Uint8Array,
     suffix: Uint8Array,

@@ -112,6 +112,12 @@ export class PackedRun implements Members, EntrySource {
     return records;
   }
 
+  data(): Uint8Array[] {
+    const data = new Array<Uint8Array>(this.length);
+    for (let i = 0; i < data.length; i++) data[i] = this.dataAt(i);
+    return data;
+  }
+
   joinJson(
     prefix: Uint8Array,
     suffix: Uint8Array,
