@@ -49,9 +49,9 @@ export type {
   FailedRecord,
   OverflowPolicy,
   PipelineHooks,
-  PipelineOptions,
   PipelineStats,
-} from "./src/pipeline/pipeline.ts";
+} from "./src/pipeline/types.ts";
+export type { PipelineOptions } from "./src/pipeline/options.ts";
 export type { RetryOptions } from "./src/kit/retry.ts";
 
 // Events and idempotency keys.

@@ -120,8 +120,7 @@ const client = new Client({
   maxBatchEvents: 250,
   flushIntervalMs: 200,
   concurrency: 4,
-  backoffBaseMs: 50,
-  backoffCapMs: 2_000,
+  retry: { backoffBaseMs: 50, backoffCapMs: 2_000 },
   exitHook: false,
 });
 

@@ -2,25 +2,31 @@ import type { IdemtrackError } from "./errors/idemtrack_error.ts";
 import { createEvent, type EventInput, type EventRules, type JsonObject } from "./event.ts";
 import type { IdemtrackEvent } from "./event.ts";
 import type { KeyPolicy } from "./idempotency_key.ts";
-import {
-  type CloseSummary,
-  DEFAULT_PIPELINE_OPTIONS,
-  type DeliveryResult,
-  type FailedRecord,
-  Pipeline,
-  type PipelineOptions,
-  type PipelineStats,
-} from "./pipeline/pipeline.ts";
+import { MemoryStorage } from "./drivers/storage/memory_storage.ts";
+import { fetchTransport } from "./drivers/transport/fetch_transport.ts";
+import { Pipeline } from "./pipeline/pipeline.ts";
+import { DEFAULT_PIPELINE_OPTIONS, type PipelineOptions } from "./pipeline/options.ts";
+import type {
+  CloseSummary,
+  DeliveryResult,
+  FailedRecord,
+  PipelineStats,
+} from "./pipeline/types.ts";
 import type { Profile } from "./ports/profile.ts";
+import type { Storage } from "./ports/storage.ts";
+import type { Transport } from "./ports/transport.ts";
 import { jsonProfile } from "./profiles/json/profile.ts";
-import { DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./kit/retry.ts";
 
 /**
  * Options of {@linkcode Client}: the pipeline's options (batching, queue
- * bounds, timeouts, drivers, hooks) and the retry policy's, flattened, plus
- * the default profile's endpoint and the event rules.
+ * bounds, retries, timeouts, drivers, hooks), plus the default profile's
+ * endpoint and the event rules.
  */
-export interface ClientOptions extends Omit<PipelineOptions, "profile" | "retry">, RetryOptions {
+export interface ClientOptions extends Omit<PipelineOptions, "profile" | "storage" | "transport"> {
+  /** Where the queue is journaled. @default {new MemoryStorage()} */
+  storage?: Storage;
+  /** How requests are sent. @default {fetchTransport()} */
+  transport?: Transport;
   /** Collector URL for the default JSON profile; a bare origin gets `/v1/events/batch`. Required unless `profile` is given. @default {undefined} */
   endpoint?: string;
   /** Extra headers on every request (JSON profile). @default {{}} */
@@ -39,14 +45,6 @@ export interface ClientOptions extends Omit<PipelineOptions, "profile" | "retry"
 export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
   headers: Object.freeze({}) as Readonly<Record<string, string>>,
   ...DEFAULT_PIPELINE_OPTIONS,
-  maxRetries: DEFAULT_RETRY_OPTIONS.maxRetries,
-  backoffBaseMs: DEFAULT_RETRY_OPTIONS.backoffBaseMs,
-  backoffCapMs: DEFAULT_RETRY_OPTIONS.backoffCapMs,
-  maxTotalBackoffMs: DEFAULT_RETRY_OPTIONS.maxTotalBackoffMs,
-  retryAfterFloorMs: DEFAULT_RETRY_OPTIONS.retryAfterFloorMs,
-  retryAfterCapMs: DEFAULT_RETRY_OPTIONS.retryAfterCapMs,
-  freeRetryAfters: DEFAULT_RETRY_OPTIONS.freeRetryAfters,
-  random: DEFAULT_RETRY_OPTIONS.random,
 });
 
 /** Per-call fields of `track`, `identify` and `alias`. */
@@ -103,14 +101,8 @@ export class Client {
       clock,
       onError,
       hooks = {},
-      maxRetries = d.maxRetries,
-      backoffBaseMs = d.backoffBaseMs,
-      backoffCapMs = d.backoffCapMs,
-      maxTotalBackoffMs = d.maxTotalBackoffMs,
-      retryAfterFloorMs = d.retryAfterFloorMs,
-      retryAfterCapMs = d.retryAfterCapMs,
-      freeRetryAfters = d.freeRetryAfters,
-      random = d.random,
+      storage = new MemoryStorage(),
+      transport = fetchTransport(),
       ...rest
     } = options;
     if (profile === undefined) {
@@ -121,18 +113,10 @@ export class Client {
     this.#pipeline = new Pipeline({
       ...rest,
       profile,
+      storage,
+      transport,
       ...(clock && { clock }),
       hooks: onError === undefined ? hooks : { ...hooks, error: [...(hooks.error ?? []), onError] },
-      retry: {
-        maxRetries,
-        backoffBaseMs,
-        backoffCapMs,
-        maxTotalBackoffMs,
-        retryAfterFloorMs,
-        retryAfterCapMs,
-        freeRetryAfters,
-        random,
-      },
     });
     const now = clock === undefined ? Date.now : () => clock.now();
     this.#rules = {

@@ -97,8 +97,6 @@ export interface EventRules {
    * "$notification_clicked", "$app_launched", "$user_login", "$user_logout"]}
    */
   allowedReservedNames?: readonly string[];
-  /** Largest encoded event, in bytes (UTF-8 JSON). @default {102400} */
-  maxEventBytes?: number;
   /** Policy for event idempotency keys. @default {STRICT_KEY_POLICY} */
   keyPolicy?: KeyPolicy;
   /** Longest string id (userId, anonymousId, tenantId…), in characters. @default {255} */
@@ -119,11 +117,10 @@ export const RESERVED_EVENT_NAMES_ALLOWED: readonly string[] = Object.freeze([
   "$user_logout",
 ]);
 
-/** Default event rules; `maxEventBytes` is the second seed's 100 KB. */
+/** Default event rules. */
 export const DEFAULT_EVENT_RULES: Required<EventRules> = Object.freeze({
   reservedPrefixes: Object.freeze(["$", "ss_"]),
   allowedReservedNames: RESERVED_EVENT_NAMES_ALLOWED,
-  maxEventBytes: 100 * 1024,
   keyPolicy: STRICT_KEY_POLICY,
   maxIdLength: 255,
   now: Date.now,
@@ -448,14 +445,12 @@ export function createEvent(input: EventInput, rules: EventRules = {}): Idemtrac
 }
 
 /**
- * Checks an encoded event against the size cap and returns its UTF-8 size.
+ * Checks an encoded event against the size cap (the profile's or the
+ * client's `maxEventBytes`) and returns its UTF-8 size.
  *
  * @throws {EventValidationError} with rule `maxBytes` when the event is too large.
  */
-export function checkEncodedSize(
-  encoded: string | Uint8Array,
-  maxEventBytes: number = DEFAULT_EVENT_RULES.maxEventBytes,
-): number {
+export function checkEncodedSize(encoded: string | Uint8Array, maxEventBytes: number): number {
   return checkEventBytes(
     typeof encoded === "string" ? utf8ByteLength(encoded) : encoded.byteLength,
     maxEventBytes,
@@ -467,10 +462,7 @@ export function checkEncodedSize(
  *
  * @throws {EventValidationError} when `bytes` is over `maxEventBytes`.
  */
-export function checkEventBytes(
-  bytes: number,
-  maxEventBytes: number = DEFAULT_EVENT_RULES.maxEventBytes,
-): number {
+export function checkEventBytes(bytes: number, maxEventBytes: number): number {
   if (bytes > maxEventBytes) {
     throw new EventValidationError(
       "event",

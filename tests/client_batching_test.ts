@@ -6,7 +6,7 @@ import { startJsonServer } from "./_json_server.ts";
 import { ManualClock, settle, waitFor } from "./_helpers.ts";
 
 function client(url: string, options: Partial<ClientOptions> = {}): Client {
-  return new Client({ endpoint: url, exitHook: false, random: () => 0, ...options });
+  return new Client({ endpoint: url, exitHook: false, retry: { random: () => 0 }, ...options });
 }
 
 Deno.test("track() sends when flushAt is reached, without flush()", async () => {
@@ -82,14 +82,14 @@ Deno.test("requests follow docs/wire-json.md: fields, ISO timestamps, keys, toke
   await server.close();
 });
 
-Deno.test("batches never pass maxBatchBytes, maxBatchEvents or maxItemsPerType", async () => {
+Deno.test("batches never pass maxBatchBytes, maxBatchEvents or maxItemsPerGroup", async () => {
   const server = await startJsonServer();
   const c = client(server.url, {
     flushAt: Infinity,
     concurrency: 1,
     maxBatchBytes: 2000,
     maxBatchEvents: 7,
-    maxItemsPerType: 3,
+    maxItemsPerGroup: 3,
   });
   for (let i = 0; i < 40; i++) {
     if (i % 4 === 0) c.identify(`u${i}`, { n: "x".repeat(i * 5) });

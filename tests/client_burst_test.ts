@@ -3,6 +3,7 @@ import { Client, type ClientOptions } from "../src/client.ts";
 import { MemoryStorage } from "../src/drivers/storage/memory_storage.ts";
 import type { Storage } from "../src/ports/storage.ts";
 import type { Transport, TransportRequest } from "../src/ports/transport.ts";
+import { carry } from "../src/_util/internal.ts";
 
 const decoder = new TextDecoder();
 
@@ -22,9 +23,7 @@ function recordingTransport(progress: { tracked: number }, maxPending?: number) 
     });
     return Promise.resolve({ status: 200, headers: new Headers(), body: "{}" });
   };
-  const transport: Transport = maxPending === undefined
-    ? send
-    : Object.assign(send, { maxPending });
+  const transport: Transport = maxPending === undefined ? send : carry(send, { maxPending });
   return { transport, calls };
 }
 
@@ -36,7 +35,8 @@ function burst(client: Client, count: number, progress: { tracked: number }): vo
 }
 
 /**
- * A client over a recording transport (queueing with `maxPending`, or a plain
+ * A client over a recording transport (queueing with `maxPending`, as
+ * `workerTransport()` says it does, or a plain
  * function for `null`), 100 events per request unless the options say
  * otherwise; `progress` counts what `burst` tracked.
  */
@@ -137,25 +137,31 @@ Deno.test("with a storage that opens asynchronously, nothing is sent before it i
 
 Deno.test("batches formed during a burst are saved with their keys before they are sent", async () => {
   const memory = new MemoryStorage();
-  const saved: string[] = [];
+  const log: string[] = [];
   const storage = over(memory, {
     saveBatch: (batch) => {
-      saved.push(batch.id);
+      log.push(`save ${batch.id}`);
       return memory.saveBatch(batch);
     },
   });
-  const { client, calls, progress } = burstSetup({ storage });
+  const { client, calls, progress } = burstSetup({
+    storage,
+    hooks: { beforeRequest: [({ batch }) => void log.push(`send ${batch.id}`)] },
+  });
   burst(client, 300, progress);
-  assert.deepEqual(saved, calls.map((call) => call.key));
-  assert.equal(saved.length, 3);
   await client.close();
+  assert.equal(calls.length, 3);
+  for (const { key } of calls) {
+    const saved = log.indexOf(`save ${key}`);
+    assert.ok(saved >= 0 && saved < log.indexOf(`send ${key}`), `${key} saved before sent`);
+  }
 });
 
 Deno.test("a beforeRequest hook or a transport that throws inside a burst never makes track() throw; the batch is retried and delivered", async () => {
   const progress = { tracked: 0 };
   const { transport: recording, calls } = recordingTransport(progress, 64);
   let transportThrows = 1;
-  const transport: Transport = Object.assign((request: TransportRequest) => {
+  const transport: Transport = carry((request: TransportRequest) => {
     // A synchronous throw, not a rejection.
     if (transportThrows-- > 0) throw new Error("transport blew up");
     return recording(request);
@@ -166,7 +172,7 @@ Deno.test("a beforeRequest hook or a transport that throws inside a burst never 
     transport,
     exitHook: false,
     maxBatchEvents: 100,
-    random: () => 0,
+    retry: { random: () => 0 },
     hooks: {
       beforeRequest: [() => {
         if (hookThrows-- > 0) throw new Error("hook blew up");

@@ -3,7 +3,7 @@ import { Client, type ClientOptions } from "../src/client.ts";
 import { isQueueFullError } from "../src/errors/queue_full_error.ts";
 import { isEventValidationError } from "../src/errors/event_validation_error.ts";
 import { MemoryStorage } from "../src/drivers/storage/memory_storage.ts";
-import type { FailedRecord } from "../src/pipeline/pipeline.ts";
+import type { FailedRecord } from "../src/pipeline/types.ts";
 import { startJsonServer } from "./_json_server.ts";
 import { waitFor } from "./_helpers.ts";
 
@@ -11,7 +11,7 @@ function client(url: string, options: Partial<ClientOptions> = {}): Client {
   return new Client({
     endpoint: url,
     exitHook: false,
-    random: () => 0,
+    retry: { random: () => 0 },
     flushAt: Infinity,
     flushIntervalMs: 0,
     ...options,
@@ -170,7 +170,7 @@ Deno.test("stats() shows backpressure while requests are in flight", async () =>
   await server.close();
 });
 
-Deno.test("MemoryStorage answers open() from the live queue of the client that adopted it, at each call", async () => {
+Deno.test("MemoryStorage answers open() from the live queue of the client using it, at each call", async () => {
   // Also keeps the event loop alive while the client waits (its timers do not).
   const server = await startJsonServer();
   const storage = new MemoryStorage();
@@ -197,7 +197,7 @@ Deno.test("MemoryStorage answers open() from the live queue of the client that a
   first.flush().catch(() => {});
   await waitFor(() => sent.length === 1, "the first batch in flight");
   assert.equal(storage.size, 5);
-  let snapshot = storage.open();
+  let snapshot = await storage.open();
   assert.deepEqual(snapshot.records.map((r) => r.key), [0, 1, 2, 3, 4].map(key));
   assert.deepEqual(
     snapshot.batches.map((b) => ({
@@ -212,7 +212,7 @@ Deno.test("MemoryStorage answers open() from the live queue of the client that a
     [0, 1, 2, 3, 4].map(key),
   );
   first.track("e", { i: 5 }, { userId: "u1", idempotencyKey: key(5) });
-  snapshot = storage.open();
+  snapshot = await storage.open();
   assert.equal(snapshot.records.length, 6, "open() reads the queue as it is now");
   const summary = await first.close({ timeoutMs: 0 });
   assert.equal(summary.pending, 6);

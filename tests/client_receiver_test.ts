@@ -2,6 +2,7 @@
 // loopback HTTP: the behaviours that depend on the server's semantics.
 import assert from "node:assert/strict";
 import { Client, type ClientOptions } from "../src/client.ts";
+import type { RetryOptions } from "../src/kit/retry.ts";
 import type { IdemtrackError } from "../src/errors/idemtrack_error.ts";
 import { createJsonRoute } from "../src/receiver/json_route.ts";
 import { type FaultServer, type SeenRequest, startFaultServer } from "./_fault_server.ts";
@@ -10,10 +11,7 @@ import { waitFor } from "./_helpers.ts";
 const FAST: Partial<ClientOptions> = {
   flushIntervalMs: 0,
   flushAt: 1_000,
-  backoffBaseMs: 1,
-  backoffCapMs: 5,
-  retryAfterFloorMs: 1,
-  retryAfterCapMs: 10,
+  retry: { backoffBaseMs: 1, backoffCapMs: 5, retryAfterFloorMs: 1, retryAfterCapMs: 10 },
   exitHook: false,
 };
 
@@ -70,7 +68,12 @@ Deno.test("a 409 in_progress is retried until the first request completes", asyn
   const server = await startFaultServer([createJsonRoute()], { beforeWrite: held.wait });
   try {
     // The first attempt times out while the receiver still holds it.
-    const client = new Client({ ...FAST, endpoint: server.origin, timeoutMs: 50, maxRetries: 50 });
+    const client = new Client({
+      ...FAST,
+      endpoint: server.origin,
+      timeoutMs: 50,
+      retry: { ...FAST.retry as RetryOptions, maxRetries: 50 },
+    });
     const keys = Array.from(
       { length: 3 },
       (_, n) => client.track("order_paid", { n }, { userId: "u" }),
@@ -139,7 +142,12 @@ Deno.test("after a partial success only the failed retryable records are sent ag
   const held = gate();
   const server = await startFaultServer([createJsonRoute()], { beforeWrite: held.wait });
   try {
-    const client = new Client({ ...FAST, endpoint: server.origin, flushAt: 2, maxRetries: 100 });
+    const client = new Client({
+      ...FAST,
+      endpoint: server.origin,
+      flushAt: 2,
+      retry: { ...FAST.retry as RetryOptions, maxRetries: 100 },
+    });
     // Request 1 holds key "shared-key-01" in progress; request 2 carries it again
     // with another event, so the receiver rejects only that record as retryable.
     client.track("order_paid", { n: 1 }, { userId: "u", idempotencyKey: "shared-key-01" });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Client, type ClientOptions } from "../src/client.ts";
+import type { RetryOptions } from "../src/kit/retry.ts";
 import { type DeliveryError, isDeliveryError } from "../src/errors/delivery_error.ts";
 import { isHttpError } from "../src/errors/http_error.ts";
 import { isTimeoutError } from "../src/errors/timeout_error.ts";
@@ -7,14 +8,18 @@ import type { IdemtrackError } from "../src/errors/idemtrack_error.ts";
 import { startJsonServer } from "./_json_server.ts";
 import { ManualClock, settle, waitFor } from "./_helpers.ts";
 
-function client(url: string, options: Partial<ClientOptions> = {}): Client {
+function client(
+  url: string,
+  options: Partial<Omit<ClientOptions, "retry">> & { retry?: RetryOptions } = {},
+): Client {
+  const { retry, ...rest } = options;
   return new Client({
     endpoint: url,
     exitHook: false,
-    random: () => 0, // full jitter drawn at 0: immediate retries
     flushIntervalMs: 0,
     flushAt: Infinity,
-    ...options,
+    ...rest,
+    retry: { random: () => 0, ...retry }, // full jitter drawn at 0: immediate retries
   });
 }
 
@@ -40,10 +45,29 @@ Deno.test("a 500 is retried with the same request key and each event is delivere
   await server.close();
 });
 
+Deno.test("retry given as a number is maxRetries, with every other retry default", async () => {
+  const server = await startJsonServer();
+  const c = new Client({
+    endpoint: server.url,
+    exitHook: false,
+    flushIntervalMs: 0,
+    flushAt: Infinity,
+    retry: 0,
+  });
+  server.faults.push({ kind: "status", status: 503 });
+  trackMany(c, 2);
+  const result = await c.flush();
+  assert.equal(result.status, "fail");
+  assert.deepEqual(result.failedRecords.map((f) => f.code), [503, 503]);
+  assert.equal(server.requests.length, 1, "no retry");
+  await c.close();
+  await server.close();
+});
+
 Deno.test("429 with Retry-After seconds is honoured and does not spend the retry budget", async () => {
   const server = await startJsonServer();
   const clock = new ManualClock();
-  const c = client(server.url, { clock, maxRetries: 0 });
+  const c = client(server.url, { clock, retry: { maxRetries: 0 } });
   server.faults.push({ kind: "status", status: 429, headers: { "retry-after": "2" } });
   trackMany(c, 2);
   const flushed = c.flush();
@@ -63,7 +87,7 @@ Deno.test("429 with Retry-After seconds is honoured and does not spend the retry
 Deno.test("Retry-After as an HTTP date is honoured, capped by retryAfterCapMs", async () => {
   const server = await startJsonServer();
   const clock = new ManualClock(Date.now());
-  const c = client(server.url, { clock, retryAfterCapMs: 60_000 });
+  const c = client(server.url, { clock, retry: { retryAfterCapMs: 60_000 } });
   const in5s = new Date(Date.now() + 5000).toUTCString();
   const inAnHour = new Date(Date.now() + 3_600_000).toUTCString();
   server.faults.push(
@@ -139,7 +163,7 @@ Deno.test("timeouts until maxRetries are reported with a TimeoutError cause", as
   const c = client(server.url, {
     clock,
     timeoutMs: 1000,
-    maxRetries: 1,
+    retry: { maxRetries: 1 },
     onError: (e) => errors.push(e),
   });
   server.faults.push({ kind: "hang" }, { kind: "hang" });
@@ -161,7 +185,7 @@ Deno.test("timeouts until maxRetries are reported with a TimeoutError cause", as
 
 Deno.test("409 in_progress is retried later with the same key", async () => {
   const server = await startJsonServer();
-  const c = client(server.url, { retryAfterFloorMs: 1 });
+  const c = client(server.url, { retry: { retryAfterFloorMs: 1 } });
   server.faults.push({
     kind: "status",
     status: 409,
@@ -229,7 +253,7 @@ Deno.test("400 and 422 are permanent: reported with the server's reason and not 
 Deno.test("after maxRetries the events are reported failed with the reason, never dropped silently", async () => {
   const server = await startJsonServer();
   const errors: IdemtrackError[] = [];
-  const c = client(server.url, { maxRetries: 2, onError: (e) => errors.push(e) });
+  const c = client(server.url, { retry: { maxRetries: 2 }, onError: (e) => errors.push(e) });
   for (let i = 0; i < 3; i++) server.faults.push({ kind: "status", status: 500, body: "db down" });
   trackMany(c, 2);
   const result = await c.flush();
@@ -293,7 +317,7 @@ Deno.test("rateLimit spaces requests by the token bucket", async () => {
 
 Deno.test("events retried after a partial success keep their own bytes, not the 1 MB slabs of their first batch", async () => {
   const server = await startJsonServer();
-  const c = client(server.url, { maxRetries: 1, backoffBaseMs: 1, backoffCapMs: 1 });
+  const c = client(server.url, { retry: { maxRetries: 1, backoffBaseMs: 1, backoffCapMs: 1 } });
   // Retryable at first, then failed for good: the failure report shows the bytes that were retried.
   server.rejectEvent("evt-1-key", { code: "throttled", reason: "try again", retryable: true });
   server.rejectEvent("evt-3-key", { code: "throttled", reason: "try again", retryable: true });

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import type { IdemtrackEvent } from "../src/event.ts";
 import { encodedBytes } from "../src/ports/profile.ts";
-import { PackedQueue } from "../src/pipeline/_packed_queue.ts";
-import { SlabWriter } from "../src/pipeline/_slab_writer.ts";
+import { PackedQueue } from "../src/pipeline/queue/_packed_queue.ts";
+import { SlabWriter } from "../src/_util/slab_writer.ts";
+import { carry } from "../src/_util/internal.ts";
 import { jsonProfile, jsonWireText } from "../src/profiles/json/profile.ts";
 import { randomInt, randomText, seededRandom } from "./_random.ts";
 
@@ -188,7 +189,11 @@ Deno.test("a body joined straight from the client's packed queue is the body bui
   }));
   const batch = { id: "batch-0001", stream: "", attempt: 0 };
   const fromRun = (await profile.buildRequest(
-    { ...batch, records: run.entries(true), joinJson: (p, s) => run.joinJson(p, s) },
+    carry({ ...batch, records: run.records() }, {
+      data: () => run.data(),
+      size: run.length,
+      joinJson: (p: Uint8Array, s: Uint8Array) => run.joinJson(p, s),
+    }),
     0,
   )).body;
   const fromRecords = (await profile.buildRequest({ ...batch, records }, 0)).body;

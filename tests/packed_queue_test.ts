@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { PackedQueue } from "../src/pipeline/_packed_queue.ts";
-import type { Entry } from "../src/pipeline/_queue.ts";
-import { SlabWriter } from "../src/pipeline/_slab_writer.ts";
+import { PackedQueue } from "../src/pipeline/queue/_packed_queue.ts";
+import type { Entry } from "../src/pipeline/_entry.ts";
+import { SlabWriter } from "../src/_util/slab_writer.ts";
 import { randomInt, seededRandom } from "./_random.ts";
 
 const encoder = new TextEncoder();
@@ -75,6 +75,19 @@ Deno.test("PackedQueue gives back every event as pushed, in order, across slabs,
         const entries = run.entries(true);
         assert.ok(entries.every((entry) => entry.inBatch));
         entries.forEach((entry, i) => assertEntry(entry, model[taken + i]!, "p-"));
+        // Records are plain: spreading one keeps every field.
+        assert.deepEqual(
+          run.records().map((record) => ({ ...record })),
+          entries.map(({ id, key, group, stream, data, queuedAt }) => ({
+            id,
+            key,
+            group,
+            stream,
+            data,
+            queuedAt,
+          })),
+        );
+        assert.deepEqual(run.ids(), entries.map((entry) => entry.id));
         taken += count;
       }
       assert.equal(queue.length, model.length - taken);
@@ -187,7 +200,7 @@ Deno.test("PackedQueue.pushText: events queued unsized come back as exactly Text
     everBytes += encoder.encode(event.text).length;
     if (random() < 0.1) {
       // A staged event: whatever was queued unsized is written first.
-      queue.settle();
+      queue.measure();
       writer.stage(event.text, event.key);
       queue.push(writer, event.group, event.stream, event.queuedAt, event.seq);
       sized += writer.size;
@@ -206,4 +219,20 @@ Deno.test("PackedQueue.pushText: events queued unsized come back as exactly Text
   assert.equal(sized, everBytes);
   const entries = queue.snapshot();
   for (let i = 0; i < entries.length; i++) assertEntry(entries[i]!, model[i]!, "u-");
+});
+
+Deno.test("PackedRun.records() decodes ASCII keys together and any other key on its own, each one as pushed", () => {
+  for (const keys of [["a-1", "bb-22", "", "ccc-333"], ["a-1", "é-€-🎉", "ccc-333"]]) {
+    const writer = new SlabWriter();
+    const queue = new PackedQueue("r-");
+    keys.forEach((key, i) => {
+      writer.stage(`{"i":${i}}`, key);
+      queue.push(writer, "track", "", 0, i + 1);
+    });
+    const records = queue.takeRun(keys.length).records();
+    assert.deepEqual(records.map((record) => record.key), keys);
+    assert.deepEqual(records.map((record) => new TextDecoder().decode(record.data)), [
+      ...keys.map((_, i) => `{"i":${i}}`),
+    ]);
+  }
 });

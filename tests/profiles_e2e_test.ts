@@ -64,7 +64,7 @@ const CASES: Case[] = [
     name: "JSON",
     routes: () => [createJsonRoute()],
     profile: (origin) => jsonProfile({ endpoint: origin }),
-    clientOptions: { maxItemsPerType: 100 },
+    clientOptions: { maxItemsPerGroup: 100 },
     track: (client, n) => client.track("order_paid", { n }, { userId: `u${n % 5}` }),
     sinkId: (event) => event.key!,
     requestKey: (request) => request.headers.get("x-idempotency-key")!,
@@ -166,10 +166,7 @@ const CASES: Case[] = [
 /** Short waits so retries take milliseconds. */
 const FAST: Partial<ClientOptions> = {
   flushIntervalMs: 0,
-  backoffBaseMs: 1,
-  backoffCapMs: 5,
-  retryAfterFloorMs: 1,
-  retryAfterCapMs: 10,
+  retry: { backoffBaseMs: 1, backoffCapMs: 5, retryAfterFloorMs: 1, retryAfterCapMs: 10 },
   timeoutMs: 5_000,
   exitHook: false,
 };

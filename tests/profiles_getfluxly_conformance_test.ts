@@ -127,8 +127,7 @@ Deno.test("a Client with the seed client's options sends 20 events per request a
     const client = new Client({
       ...GETFLUXLY_SEED_CLIENT_OPTIONS,
       profile: getfluxlyProfile({ token: TOKEN, baseUrl: base }),
-      backoffBaseMs: 1,
-      backoffCapMs: 2,
+      retry: { maxRetries: GETFLUXLY_SEED_CLIENT_OPTIONS.retry, backoffBaseMs: 1, backoffCapMs: 2 },
       exitHook: false,
     });
     for (let i = 0; i < 20; i++) client.track("order_paid", { i }, { userId: "u" });

@@ -76,6 +76,11 @@ Deno.test("resolveRetryOptions() rejects bad options in std's form", () => {
   assert.throws(() => resolveRetryOptions({ backoffBaseMs: NaN }), RangeError);
 });
 
+Deno.test("resolveRetryOptions() takes a number as maxRetries with the other defaults", () => {
+  assert.deepEqual(resolveRetryOptions(3), { ...DEFAULT_RETRY_OPTIONS, maxRetries: 3 });
+  assert.throws(() => resolveRetryOptions(1.5), RangeError);
+});
+
 Deno.test("parseRetryAfter() reads seconds and HTTP dates", () => {
   const now = Date.UTC(2026, 10, 25, 8, 0, 0);
   assert.equal(parseRetryAfter("0", now), 0);

@@ -188,9 +188,7 @@ Deno.test({
         transport: fetchTransport(roundRobin),
         flushAt: 100,
         maxBatchEvents: 100,
-        backoffBaseMs: 20,
-        backoffCapMs: 400,
-        maxRetries: 1_000,
+        retry: { backoffBaseMs: 20, backoffCapMs: 400, maxRetries: 1_000 },
         timeoutMs: 5_000,
       });
       const tracked = new Set<string>();

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { Client } from "../src/client.ts";
 import type { TransportRequest } from "../src/ports/transport.ts";
 import { workerTransport } from "../src/drivers/transport/worker_transport.ts";
+import { transportTraits } from "../src/_util/internal.ts";
 import { startPortPrinter } from "../bench/_harness.ts";
 import { startJsonServer } from "./_json_server.ts";
 import { waitFor } from "./_helpers.ts";
@@ -429,9 +430,7 @@ Deno.test("Client with workerTransport() retries after a 503 and after a timeout
     transport: workerTransport(),
     maxBatchEvents: 50,
     timeoutMs: 300,
-    backoffBaseMs: 1,
-    backoffCapMs: 10,
-    random: () => 0,
+    retry: { backoffBaseMs: 1, backoffCapMs: 10, random: () => 0 },
   });
   try {
     for (let i = 0; i < 100; i++) {
@@ -613,8 +612,8 @@ Deno.test("workerTransport() rejects invalid options with RangeError", () => {
   });
   assert.throws(() => workerTransport({ concurrency: Infinity }), RangeError);
   const transport = workerTransport({ concurrency: 3, maxPending: 7, idleMs: 0 });
-  assert.equal(transport.maxPending, 7);
-  assert.equal(workerTransport().maxPending, 256);
+  assert.equal(transportTraits(transport).maxPending, 7);
+  assert.equal(transportTraits(workerTransport()).maxPending, 256);
   assert.equal(typeof transport.close, "function");
 });
 

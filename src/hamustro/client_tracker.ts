@@ -7,13 +7,10 @@ import type { IdemtrackError } from "../errors/idemtrack_error.ts";
 import { StorageError } from "../errors/storage_error.ts";
 import { checkEncodedSize, type JsonValue } from "../event.ts";
 import { MemoryStorage } from "../drivers/storage/memory_storage.ts";
-import {
-  type CloseSummary,
-  DEFAULT_PIPELINE_OPTIONS,
-  type DeliveryResult,
-  Pipeline,
-  type PipelineStats,
-} from "../pipeline/pipeline.ts";
+import { fetchTransport } from "../drivers/transport/fetch_transport.ts";
+import { Pipeline } from "../pipeline/pipeline.ts";
+import { DEFAULT_PIPELINE_OPTIONS } from "../pipeline/options.ts";
+import type { CloseSummary, DeliveryResult, PipelineStats } from "../pipeline/types.ts";
 import type { Storage } from "../ports/storage.ts";
 import type { Transport } from "../ports/transport.ts";
 import { type CollectionFields, encodePayload, type PayloadFields } from "./codec.ts";
@@ -263,7 +260,7 @@ export class ClientTracker {
       queueSize = d.queueSize,
       queueRetention = d.queueRetention,
       storage = new MemoryStorage(),
-      transport,
+      transport = fetchTransport(),
       clock = systemClock,
       headers = d.headers,
       timezone,
@@ -297,7 +294,7 @@ export class ClientTracker {
     this.#pipeline = new Pipeline({
       profile: restoring.profile,
       storage,
-      ...(transport && { transport }),
+      transport,
       clock,
       flushAt: Infinity,
       flushIntervalMs: 0,

@@ -1,4 +1,4 @@
-import { SlabWriter } from "../pipeline/_slab_writer.ts";
+import { SlabWriter } from "../_util/slab_writer.ts";
 import { joinJsonArray } from "../_util/json_array.ts";
 import { type Framing, jsonArrayFraming } from "../kit/chunk.ts";
 import { environmentNumber } from "./environment.ts";

@@ -2,6 +2,7 @@ import { optionChecks } from "../_util/checks.ts";
 import { type Clock, systemClock } from "../ports/clock.ts";
 import { currentTimezone } from "./device.ts";
 import { perEventReader, type PerEventValue } from "./_per_event.ts";
+import { recordBytes } from "../_util/internal.ts";
 import type { Framing } from "../kit/chunk.ts";
 import { environmentNumber, type EnvironmentValue } from "./environment.ts";
 import { checkEncodedSize, type IdemtrackEvent } from "../event.ts";
@@ -347,7 +348,7 @@ export function hamustroProfile(options: HamustroProfileOptions): HamustroProfil
           `Cannot build a Hamustro request as session '${batch.stream}' is unknown: register its fields with addCollection()`,
         );
       }
-      const payloads = batch.records.map((record) => transcodePayload(record.data, format));
+      const payloads = recordBytes(batch).map((data) => transcodePayload(data, format));
       const body = format === "protobuf"
         ? frameCollection(encoding.protobuf, payloads)
         : frameCollectionJson(encoding.json, payloads);

@@ -1,24 +1,9 @@
+import type { Framing } from "../ports/profile.ts";
 import { optionChecks } from "../_util/checks.ts";
 
 const { positiveInteger } = optionChecks("chunk");
 
-/**
- * How a request body wraps its items, so chunk sizes include the framing
- * exactly. See {@linkcode JSON_ARRAY_FRAMING} and the profiles' framings.
- */
-export interface Framing {
-  /** Size in bytes of a body that holds no items (e.g. `{"events":[]}` is 13). */
-  readonly emptyBytes: number;
-  /**
-   * Bytes an item adds to the body: its own size plus any separator or length
-   * prefix. `firstInGroup` is true for the first item of its group in the body,
-   * `firstInBody` for the first item of the body (a single JSON array puts a
-   * comma before every item but the first in the body, whatever its group).
-   * `chunkBySize` always passes it; older three-argument callers get
-   * `firstInGroup` in its place.
-   */
-  itemBytes(size: number, firstInGroup: boolean, group: string, firstInBody?: boolean): number;
-}
+export type { Framing } from "../ports/profile.ts";
 
 /**
  * Framing of `prefix item,item,… suffix` bodies, such as `{"events":[…]}`.

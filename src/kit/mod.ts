@@ -36,7 +36,7 @@ export {
   type ProfileLimits,
   type RecordOutcome,
 } from "../ports/profile.ts";
-export type { LiveQueue, QueuedRecord, StorageSnapshot, StoredBatch } from "../ports/storage.ts";
+export type { QueuedRecord, StorageSnapshot, StoredBatch } from "../ports/storage.ts";
 export type { TransportRequest, TransportResponse } from "../ports/transport.ts";
 export { systemClock, type TimerId } from "../ports/clock.ts";
 

@@ -67,13 +67,17 @@ function nonNegative(name: string, value: number, integer: boolean): void {
 }
 
 /**
- * Validates retry options and fills in defaults.
+ * Validates retry options and fills in defaults; a number is `maxRetries`
+ * with every other default (ky's `retry: number | RetryOptions`).
  *
  * @throws {RangeError} naming the bad option.
  */
-export function resolveRetryOptions(options: RetryOptions = {}): Readonly<Required<RetryOptions>> {
+export function resolveRetryOptions(
+  options: number | RetryOptions = {},
+): Readonly<Required<RetryOptions>> {
   const resolved = { ...DEFAULT_RETRY_OPTIONS };
-  for (const [key, value] of Object.entries(options)) {
+  const given = typeof options === "number" ? { maxRetries: options } : options;
+  for (const [key, value] of Object.entries(given)) {
     if (value !== undefined) (resolved as Record<string, unknown>)[key] = value;
   }
   nonNegative("maxRetries", resolved.maxRetries, true);

@@ -8,13 +8,7 @@ export interface TokenBucketOptions {
   now?: () => number;
 }
 
-/** A rate limit as requests per second with a burst, e.g. Skalin's 100/s, burst 500. */
-export interface RateLimit {
-  /** Sustained rate, requests per second. */
-  readonly requestsPerSecond: number;
-  /** Requests allowed at once after an idle period. */
-  readonly burst: number;
-}
+export type { RateLimit } from "../ports/profile.ts";
 
 /**
  * A token bucket, shared by the client's send-rate limit and the receiver's

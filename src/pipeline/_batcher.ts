@@ -1,41 +1,18 @@
-import { chunkBySize } from "../kit/chunk.ts";
+import { chunkBySize, type Framing } from "../kit/chunk.ts";
 import type { Clock } from "../ports/clock.ts";
 import { generateIdempotencyKey } from "../idempotency_key.ts";
-import type { Framing } from "../kit/chunk.ts";
 import { INITIAL_RETRY_STATE, type RetryState } from "../kit/retry.ts";
-import type { Journal } from "./_journal.ts";
-import type { Entry, Queue } from "./_queue.ts";
-import type { PackedRun } from "./_packed_queue.ts";
-import type { Settler } from "./_settle.ts";
-
-/** A formed batch: fixed membership and key, sending or waiting to retry. */
-export interface ActiveBatch {
-  id: string;
-  stream: string;
-  /** Its events: entries, or a packed run whose entries are made when read (see {@linkcode entriesOf}). */
-  readonly members: Entry[] | PackedRun;
-  attempt: number;
-  createdAt: number;
-  retry: RetryState;
-  saved: boolean;
-  /** Its save in progress, if any (a batch formed ahead of a free slot is saved at once). */
-  saving?: Promise<void> | undefined;
-}
-
-/**
- * A batch's entries. A packed run's are made anew at each call, so that
- * nothing per event is held while the batch waits for its answer.
- */
-export function entriesOf(batch: ActiveBatch): Entry[] {
-  const { members } = batch;
-  return Array.isArray(members) ? members : members.entries(true);
-}
+import type { ActiveBatch, Members } from "./_batch.ts";
+import type { Entry } from "./_entry.ts";
+import type { QueueJournal } from "./_journal.ts";
+import type { Ledger } from "./_ledger.ts";
+import { membersOf, type Queue } from "./queue/queue.ts";
 
 /** Request caps, already bounded by the profile's. */
 export interface BatchLimits {
   readonly maxBatchBytes: number;
   readonly maxBatchEvents: number;
-  readonly maxItemsPerType: number;
+  readonly maxItemsPerGroup: number;
 }
 
 /**
@@ -46,21 +23,21 @@ export class Batcher {
   readonly #framing: Framing;
   readonly #limits: BatchLimits;
   readonly #clock: Clock;
-  readonly #journal: Journal;
-  readonly #settler: Settler;
+  readonly #journal: QueueJournal;
+  readonly #ledger: Ledger;
 
   constructor(
     framing: Framing,
     limits: BatchLimits,
     clock: Clock,
-    journal: Journal,
-    settler: Settler,
+    journal: QueueJournal,
+    ledger: Ledger,
   ) {
     this.#framing = framing;
     this.#limits = limits;
     this.#clock = clock;
     this.#journal = journal;
-    this.#settler = settler;
+    this.#ledger = ledger;
   }
 
   /** Takes the next batch off the head of the queue while `mayForm(seq of the head)` allows one. */
@@ -84,19 +61,18 @@ export class Batcher {
       const consumed = plan.chunks[1]?.[0] ?? window.length;
       const oversize = plan.oversize.filter((i) => i < consumed);
       const first = plan.chunks[0];
-      if (first !== undefined && oversize.length === 0) {
-        const run = queue.takeRun(consumed);
-        if (run !== undefined) return this.create(run, INITIAL_RETRY_STATE, 0);
+      if (first !== undefined && oversize.length === 0 && first.length === consumed) {
+        return this.create(queue.take(consumed), INITIAL_RETRY_STATE, 0);
       }
-      const taken = queue.take(consumed);
+      const taken = queue.takeEntries(consumed);
       // The batch is formed before the oversize events are reported (an error hook may read a
       // live store: the others must be in a batch by then).
       const batch = first === undefined ? undefined : this.create(
-        first.length === taken.length ? taken : first.map((i) => taken[i]!),
+        membersOf(first.length === taken.length ? taken : first.map((i) => taken[i]!)),
         INITIAL_RETRY_STATE,
         0,
       );
-      this.#settler.failOversize(oversize.map((i) => taken[i]!), maxBatchBytes);
+      this.#ledger.failOversize(oversize.map((i) => taken[i]!), maxBatchBytes);
       if (batch !== undefined) return batch;
     }
     return undefined;
@@ -113,30 +89,20 @@ export class Batcher {
     const batches: ActiveBatch[] = [];
     for (const list of byStream.values()) {
       const plan = this.#chunk(list, (entry) => entry.bytes, (entry) => entry.group);
-      this.#settler.failOversize(plan.oversize, this.#limits.maxBatchBytes);
-      for (const chunk of plan.chunks) batches.push(this.create(chunk, INITIAL_RETRY_STATE, 0));
+      this.#ledger.failOversize(plan.oversize, this.#limits.maxBatchBytes);
+      for (const chunk of plan.chunks) {
+        batches.push(this.create(membersOf(chunk), INITIAL_RETRY_STATE, 0));
+      }
     }
     return batches;
   }
 
-  /** A new batch (new key) over `members` (a run comes straight off the queue). */
-  create(members: Entry[] | PackedRun, retry: RetryState, attempt: number): ActiveBatch {
-    let stream: string;
-    if (Array.isArray(members)) {
-      for (const entry of members) {
-        if (!entry.inBatch) {
-          entry.inBatch = true;
-          this.#settler.inFlight++;
-        }
-      }
-      stream = members[0]!.stream;
-    } else {
-      this.#settler.inFlight += members.length;
-      stream = members.stream(0);
-    }
+  /** A new batch (new key) over `members`. */
+  create(members: Members, retry: RetryState, attempt: number): ActiveBatch {
+    this.#ledger.enterBatch(members.enter());
     const batch: ActiveBatch = {
       id: generateIdempotencyKey(),
-      stream,
+      stream: members.stream,
       members,
       attempt,
       createdAt: this.#clock.now(),
@@ -147,14 +113,19 @@ export class Batcher {
     return batch;
   }
 
+  /** A new batch (new key) over `entries` (at least one). */
+  createOf(entries: Entry[], retry: RetryState, attempt: number): ActiveBatch {
+    return this.create(membersOf(entries), retry, attempt);
+  }
+
   /** 413: halves get new keys (their membership changed). Needs two entries or more. */
   split(batch: ActiveBatch): [ActiveBatch, ActiveBatch] {
-    this.#journal.settleBatch(batch, () => []);
-    const entries = entriesOf(batch);
+    this.#journal.endBatch(batch, () => []);
+    const entries = batch.members.entries();
     const middle = Math.ceil(entries.length / 2);
     return [
-      this.create(entries.slice(0, middle), batch.retry, batch.attempt),
-      this.create(entries.slice(middle), batch.retry, batch.attempt),
+      this.createOf(entries.slice(0, middle), batch.retry, batch.attempt),
+      this.createOf(entries.slice(middle), batch.retry, batch.attempt),
     ];
   }
 
@@ -162,11 +133,11 @@ export class Batcher {
    * Persists the batch's key and membership (its records journaled first);
    * returns nothing when the storage was durable at once.
    */
-  save(batch: ActiveBatch): Promise<void> | void {
+  save(batch: ActiveBatch): Promise<void> | undefined {
     const saving = this.#journal.saveBatch(batch);
     if (saving === undefined) {
       batch.saved = true;
-      return;
+      return undefined;
     }
     const done = saving.then(() => {
       batch.saved = true;
@@ -180,14 +151,14 @@ export class Batcher {
   }
 
   #chunk<T>(items: T[], sizeOf: (item: T) => number, groupOf: (item: T) => string) {
-    const { maxBatchBytes, maxBatchEvents, maxItemsPerType } = this.#limits;
+    const { maxBatchBytes, maxBatchEvents, maxItemsPerGroup } = this.#limits;
     return chunkBySize(items, {
       sizeOf,
       groupOf,
       framing: this.#framing,
       maxBytes: maxBatchBytes,
       maxItems: maxBatchEvents,
-      maxItemsPerGroup: maxItemsPerType,
+      maxItemsPerGroup,
     });
   }
 }

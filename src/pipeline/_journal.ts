@@ -1,23 +1,28 @@
+import { inMemoryStore, type LiveQueue } from "../_util/internal.ts";
 import type { JsonValue } from "../event.ts";
-import type { LiveQueue, QueuedRecord, Storage, StoredBatch } from "../ports/storage.ts";
-import { type ActiveBatch, entriesOf } from "./_batcher.ts";
-import type { Entry } from "./_queue.ts";
+import type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "../ports/storage.ts";
+import { type ActiveBatch, stored } from "./_batch.ts";
+import type { Entry } from "./_entry.ts";
+
+/** What the live queue stands for in a store in the engine's memory. */
+export type LiveHeld = { records: QueuedRecord[]; batches: StoredBatch[] };
 
 /**
- * The pipeline's side of the storage journal: new records are handed over
- * in one `append` per tick, and nothing reaches storage before it is open
- * (records and values set earlier wait here). A store that adopts the live
- * queue ({@linkcode Storage.adopt}) is told nothing of records or batches.
- * Either way the journal knows the batches formed and not yet settled.
+ * The engine's journal of its queue in {@linkcode Storage}: new records are
+ * handed over in one `append` per tick, and nothing reaches storage before
+ * it is open (records and values set earlier wait here). A store in the
+ * engine's own memory takes the live queue instead and is told nothing of
+ * records or batches. Either way the journal knows the batches formed and
+ * not yet ended.
  */
-export class Journal {
+export class QueueJournal {
   readonly storage: Storage;
   /** Whether the storage takes the live queue instead of a journal of records. */
   readonly live: boolean;
-  /** Batches formed and not settled (saved or not). */
+  /** Batches formed and not ended (saved or not). */
   readonly formed = new Set<ActiveBatch>();
   /**
-   * Events of a settled batch that go on in a new one, until it is formed (hooks run in between,
+   * Events of an ended batch that go on in a new one, until it is formed (hooks run in between,
    * and may read a live store).
    */
   readonly between = new Set<Entry>();
@@ -27,22 +32,24 @@ export class Journal {
 
   constructor(storage: Storage) {
     this.storage = storage;
-    this.live = typeof storage.adopt === "function";
+    this.live = inMemoryStore(storage) !== undefined;
   }
 
-  get opened(): boolean {
-    return this.#opened;
+  /** What a store in memory holds, at once; `undefined` for any other store (open it). */
+  openNow(): StorageSnapshot | undefined {
+    return inMemoryStore<StorageSnapshot, LiveHeld>(this.storage)?.openNow();
   }
 
   /**
    * Storage is open: values set before go out now, records at the next
-   * `flush()`; a store that adopts the live queue gets `live`.
+   * `flush()`; a store in memory gets `live`.
    */
-  markOpen(live: LiveQueue): void {
+  markOpen(live: LiveQueue<LiveHeld>): void {
     this.#opened = true;
-    if (this.live) {
+    const inMemory = inMemoryStore<StorageSnapshot, LiveHeld>(this.storage);
+    if (inMemory !== undefined) {
       this.#unjournaled = [];
-      this.storage.adopt!(live);
+      inMemory.adopt(live);
     }
     for (const [key, value] of this.#pendingValues) this.storage.setValue(key, value);
     this.#pendingValues.clear();
@@ -69,7 +76,7 @@ export class Journal {
   forget(entries: readonly Entry[]): void {
     if (entries.length === 0 || this.live) return;
     if (!this.#opened) {
-      const gone = new Set<QueuedRecord>(entries);
+      const gone = new Set<QueuedRecord>(entries.map((entry) => entry.record()));
       this.#unjournaled = this.#unjournaled.filter((record) => !gone.has(record));
       return;
     }
@@ -80,45 +87,42 @@ export class Journal {
   /** A batch was formed (its key and membership are fixed). */
   form(batch: ActiveBatch): void {
     this.formed.add(batch);
-    if (this.between.size > 0 && Array.isArray(batch.members)) {
-      for (const entry of batch.members) this.between.delete(entry);
+    if (this.between.size > 0) {
+      for (const entry of batch.members.entries()) this.between.delete(entry);
     }
   }
 
-  /** Saves a batch once its records are journaled; nothing to wait for when the store is live. */
-  saveBatch(batch: ActiveBatch): Promise<void> | void {
-    if (this.live) return;
+  /**
+   * Saves a batch once its records are journaled; `undefined` (nothing to
+   * wait for) when the store is live.
+   */
+  saveBatch(batch: ActiveBatch): Promise<void> | undefined {
+    if (this.live) return undefined;
     this.flush();
     return this.storage.saveBatch(stored(batch));
   }
 
   /**
-   * Ends a batch; the events `removed()` lists leave storage, the others stay
-   * queued (a live store needs no list); `staying` go on in a new batch.
+   * Ends a batch; the events `removedIds()` lists leave storage, the others
+   * stay queued (a live store needs no list); `staying` go on in a new batch.
    */
-  settleBatch(
+  endBatch(
     batch: ActiveBatch,
-    removed: () => readonly Entry[],
+    removedIds: () => readonly string[],
     staying: readonly Entry[] = [],
   ): void {
     this.formed.delete(batch);
     for (const entry of staying) this.between.add(entry);
-    if (!this.live) this.storage.settleBatch(batch.id, removed().map((entry) => entry.id));
+    if (!this.live) this.storage.settleBatch(batch.id, removedIds());
+  }
+
+  /** Ends a stored batch that has no records left (found on restore). */
+  endEmptyBatch(batchId: string): void {
+    this.storage.settleBatch(batchId, []);
   }
 
   setValue(key: string, value: JsonValue | undefined): void {
     if (this.#opened) this.storage.setValue(key, value);
     else this.#pendingValues.set(key, value);
   }
-}
-
-/** A batch as storage keeps it. */
-export function stored(batch: ActiveBatch): StoredBatch {
-  return {
-    id: batch.id,
-    stream: batch.stream,
-    recordIds: entriesOf(batch).map((entry) => entry.id),
-    attempt: batch.attempt,
-    createdAt: batch.createdAt,
-  };
 }

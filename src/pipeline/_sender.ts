@@ -3,13 +3,14 @@ import { HttpError } from "../errors/http_error.ts";
 import type { IdemtrackError } from "../errors/idemtrack_error.ts";
 import { NetworkError } from "../errors/network_error.ts";
 import { TimeoutError } from "../errors/timeout_error.ts";
-import type { PipelineHooks } from "./pipeline.ts";
 import type { BatchOutcome, OutgoingBatch, Profile } from "../ports/profile.ts";
 import type { QueuedRecord } from "../ports/storage.ts";
 import type { TokenBucket } from "../kit/token_bucket.ts";
 import type { Transport } from "../ports/transport.ts";
-import { type ActiveBatch, entriesOf } from "./_batcher.ts";
+import { type BatchBody, carry } from "../_util/internal.ts";
 import { isPromiseLike } from "../_util/promise.ts";
+import type { ActiveBatch } from "./_batch.ts";
+import type { PipelineHooks } from "./types.ts";
 
 /** Body buffers kept for reuse, at most (each is free again once its request was handed over). */
 const MAX_POOLED_BODIES = 2;
@@ -18,6 +19,10 @@ const MAX_POOLED_BODIES = 2;
 export interface SenderOptions {
   readonly profile: Profile;
   readonly transport: Transport;
+  /** Whether the transport queues requests itself (and times each from its real start). */
+  readonly queueing: boolean;
+  /** Whether the transport is done with a body once called. */
+  readonly copiesBody: boolean;
   readonly clock: Clock;
   readonly timeoutMs: number;
   readonly compression: "gzip" | false;
@@ -101,18 +106,17 @@ export class Sender {
 
   /** One send: the profile's outcome, or a retry outcome for network errors and timeouts. */
   async send(batch: ActiveBatch): Promise<SendResult> {
-    const { profile, transport, clock, timeoutMs, compression, hooks } = this.#options;
-    // A queueing transport times requests from their real start; others are timed from here.
-    const queueing = transport.maxPending !== undefined;
+    const { profile, transport, queueing, clock, timeoutMs, compression, hooks } = this.#options;
+    const beforeRequest = hooks.beforeRequest ?? [];
     // Made when a profile or hook reads them, and let go while the request is out, so that a
-    // batch waiting for its answer holds nothing per event (see entriesOf).
+    // batch waiting for its answer holds nothing per event.
     let records: readonly QueuedRecord[] | undefined;
-    // A body joined from a packed run goes into a buffer used again as soon as a transport that
-    // copies bodies (fetch) has been called; any other transport gets a new one.
-    const reuse = transport.copiesBody === true;
+    // A body joined from the queue goes into a buffer used again as soon as a transport that
+    // copies bodies (fetch) has been called, unless a hook may keep it; others get a new one.
+    const reuse = this.#options.copiesBody && beforeRequest.length === 0;
     let pooled: ArrayBuffer | undefined;
     const pooledBody = (length: number): Uint8Array => {
-      // A second body in the same send (a hook joining again) must not overwrite the first.
+      // A second body in the same send must not overwrite the first.
       if (pooled !== undefined) return new Uint8Array(length);
       pooled = this.#bodies.pop();
       if (pooled === undefined || pooled.byteLength < length) {
@@ -127,19 +131,20 @@ export class Sender {
       pooled = undefined;
     };
     const { members } = batch;
-    const outgoing: OutgoingBatch = {
+    const body: BatchBody = {
+      size: members.length,
+      joinJson: (prefix, suffix) =>
+        members.joinJson(prefix, suffix, reuse ? pooledBody : undefined),
+      data: () => members.data(),
+    };
+    const outgoing: OutgoingBatch = carry({
       id: batch.id,
       stream: batch.stream,
       get records() {
-        return records ??= entriesOf(batch);
+        return records ??= members.records();
       },
       attempt: batch.attempt,
-      size: batch.members.length,
-      ...(!Array.isArray(members) && {
-        joinJson: (prefix: Uint8Array, suffix: Uint8Array) =>
-          members.joinJson(prefix, suffix, reuse ? pooledBody : undefined),
-      }),
-    };
+    }, body);
     const controller = new AbortController();
     let timedOut = false;
     const timer = queueing ? undefined : clock.setTimeout(() => {
@@ -159,9 +164,14 @@ export class Sender {
           body: await gzip(request.body),
         };
       }
-      for (const hook of hooks.beforeRequest ?? []) {
+      for (const hook of beforeRequest) {
         const replaced = hook({ request, batch: outgoing });
         request = (isPromiseLike(replaced) ? await replaced : replaced) ?? request;
+      }
+      // A transport that queues requests takes the body away (workerTransport moves it to its
+      // thread): a hook may have kept it.
+      if (queueing && beforeRequest.length > 0) {
+        request = { ...request, body: request.body.slice() };
       }
       records = undefined;
       const answer = transport(

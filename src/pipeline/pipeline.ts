@@ -1,226 +1,28 @@
 import type { Clock, TimerId } from "../ports/clock.ts";
 import { ClientClosedError } from "../errors/client_closed_error.ts";
 import { DeliveryError } from "../errors/delivery_error.ts";
-import type { IdemtrackError } from "../errors/idemtrack_error.ts";
 import { StorageError } from "../errors/storage_error.ts";
 import { checkEventBytes, type IdemtrackEvent, type JsonValue } from "../event.ts";
-import {
-  type EncodedEvent,
-  encodedForm,
-  type OutgoingBatch,
-  type PreparedRequest,
-  type Profile,
-} from "../ports/profile.ts";
-import type { RetryOptions } from "../kit/retry.ts";
-import type { LiveQueue, QueuedRecord, Storage, StorageSnapshot } from "../ports/storage.ts";
-import type { RateLimit } from "../kit/token_bucket.ts";
-import type { Transport, TransportResponse } from "../ports/transport.ts";
+import { type EncodedEvent, encodedForm, type Profile } from "../ports/profile.ts";
+import type { QueuedRecord, StorageSnapshot } from "../ports/storage.ts";
+import type { LiveQueue } from "../_util/internal.ts";
 import { registerExitHook } from "../_util/exit_hook.ts";
-import { type ActiveBatch, Batcher, entriesOf } from "./_batcher.ts";
-import { Journal, stored } from "./_journal.ts";
-import { type ResolvedPipelineOptions, resolvePipelineOptions } from "./options.ts";
-import { Entry, isFull, makeRoom, Queue } from "./_queue.ts";
-import { PackedQueue } from "./_packed_queue.ts";
-import { SlabWriter } from "./_slab_writer.ts";
+import { type ActiveBatch, stored } from "./_batch.ts";
+import { Batcher } from "./_batcher.ts";
+import { Entry } from "./_entry.ts";
+import { type LiveHeld, QueueJournal } from "./_journal.ts";
+import { Ledger } from "./_ledger.ts";
+import { isFull, makeRoom } from "./_overflow.ts";
 import { openStorage, restore } from "./_restore.ts";
-import { isPromiseLike } from "../_util/promise.ts";
 import { Sender } from "./_sender.ts";
-import { count, emit, emptyResult, finish, Settler, type Waiter } from "./_settle.ts";
-
-/** What `enqueue` does when the queue is at `maxQueueSize` or `maxQueueBytes`. */
-export type OverflowPolicy = "reject" | "dropOldest" | "dropNewest";
-
-/** One event that failed for good, as results and hooks report it. */
-export interface FailedRecord {
-  /** The event's idempotency key. */
-  readonly key: string;
-  /** The event, when the caller handed it over in this process (`send()`); otherwise undefined. */
-  readonly event?: IdemtrackEvent;
-  /** The encoded event as it was queued (nothing is lost, even without `event`). */
-  readonly data: Uint8Array;
-  /** Why it failed, with the server's reason. */
-  readonly error: string;
-  /** HTTP status, the server's per-record code, `oversize`, `dropped`, `invalid` or `closed`. */
-  readonly code: number | string;
-}
-
-/** The outcome of `flush()` or `send()`, shaped like the second seed's bulk response. */
-export interface DeliveryResult {
-  /** `success`: all delivered; `fail`: none; `partial`: some. An empty set is a `success`. */
-  status: "success" | "partial" | "fail";
-  /** Events covered. */
-  total: number;
-  /** Events delivered (duplicates included: the server already had them). */
-  success: number;
-  /** Events failed for good or dropped. */
-  failure: number;
-  failedRecords: FailedRecord[];
-}
-
-/** What one answered request did, for `batchSettled` hooks (Hamustro's last-sync time). */
-export interface BatchReport {
-  readonly batchId: string;
-  readonly stream: string;
-  /** Events the server accepted, or already had (duplicates). */
-  readonly delivered: number;
-  readonly duplicates: number;
-  readonly failed: number;
-  /** Events of the batch to be sent again. */
-  readonly retrying: number;
-  /** When the answer was read, epoch milliseconds. */
-  readonly at: number;
-}
-
-/** Counters of a pipeline's life so far; backpressure shows in `queued` and `inFlight`. */
-export interface PipelineStats {
-  /** Events accepted by `enqueue`/`deliver` (and restored from storage). */
-  tracked: number;
-  /** Events waiting for a batch. */
-  queued: number;
-  /** Bytes held (queued and in flight). */
-  queuedBytes: number;
-  /** Events in formed batches (sending, or waiting to retry). */
-  inFlight: number;
-  /** Events the server accepted. */
-  delivered: number;
-  /** Events the server already had (409 or per-record duplicate): delivered too. */
-  duplicates: number;
-  /** Event sends repeated after a retryable answer. */
-  retried: number;
-  /** Events failed for good (reported). */
-  failed: number;
-  /** Events dropped by the overflow policy (reported). */
-  dropped: number;
-  /** HTTP requests that got an answer. */
-  requests: number;
-}
-
-/** What `close()` resolves with. */
-export interface CloseSummary {
-  delivered: number;
-  duplicates: number;
-  failed: number;
-  dropped: number;
-  /** Events still undelivered when the close deadline passed (kept by durable storage, reported). */
-  pending: number;
-}
-
-/** What a `beforeRequest` hook gets. */
-export interface BeforeRequestState {
-  /** The request as built (and compressed) so far; earlier hooks may have replaced it. */
-  readonly request: PreparedRequest;
-  readonly batch: OutgoingBatch;
-}
-
-/** What an `afterResponse` hook gets. */
-export interface AfterResponseState {
-  readonly response: TransportResponse;
-  readonly batch: OutgoingBatch;
-}
-
-/** What a `drop` hook gets. */
-export interface DropState {
-  /** The events the overflow policy dropped (the oldest ones, or the new one). */
-  readonly records: readonly FailedRecord[];
-}
-
-/**
- * Extension points, ky style: arrays of functions run in order, each taking
- * one state object (`beforeRequest({ request, batch })`). `error` gets the
- * error itself and `batchSettled` its {@linkcode BatchReport}.
- */
-export interface PipelineHooks {
-  /**
-   * May return a replacement request (extra headers, signing). The body's buffer may carry a later
-   * request once this one settled: a hook that keeps the body copies it.
-   */
-  beforeRequest?: Array<
-    (state: BeforeRequestState) => PreparedRequest | void | Promise<PreparedRequest | void>
-  >;
-  /** Every HTTP answer, before the profile reads it. */
-  afterResponse?: Array<(state: AfterResponseState) => void>;
-  /** After each answered request (delivered, duplicate, failed and retrying counts). */
-  batchSettled?: Array<(report: BatchReport) => void>;
-  /** Failures worth knowing: `DeliveryError` (events failed for good), `StorageError`. */
-  error?: Array<(error: IdemtrackError) => void>;
-  /** Events dropped by the overflow policy. */
-  drop?: Array<(state: DropState) => void>;
-}
-
-/** Options of {@linkcode Pipeline}. */
-export interface PipelineOptions {
-  /** The wire format: encoding, framing, limits, request building, answer reading. */
-  profile: Profile;
-  /** Where the queue is journaled. @default {new MemoryStorage()} */
-  storage?: Storage;
-  /** How requests are sent. @default {fetchTransport()} */
-  transport?: Transport;
-  /** Time and timers. @default {systemClock} */
-  clock?: Clock;
-  /**
-   * Send as soon as this many events are queued (and a full request's worth at once, inside the
-   * `enqueue` that completes it); `Infinity` leaves it to `flush()` and the timer. @default {20}
-   */
-  flushAt?: number;
-  /** Send whatever is queued this long after the first queued event; `0` disables the timer. @default {5000} */
-  flushIntervalMs?: number;
-  /** Largest request body; at most the profile's limit. @default {profile.limits.maxBatchBytes} */
-  maxBatchBytes?: number;
-  /** Most events per request; at most the profile's limit. @default {profile.limits.maxBatchEvents} */
-  maxBatchEvents?: number;
-  /** Most events of one type (group) per request. @default {profile.limits.maxItemsPerGroup} */
-  maxItemsPerType?: number;
-  /**
-   * Largest encoded event, bytes; at most the profile's limit (and what fits in one request).
-   * A larger one is refused with an `EventValidationError`. @default {profile.limits.maxEventBytes}
-   */
-  maxEventBytes?: number;
-  /** Most events held (queued and in flight). @default {100000} */
-  maxQueueSize?: number;
-  /** Most bytes held (queued and in flight). @default {67108864} */
-  maxQueueBytes?: number;
-  /** What happens at the queue bound; every drop is counted and reported. @default {"reject"} */
-  overflow?: OverflowPolicy;
-  /** Retry policy. @default {DEFAULT_RETRY_OPTIONS} */
-  retry?: RetryOptions;
-  /** Per-request timeout (aborts the request), milliseconds. @default {10000} */
-  timeoutMs?: number;
-  /**
-   * Requests in flight at once (a batch waiting to retry keeps its slot); a transport that queues
-   * requests itself (`workerTransport()`) is handed up to its `maxPending` instead. @default {2}
-   */
-  concurrency?: number;
-  /** Send-rate limit; `false` for none. @default {profile.rateLimit, else false} */
-  rateLimit?: RateLimit | false;
-  /** Request body compression (`Content-Encoding: gzip`). @default {false} */
-  compression?: "gzip" | false;
-  /** Extension points. @default {{}} */
-  hooks?: PipelineHooks;
-  /**
-   * For edge/serverless runtimes: receives a promise of the delivery of the
-   * events queued in a tick, to keep the invocation alive (`ctx.waitUntil`).
-   * @default {undefined}
-   */
-  waitUntil?: (promise: Promise<unknown>) => void;
-  /** Flush when the process is about to exit (Deno `beforeunload`, Node `beforeExit`). @default {true} */
-  exitHook?: boolean;
-  /** How long the exit hook keeps the process alive to deliver, milliseconds. @default {5000} */
-  exitTimeoutMs?: number;
-}
-
-/** Pipeline defaults that do not depend on the profile. */
-export const DEFAULT_PIPELINE_OPTIONS = Object.freeze({
-  flushAt: 20,
-  flushIntervalMs: 5000,
-  maxQueueSize: 100_000,
-  maxQueueBytes: 64 * 1024 * 1024,
-  overflow: "reject" as OverflowPolicy,
-  timeoutMs: 10_000,
-  concurrency: 2,
-  compression: false as "gzip" | false,
-  exitHook: true,
-  exitTimeoutMs: 5000,
-});
+import { count, emptyResult, finish, type Waiter } from "./_waiter.ts";
+import {
+  type PipelineOptions,
+  type ResolvedPipelineOptions,
+  resolvePipelineOptions,
+} from "./options.ts";
+import { Queue } from "./queue/queue.ts";
+import type { CloseSummary, DeliveryResult, FailedRecord, PipelineStats } from "./types.ts";
 
 /**
  * The one delivery engine behind the `Client` and Hamustro's `ClientTracker`:
@@ -245,11 +47,13 @@ export const DEFAULT_PIPELINE_OPTIONS = Object.freeze({
  * import { Pipeline } from "./pipeline.ts";
  * import { jsonProfile } from "../profiles/json/profile.ts";
  * import { createEvent } from "../event.ts";
+ * import { MemoryStorage } from "../drivers/storage/memory_storage.ts";
  * import assert from "node:assert/strict";
  *
  * const seen: string[] = [];
  * const pipeline = new Pipeline({
  *   profile: jsonProfile({ endpoint: "http://collector.test" }),
+ *   storage: new MemoryStorage(),
  *   transport: (request) => {
  *     seen.push(request.headers["x-idempotency-key"]!);
  *     return Promise.resolve({ status: 200, headers: new Headers(), body: "{}" });
@@ -274,9 +78,8 @@ export class Pipeline {
   readonly profile: Profile;
   readonly #options: ResolvedPipelineOptions;
   readonly #clock: Clock;
-  readonly #hooks: PipelineHooks;
-  readonly #journal: Journal;
-  readonly #settler: Settler;
+  readonly #journal: QueueJournal;
+  readonly #ledger: Ledger;
   readonly #batcher: Batcher;
   readonly #sender: Sender;
   readonly #unregisterExit: () => void;
@@ -286,10 +89,7 @@ export class Pipeline {
   // concatenation instead of making a rope, which every storage driver that hashes or encodes
   // the id would have to flatten) for 1.6 M events.
   readonly #idPrefix = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36) + "-";
-  readonly #writer = new SlabWriter();
-  readonly #queue = new Queue(
-    new PackedQueue(this.#idPrefix, this.#writer, (bytes) => this.#settler.heldBytes += bytes),
-  );
+  readonly #queue = new Queue(this.#idPrefix, (bytes) => this.#ledger.measured(bytes));
   #seq = 0;
 
   /** Formed batches waiting for a send slot (restored, split, `deliver()`). */
@@ -316,20 +116,19 @@ export class Pipeline {
     this.#options = resolved;
     this.profile = profile;
     this.#clock = clock;
-    this.#hooks = hooks;
-    this.#journal = new Journal(resolved.storage);
-    this.#settler = new Settler(this.#journal, clock, hooks, resolved.retry, () => {
+    this.#journal = new QueueJournal(resolved.storage);
+    this.#ledger = new Ledger(this.#journal, clock, hooks, resolved.retry, () => {
       // Events queued while the flush ran go out now, not at the next interval.
       if (this.#queue.length > 0) {
         this.#forceUpTo = Math.max(this.#forceUpTo, this.#seq);
         queueMicrotask(() => this.#pump());
       }
     });
-    this.#batcher = new Batcher(profile.framing, resolved, clock, this.#journal, this.#settler);
+    this.#batcher = new Batcher(profile.framing, resolved, clock, this.#journal, this.#ledger);
     this.#sender = new Sender(resolved);
     this.#unregisterExit = resolved.exitHook
       ? registerExitHook(
-        () => this.#settler.unsettled > 0 && !this.#closed ? this.flush() : undefined,
+        () => this.#ledger.held > 0 && !this.#closed ? this.flush() : undefined,
         resolved.exitTimeoutMs,
         () => this.#reportUndelivered("the process exited"),
       )
@@ -350,40 +149,58 @@ export class Pipeline {
 
   #open(): Promise<Map<string, JsonValue>> {
     const failed = (error: StorageError) => {
-      this.#settler.emitError(error);
+      this.#ledger.emitError(error);
       return Promise.reject(error);
     };
-    let opened;
+    let snapshot: StorageSnapshot | undefined;
     try {
-      opened = openStorage(this.#journal.storage);
-    } catch (error) {
-      return failed(error as StorageError);
+      snapshot = this.#journal.openNow();
+    } catch (cause) {
+      return failed(new StorageError(this.#journal.storage.name, "cannot open", { cause }));
     }
     // A store in memory answers at once: the pipeline is open before the caller's next line.
-    if (!isPromiseLike(opened)) return Promise.resolve(this.#restore(opened));
-    return Promise.resolve(opened).then((snapshot) => this.#restore(snapshot), failed);
+    if (snapshot !== undefined) return Promise.resolve(this.#restore(snapshot));
+    return openStorage(this.#journal.storage).then((opened) => this.#restore(opened), failed);
   }
 
   #restore(snapshot: StorageSnapshot): Map<string, JsonValue> {
-    const restored = restore(snapshot, this.#journal, this.#settler);
+    const journal = this.#journal;
+    const ledger = this.#ledger;
+    if (snapshot.skipped.entries > 0) {
+      const { entries, bytes } = snapshot.skipped;
+      ledger.emitError(
+        new StorageError(
+          journal.storage.name,
+          `recovery skipped ${entries} damaged entries (${bytes} bytes)`,
+        ),
+      );
+    }
+    const restored = restore(snapshot);
+    for (const id of restored.emptyBatchIds) journal.endEmptyBatch(id);
+    for (const batch of restored.batches) {
+      for (const entry of batch.members.entries()) ledger.accept(entry.bytes);
+      ledger.enterBatch(batch.members.length);
+      journal.form(batch);
+    }
+    for (const entry of restored.entries) ledger.accept(entry.bytes);
     for (const [key, value] of restored.values) this.#values.set(key, value);
-    for (const [key, value] of this.#journal.pendingValues()) {
+    for (const [key, value] of journal.pendingValues()) {
       if (value === undefined) this.#values.delete(key);
       else this.#values.set(key, value);
     }
     this.#ready.push(...restored.batches);
-    this.#queue.entries.prepend(restored.entries);
+    this.#queue.prepend(restored.entries);
     this.#forceUpTo = Math.max(this.#forceUpTo, 0);
     this.#opened = true;
-    this.#journal.markOpen(this.#live);
-    this.#journal.flush();
+    journal.markOpen(this.#live);
+    journal.flush();
     this.#pump();
     return this.#values;
   }
 
   /** Events not yet delivered or failed (queued and in flight). */
   get unsent(): number {
-    return this.#settler.unsettled;
+    return this.#ledger.held;
   }
 
   /** A value of the storage's key-value area (after {@linkcode Pipeline.open}). */
@@ -409,50 +226,47 @@ export class Pipeline {
     if (this.#closed) throw new ClientClosedError("track");
     if (this.#opening === undefined) this.open().catch(() => {});
     const { group, stream, text } = encoded;
-    const packed = this.#queue.packed;
+    const queue = this.#queue;
+    const ledger = this.#ledger;
+    const live = this.#journal.live;
     let dropped: FailedRecord[] | undefined;
-    if (text !== undefined && this.#journal.live && this.#withinBoundsUnsized(text)) {
-      // Nothing per event but numbers until it joins a batch (see PackedQueue), and its bytes,
-      // with its key's (no record keeps the string), are written with the next events'.
-      packed.pushText(text, key, group, stream, this.#clock.now(), ++this.#seq);
-      this.#settler.hold(0);
+    if (text !== undefined && live && this.#withinBoundsUnsized(text)) {
+      // Nothing per event but numbers until it joins a batch (see queue/), and its bytes, with
+      // its key's (no record keeps the string), are written with the next events'.
+      queue.pushText(text, key, group, stream, this.#clock.now(), ++this.#seq);
+      ledger.accept(0);
     } else {
-      // Exact held bytes for the bounds, and nothing left to write over the staged event.
-      packed.settle();
-      const writer = this.#writer;
       // The key's bytes go with the event only where no record keeps its string (a live store).
       const size = checkEventBytes(
-        writer.stage(encodedForm(encoded), this.#journal.live ? key : ""),
+        queue.stage(encodedForm(encoded), live ? key : ""),
         this.#options.maxEventBytes,
       );
-      if (isFull(this.#options, this.#settler, size)) {
+      if (isFull(this.#options, ledger, size)) {
         const overflow = makeRoom(
           this.#options,
-          this.#settler,
-          this.#queue,
+          ledger,
+          queue,
           size,
-          { key, data: () => writer.view().slice(), event: undefined },
-          (entry, reason) => this.#settler.settle(entry, "dropped", reason, "dropped")!,
+          { key, data: () => queue.stagedCopy(), event: undefined },
+          (entry, reason) => ledger.settle(entry, "dropped", reason, "dropped")!,
         );
         this.#journal.forget(overflow.removed);
         dropped = overflow.dropped;
         if (!overflow.admit) {
-          this.#settler.stats.tracked++;
-          this.#settler.stats.dropped++;
-          emit(this.#hooks.drop, { records: dropped });
+          ledger.refuse("dropped");
+          ledger.emitDrop({ records: dropped });
           return;
         }
       }
-      if (this.#journal.live) {
-        packed.push(writer, group, stream, this.#clock.now(), ++this.#seq);
-        this.#settler.hold(size);
+      if (live) {
+        queue.pushStaged(group, stream, this.#clock.now(), ++this.#seq);
+        ledger.accept(size);
       } else {
-        this.#queue.entries.push(this.#add(key, group, stream, undefined));
+        queue.push(this.#add(key, group, stream, undefined));
       }
     }
-    this.#settler.stats.tracked++;
     // After the event is queued: a hook may track another one.
-    if (dropped !== undefined) emit(this.#hooks.drop, { records: dropped });
+    if (dropped !== undefined) ledger.emitDrop({ records: dropped });
     if (this.#timer === undefined && this.#options.flushIntervalMs > 0) {
       this.#timer = this.#clock.setTimeout(() => this.#onTimer(), this.#options.flushIntervalMs);
     }
@@ -471,9 +285,9 @@ export class Pipeline {
    */
   #withinBoundsUnsized(text: string): boolean {
     const largest = 3 * text.length;
-    const packed = this.#queue.packed;
-    return packed.unsizedPays && largest <= this.#options.maxEventBytes &&
-      !isFull(this.#options, this.#settler, 3 * packed.unsizedTextUnits + largest);
+    const units = this.#queue.unsizedUnits;
+    return units >= 0 && largest <= this.#options.maxEventBytes &&
+      !isFull(this.#options, this.#ledger, 3 * units + largest);
   }
 
   /**
@@ -495,14 +309,13 @@ export class Pipeline {
         resolve,
       };
       const entries: Entry[] = [];
-      const writer = this.#writer;
+      const queue = this.#queue;
       for (const { encoded, key, event } of items) {
-        this.#settler.stats.tracked++;
         try {
-          checkEventBytes(writer.stage(encodedForm(encoded)), this.#options.maxEventBytes);
+          checkEventBytes(queue.stage(encodedForm(encoded), ""), this.#options.maxEventBytes);
         } catch (error) {
-          const failure = { key, data: writer.view().slice(), error: (error as Error).message };
-          this.#settler.stats.failed++;
+          const failure = { key, data: queue.stagedCopy(), error: (error as Error).message };
+          this.#ledger.refuse("failed");
           count(waiter, { ...failure, code: "oversize", ...(event && { event }) });
           continue;
         }
@@ -530,8 +343,8 @@ export class Pipeline {
   }
 
   async #flush(): Promise<DeliveryResult> {
-    if (this.#settler.unsettled === 0) return emptyResult();
-    const promise = this.#settler.waitFlush(this.#seq);
+    if (this.#ledger.held === 0) return emptyResult();
+    const promise = this.#ledger.waitFlush(this.#seq);
     this.#forceUpTo = Math.max(this.#forceUpTo, this.#seq);
     this.#pump();
     const result = await promise;
@@ -573,13 +386,13 @@ export class Pipeline {
     }
     if (this.#opened) {
       this.#pump();
-      while (this.#settler.unsettled > 0 && !deadlinePassed) {
-        await Promise.race([this.#settler.waitIdle(), expired]);
+      while (this.#ledger.held > 0 && !deadlinePassed) {
+        await Promise.race([this.#ledger.waitIdle(), expired]);
       }
     }
     if (deadline !== undefined) this.#clock.clearTimeout(deadline);
     this.#closed = true;
-    if (this.#settler.unsettled > 0) {
+    if (this.#ledger.held > 0) {
       this.#aborted = true;
       this.#sender.abort();
       this.#reportUndelivered("close() timed out");
@@ -596,60 +409,53 @@ export class Pipeline {
         this.#storageError(cause, "close failed");
       }
     }
-    const s = this.#settler.stats;
-    return {
-      delivered: s.delivered,
-      duplicates: s.duplicates,
-      failed: s.failed,
-      dropped: s.dropped,
-      pending: this.#settler.unsettled,
-    };
+    const { delivered, duplicates, failed, dropped } = this.#ledger.counts();
+    return { delivered, duplicates, failed, dropped, pending: this.#ledger.held };
   }
 
   /** A copy of the counters. */
   stats(): PipelineStats {
-    this.#queue.packed.settle();
+    this.#queue.measure();
     return {
-      ...this.#settler.stats,
+      ...this.#ledger.counts(),
       queued: this.#queue.length,
-      queuedBytes: this.#settler.heldBytes,
-      inFlight: this.#settler.inFlight,
       requests: this.#sender.requests,
     };
   }
 
-  /** The event the writer staged, as a held entry over its record (journaled unless storage is live). */
+  /** The event the queue staged, as a held entry over its record (journaled unless storage is live). */
   #add(key: string, group: string, stream: string, event: IdemtrackEvent | undefined): Entry {
-    const writer = this.#writer;
-    writer.commit();
+    const data = this.#queue.commitStaged();
     const seq = ++this.#seq;
     const record: QueuedRecord = {
-      id: this.#idPrefix + seq.toString(36),
+      id: this.#queue.idOf(seq),
       key,
       group,
       stream,
-      data: writer.view(),
+      data,
       queuedAt: this.#clock.now(),
     };
-    const entry = Entry.of(record, seq, event);
-    this.#journal.add(entry);
-    this.#settler.hold(entry.bytes);
-    return entry;
+    this.#journal.add(record);
+    this.#ledger.accept(record.data.length);
+    return Entry.of(record, seq, event);
   }
 
-  /** The queue as a journal of it would hold it, for a store that adopts it. */
-  readonly #live: LiveQueue = ((pipeline: Pipeline) => ({
+  /** The queue as a journal of it would hold it, for a store in memory. */
+  readonly #live: LiveQueue<LiveHeld> = ((pipeline: Pipeline) => ({
     get held() {
-      return pipeline.#settler.unsettled;
+      return pipeline.#ledger.held;
     },
     snapshot() {
       const batches = [...pipeline.#journal.formed];
-      const records = batches.flatMap(entriesOf).concat(
+      const entries = batches.flatMap((batch) => batch.members.entries()).concat(
         [...pipeline.#journal.between],
         pipeline.#queue.snapshot(),
       );
-      records.sort((a, b) => a.seq - b.seq);
-      return { records, batches: batches.filter((batch) => batch.saved).map(stored) };
+      entries.sort((a, b) => a.seq - b.seq);
+      return {
+        records: entries.map((entry) => entry.record()),
+        batches: batches.filter((batch) => batch.saved).map(stored),
+      };
     },
   }))(this);
 
@@ -677,26 +483,17 @@ export class Pipeline {
 
   #mayForm = (headSeq: number): boolean =>
     this.#queue.length >= this.#options.flushAt || headSeq <= this.#forceUpTo ||
-    this.#settler.flushing || this.#closing;
+    this.#ledger.flushing || this.#closing;
 
   #fullBatchQueued(): boolean {
-    const queue = this.#queue;
-    const { maxBatchEvents, maxBatchBytes } = this.#options;
-    if (queue.length >= maxBatchEvents) return true;
-    // Events queued unsized weigh 1 to 3 bytes a unit: they are written and counted only when
-    // that range does not decide.
-    const sized = queue.entries.bytes + queue.packed.sizedBytes + queue.length;
-    const unsized = queue.packed.unsizedTextUnits;
-    if (sized + unsized >= maxBatchBytes) return true;
-    if (sized + 3 * unsized < maxBatchBytes) return false;
-    return queue.bytes + queue.length >= maxBatchBytes;
+    return this.#queue.holdsFullBatch(this.#options.maxBatchEvents, this.#options.maxBatchBytes);
   }
 
   /** Starts sends while slots are free (with `onlyFull`, only of full batches off the queue). */
   #pump(onlyFull = false): void {
     if (!this.#opened || this.#aborted) return;
-    const { slots, transport } = this.#options;
-    while (this.#active < slots && transport.saturated?.() !== true) {
+    const { slots, saturated } = this.#options;
+    while (this.#active < slots && !saturated()) {
       let batch = onlyFull ? undefined : this.#ready.shift();
       if (batch === undefined && this.#prepared !== undefined) {
         batch = this.#prepared;
@@ -743,33 +540,28 @@ export class Pipeline {
       if (outcome.kind === "split") {
         if (batch.members.length === 1) {
           // A single event cannot be split.
-          this.#settler.finishBatch(
-            batch,
-            [],
-            [],
-            [[entriesOf(batch)[0]!, 413, outcome.reason]],
-            undefined,
-          );
+          const [entry] = batch.members.entries();
+          this.#ledger.endBatch(batch, [], [], [[entry!, 413, outcome.reason]], undefined);
           return;
         }
         this.#ready.unshift(...this.#batcher.split(batch));
         return;
       }
-      const decision = this.#settler.apply(batch, outcome, cause);
+      const decision = this.#ledger.apply(batch, outcome, cause);
       if (decision === undefined) return;
       if (decision.same) {
         batch.attempt++;
         batch.retry = decision.state;
         await this.#batcher.save(batch);
       } else {
-        batch = this.#batcher.create(decision.entries, decision.state, batch.attempt + 1);
+        batch = this.#batcher.createOf(decision.entries, decision.state, batch.attempt + 1);
       }
       await this.#sender.sleep(decision.delayMs);
     }
   }
 
   #storageError(cause: unknown, what: string): void {
-    this.#settler.emitError(
+    this.#ledger.emitError(
       cause instanceof StorageError
         ? cause
         : new StorageError(this.#journal.storage.name, what, { cause }),
@@ -777,12 +569,12 @@ export class Pipeline {
   }
 
   #reportUndelivered(why: string): void {
-    const { unsettled } = this.#settler;
-    if (unsettled === 0) return;
+    const { held } = this.#ledger;
+    if (held === 0) return;
     const { name } = this.#journal.storage;
-    const reason = `${why} with ${unsettled} events undelivered (${
+    const reason = `${why} with ${held} events undelivered (${
       name === "memory" ? "memory storage: lost" : `kept by '${name}'`
     })`;
-    this.#settler.emitError(new DeliveryError("", this.#queue.keys(), "closed", reason));
+    this.#ledger.emitError(new DeliveryError("", this.#queue.keys(), "closed", reason));
   }
 }

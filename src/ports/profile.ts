@@ -1,9 +1,33 @@
-import type { Framing } from "../kit/chunk.ts";
 import type { IdemtrackEvent } from "../event.ts";
 import type { KeyPolicy } from "../idempotency_key.ts";
 import type { QueuedRecord } from "./storage.ts";
-import type { RateLimit } from "../kit/token_bucket.ts";
 import type { TransportResponse } from "./transport.ts";
+
+/**
+ * How a request body wraps its items, so chunk sizes include the framing
+ * exactly (the kit's `jsonArrayFraming` makes the framing of a JSON array body).
+ */
+export interface Framing {
+  /** Size in bytes of a body that holds no items (e.g. `{"events":[]}` is 13). */
+  readonly emptyBytes: number;
+  /**
+   * Bytes an item adds to the body: its own size plus any separator or length
+   * prefix. `firstInGroup` is true for the first item of its group in the body,
+   * `firstInBody` for the first item of the body (a single JSON array puts a
+   * comma before every item but the first in the body, whatever its group).
+   * `chunkBySize` always passes it; older three-argument callers get
+   * `firstInGroup` in its place.
+   */
+  itemBytes(size: number, firstInGroup: boolean, group: string, firstInBody?: boolean): number;
+}
+
+/** A rate limit as requests per second with a burst, e.g. Skalin's 100/s, burst 500. */
+export interface RateLimit {
+  /** Sustained rate, requests per second. */
+  readonly requestsPerSecond: number;
+  /** Requests allowed at once after an idle period. */
+  readonly burst: number;
+}
 
 /** A profile's per-request and per-event limits. */
 export interface ProfileLimits {
@@ -27,17 +51,25 @@ export type EncodedEvent = EncodedBytes | EncodedText;
 
 /** An event encoded to bytes. */
 export interface EncodedBytes {
+  /** The encoded event's bytes. */
   readonly data: Uint8Array;
+  /** Absent: the event is bytes. */
   readonly text?: undefined;
+  /** Group for per-type caps (`track`, `identify`, …). */
   readonly group: string;
+  /** Stream: events of different streams never share a request (`""` for one stream). */
   readonly stream: string;
 }
 
 /** An event encoded as text (its bytes are the UTF-8 of `text`). */
 export interface EncodedText {
+  /** The encoded event's text (its bytes are its UTF-8). */
   readonly text: string;
+  /** Absent: the event is text. */
   readonly data?: undefined;
+  /** Group for per-type caps (`track`, `identify`, …). */
   readonly group: string;
+  /** Stream: events of different streams never share a request (`""` for one stream). */
   readonly stream: string;
 }
 
@@ -57,28 +89,23 @@ export function encodedBytes(encoded: EncodedEvent): Uint8Array {
 export interface OutgoingBatch {
   /** Batch id = request idempotency key (valid under the profile's key policy). */
   readonly id: string;
+  /** The stream all its records belong to. */
   readonly stream: string;
+  /** Its records, in body order (plain objects, the profile's to keep). */
   readonly records: readonly QueuedRecord[];
   /** Send attempt, 0 for the first. */
   readonly attempt: number;
-  /**
-   * Writes `prefix`, the records' bytes separated by commas, and `suffix`
-   * into one buffer (a JSON array body) straight from where the client
-   * keeps them, without a record object per event. With a transport that
-   * copies bodies (`fetch`) the buffer carries the client's next request once
-   * this one was handed over. Absent on batches built by hand: profiles fall
-   * back to `records` (`joinBody` does both).
-   */
-  readonly joinJson?: (prefix: Uint8Array, suffix: Uint8Array) => Uint8Array;
-  /** How many records (`records.length`, without making them), when the client knows it. */
-  readonly size?: number;
 }
 
 /** A request without its abort signal. */
 export interface PreparedRequest {
+  /** Where the request goes. */
   readonly url: string;
+  /** HTTP method, e.g. `POST`. */
   readonly method: string;
+  /** Request headers. */
   readonly headers: Record<string, string>;
+  /** Request body. */
   readonly body: Uint8Array;
 }
 
@@ -111,6 +138,7 @@ export type BatchOutcome =
 export interface Profile<Encoded extends EncodedEvent = EncodedEvent> {
   /** Profile name, e.g. `"json"`, `"hamustro"`, `"suprsend"`. */
   readonly name: string;
+  /** The profile's per-request and per-event limits. */
   readonly limits: ProfileLimits;
   /** Framing of request bodies, for exact byte-size chunking. */
   readonly framing: Framing;

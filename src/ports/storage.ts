@@ -17,10 +17,8 @@ export interface QueuedRecord {
    */
   readonly stream: string;
   /**
-   * Encoded event: a view that may share its buffer with other records (keep
-   * a copy, `ownBytes`-style, to hold it apart). The client's records make
-   * `id` and `key` when first read (getters): copy records field by field, not
-   * by spreading them.
+   * The encoded event. Its bytes never change; it may be a view into a
+   * larger buffer, which it keeps alive while it is held.
    */
   readonly data: Uint8Array;
   /** When it was queued, epoch milliseconds. */
@@ -57,17 +55,6 @@ export interface StorageSnapshot {
 }
 
 /**
- * The client's queue as it is, for a store that lives in the same memory
- * (see {@linkcode Storage.adopt}).
- */
-export interface LiveQueue {
-  /** Events held (queued and in batches). */
-  readonly held: number;
-  /** Records and saved batches as a journal of them would hold them now. */
-  snapshot(): { records: QueuedRecord[]; batches: StoredBatch[] };
-}
-
-/**
  * A storage driver: a write-behind journal of the queue. The client keeps the
  * live queue in memory and tells storage every change; storage makes the
  * changes durable (each driver documents when) and gives them back on `open()`.
@@ -78,24 +65,15 @@ export interface LiveQueue {
 export interface Storage {
   /** Driver name for errors and stats, e.g. `"memory"`, `"file"`. */
   readonly name: string;
-  /**
-   * Opens the store (taking any lock) and returns what it holds. Called once.
-   * A store already in memory may return the snapshot itself instead of a
-   * promise: the client is then open at once, and a synchronous burst of
-   * `track()` calls can start sending before it yields.
-   */
-  open(): Promise<StorageSnapshot> | StorageSnapshot;
+  /** Opens the store (taking any lock) and resolves with what it holds. Called once. */
+  open(): Promise<StorageSnapshot>;
   /**
    * Adds records at the end of the queue. Record ids are unique: an id the
    * store holds is never appended again (drivers need not detect it).
    */
   append(records: readonly QueuedRecord[]): void;
-  /**
-   * Saves (or updates, same id) a batch. Resolves once the batch is durable,
-   * since it is sent right after; a store that is durable as soon as the call
-   * returns (memory) returns nothing, so the batch goes out in the same tick.
-   */
-  saveBatch(batch: StoredBatch): Promise<void> | void;
+  /** Saves (or updates, same id) a batch. Resolves once the batch is durable: it is sent right after. */
+  saveBatch(batch: StoredBatch): Promise<void>;
   /**
    * Ends a batch: the listed records leave the store (delivered, duplicate or
    * failed for good); the batch's other records stay queued for a new batch.
@@ -109,12 +87,4 @@ export interface Storage {
   sync(): Promise<void>;
   /** Syncs and releases the store (its lock, file handles). */
   close(): Promise<void>;
-  /**
-   * Optional, for a store in the client's own memory, where a journal would be
-   * a second copy of the queue: once open, the client hands over its live
-   * queue instead, and then neither appends records nor saves or settles
-   * batches (values still go through `setValue`). The store answers a later
-   * `open()` (a restarted client over the same store) from `live.snapshot()`.
-   */
-  adopt?(live: LiveQueue): void;
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { JsonObject, JsonValue } from "../event.ts";
+import { batchBody } from "../_util/internal.ts";
 import { joinJsonArray } from "../_util/json_array.ts";
 import type { OutgoingBatch } from "../ports/profile.ts";
 
@@ -23,8 +24,8 @@ export function decodeJson(bytes: Uint8Array): JsonValue {
 
 /**
  * Joins a batch's encoded records into `prefix item,item,… suffix` in one
- * allocation, without re-encoding them (straight from the client's queue
- * when the batch offers it, see `OutgoingBatch.joinJson`).
+ * allocation, without re-encoding them (straight from the client's queue,
+ * without a record object per event, when the client built the batch).
  */
 export function joinBody(
   prefix: string | Uint8Array,
@@ -33,8 +34,13 @@ export function joinBody(
 ): Uint8Array {
   const head = typeof prefix === "string" ? encoder.encode(prefix) : prefix;
   const tail = typeof suffix === "string" ? encoder.encode(suffix) : suffix;
-  return batch.joinJson?.(head, tail) ??
+  return batchBody(batch)?.joinJson(head, tail) ??
     joinJsonArray(head, batch.records.map((record) => record.data), tail);
+}
+
+/** How many records a batch has (without making them, when the client built the batch). */
+export function recordCount(batch: OutgoingBatch): number {
+  return batchBody(batch)?.size ?? batch.records.length;
 }
 
 /** Parses a response body as a JSON object, or `undefined` if it is not one. */

@@ -1,12 +1,10 @@
 import type { JsonValue } from "../../event.ts";
-import type {
-  LiveQueue,
-  QueuedRecord,
-  Storage,
-  StorageSnapshot,
-  StoredBatch,
-} from "../../ports/storage.ts";
+import { carry, type LiveQueue } from "../../_util/internal.ts";
+import type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "../../ports/storage.ts";
 import { RecordLog } from "./_record_log.ts";
+
+/** What the client's live queue stands for: the records and saved batches a journal would hold. */
+type Held = { records: QueuedRecord[]; batches: StoredBatch[] };
 
 /** Options of {@linkcode MemoryStorage}. */
 export interface MemoryStorageOptions {
@@ -24,7 +22,7 @@ interface MemoryData {
   batches: Map<string, StoredBatch>;
   readonly values: Map<string, JsonValue>;
   /** The queue of the client that adopted the store, which stands for records and batches. */
-  live: LiveQueue | undefined;
+  live: LiveQueue<Held> | undefined;
 }
 
 /**
@@ -37,8 +35,9 @@ interface MemoryData {
  * left (queued records, formed batches with their keys, values), which is how
  * tests simulate a crash without a file.
  *
- * A client keeps no second copy of its queue here: it hands the store its
- * live queue ({@linkcode MemoryStorage.adopt}), which `open()` reads.
+ * A client keeps no second copy of its queue here: the store reads the
+ * queue of the client using it, and a client opens it at once, without
+ * waiting for a promise.
  *
  * @example Usage
  * ```ts
@@ -64,36 +63,34 @@ export class MemoryStorage implements Storage {
   /** Creates an empty store, or one over the data of `options.sharedWith`. */
   constructor(options: MemoryStorageOptions = {}) {
     const { sharedWith } = options;
-    this.#data = sharedWith === undefined ? newData() : sharedWith.#data;
+    const data = this.#data = sharedWith === undefined ? newData() : sharedWith.#data;
+    carry(this, {
+      openNow: () => snapshotOf(data),
+      // The client's live queue stands for the records and batches held until now.
+      adopt(live: LiveQueue<Held>): void {
+        data.live = live;
+        data.records = newRecordLog();
+        data.batches = new Map();
+      },
+    });
   }
 
   /**
-   * Returns what the store holds (the adopting client's queue as it is now),
-   * at once; may be called again by a later client.
+   * Resolves with what the store holds (the queue of the client using it, as
+   * it is now); may be called again by a later client.
    */
-  open(): StorageSnapshot {
-    const { live, records, batches, values } = this.#data;
-    const held = live === undefined
-      ? { records: records.live(), batches: [...batches.values()] }
-      : live.snapshot();
-    return { ...held, values: new Map(values), skipped: { entries: 0, bytes: 0 } };
-  }
-
-  /** Takes a client's live queue in place of the records and batches held until now. */
-  adopt(live: LiveQueue): void {
-    const data = this.#data;
-    data.live = live;
-    data.records = newRecordLog();
-    data.batches = new Map();
+  open(): Promise<StorageSnapshot> {
+    return Promise.resolve(snapshotOf(this.#data));
   }
 
   append(records: readonly QueuedRecord[]): void {
     this.#data.records.append(records);
   }
 
-  saveBatch(batch: StoredBatch): void {
+  saveBatch(batch: StoredBatch): Promise<void> {
     // A copy: the caller may reuse its arrays (the records themselves are kept as given).
     this.#data.batches.set(batch.id, { ...batch, recordIds: [...batch.recordIds] });
+    return Promise.resolve();
   }
 
   settleBatch(batchId: string, removedRecordIds: readonly string[]): void {
@@ -128,6 +125,14 @@ export class MemoryStorage implements Storage {
 
 // No byte accounting (nothing here is sized).
 const newRecordLog = () => new RecordLog(() => 0);
+
+function snapshotOf(data: MemoryData): StorageSnapshot {
+  const { live, records, batches, values } = data;
+  const held = live === undefined
+    ? { records: records.live(), batches: [...batches.values()] }
+    : live.snapshot();
+  return { ...held, values: new Map(values), skipped: { entries: 0, bytes: 0 } };
+}
 
 function newData(): MemoryData {
   return { records: newRecordLog(), batches: new Map(), values: new Map(), live: undefined };

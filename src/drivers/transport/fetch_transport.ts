@@ -1,3 +1,4 @@
+import { carry } from "../../_util/internal.ts";
 import type { Transport, TransportRequest, TransportResponse } from "../../ports/transport.ts";
 
 /** The `fetch` signature the transport needs. */
@@ -41,5 +42,5 @@ export function fetchTransport(fetchImpl?: FetchLike): Transport {
   };
   // The platform's fetch copies the body when called (the Fetch standard's "extract a body");
   // an injected one may keep it.
-  return fetchImpl === undefined ? Object.assign(transport, { copiesBody: true }) : transport;
+  return fetchImpl === undefined ? carry(transport, { copiesBody: true }) : transport;
 }

@@ -6,6 +6,8 @@
  * @module
  */
 import { optionChecks } from "../../_util/checks.ts";
+import { carry } from "../../_util/internal.ts";
+import { type Message, type Reply, type RequestMessage, workerSource } from "./_worker_program.ts";
 import { systemClock, type TimerId } from "../../ports/clock.ts";
 import type { Transport, TransportRequest, TransportResponse } from "../../ports/transport.ts";
 
@@ -32,136 +34,6 @@ export const DEFAULT_WORKER_TRANSPORT_OPTIONS: Readonly<Required<WorkerTransport
     maxPending: 256,
     idleMs: 1000,
   });
-
-/** A request, as the main thread posts it. */
-interface RequestMessage {
-  readonly id: number;
-  readonly url: string;
-  readonly method: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: ArrayBuffer;
-  readonly timeoutMs: number;
-}
-
-/**
- * What the main thread posts: a request, the cancellation of one, or (first)
- * the shared counter of requests posted and not finished.
- */
-type Message =
-  | RequestMessage
-  | { readonly cancel: number }
-  | { readonly unfinished: SharedArrayBuffer };
-
-/** What the worker posts back for each request. */
-type Reply =
-  | {
-    readonly id: number;
-    readonly status: number;
-    readonly headers: [string, string][];
-    readonly body: string;
-  }
-  | { readonly id: number; readonly error: { readonly name: string; readonly message: string } };
-
-/**
- * The worker's whole program, for a Web Worker (Deno, browsers) and for
- * `node:worker_threads` (Node) alike: a queue of requests, `concurrency` of
- * them on the network at once, each with its own timeout from when it
- * really starts.
- */
-function workerSource(concurrency: number): string {
-  return `"use strict";
-const port = typeof require === "function"
-  ? (() => {
-    const { parentPort } = require("node:worker_threads");
-    return { listen: (on) => parentPort.on("message", on), post: (m) => parentPort.postMessage(m) };
-  })()
-  : { listen: (on) => { self.onmessage = (event) => on(event.data); }, post: (m) => self.postMessage(m) };
-const queue = [];
-const running = new Map();
-let active = 0;
-let unfinished;
-const finished = () => {
-  if (unfinished !== undefined) Atomics.sub(unfinished, 0, 1);
-};
-port.listen((message) => {
-  if (message.unfinished !== undefined) {
-    unfinished = new Int32Array(message.unfinished);
-    return;
-  }
-  if (message.cancel !== undefined) {
-    const index = queue.findIndex((request) => request.id === message.cancel);
-    if (index >= 0) {
-      queue.splice(index, 1);
-      finished();
-    }
-    running.get(message.cancel)?.abort();
-    return;
-  }
-  queue.push(message);
-  pump();
-});
-function pump() {
-  while (active < ${concurrency} && queue.length > 0) {
-    active++;
-    send(queue.shift()).finally(() => {
-      active--;
-      pump();
-    });
-  }
-}
-// fetch() copies its body (the spec's "extract a body"; Deno's Rust side then makes its own copy), and
-// that first copy is garbage at once but lives until this isolate's next GC, which comes every ~15
-// requests here (it allocates little): ~7 MB of copies, whose room the allocator keeps after. Deno
-// makes that copy with slice(), which builds its result with the body's species constructor: this
-// one hands back the body itself, so "the copy" is the bytes already here, freed once the request
-// settled (below). Where a copy is made otherwise (Node, browsers), nothing changes.
-function uncopied(buffer) {
-  const body = new Uint8Array(buffer);
-  body.constructor = {
-    [Symbol.species]: function (length) {
-      return length === body.length ? body : new Uint8Array(length);
-    },
-  };
-  return body;
-}
-async function send(request) {
-  let counted = false;
-  const finish = () => {
-    if (!counted) finished();
-    counted = true;
-  };
-  const controller = new AbortController();
-  running.set(request.id, controller);
-  const timer = Number.isFinite(request.timeoutMs)
-    ? setTimeout(() => controller.abort(new DOMException("request timed out", "TimeoutError")), request.timeoutMs)
-    : undefined;
-  try {
-    const response = await fetch(request.url, {
-      method: request.method,
-      headers: request.headers,
-      body: uncopied(request.body),
-      signal: controller.signal,
-    });
-    const body = await response.text();
-    finish();
-    port.post({ id: request.id, status: response.status, headers: [...response.headers], body });
-  } catch (error) {
-    finish();
-    const reason = controller.signal.aborted ? controller.signal.reason : error;
-    port.post({
-      id: request.id,
-      error: { name: String(reason?.name ?? "Error"), message: String(reason?.message ?? reason) },
-    });
-  } finally {
-    finish();
-    clearTimeout(timer);
-    running.delete(request.id);
-    // Frees the body now (fetch settled, redirects included), not at this isolate's next GC.
-    request.body.transfer?.(0);
-  }
-}
-`;
-}
 
 /** The little of a worker the transport uses, over a Web Worker or a `node:worker_threads` one. */
 interface WorkerHandle {
@@ -291,8 +163,8 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
     });
   }
 
-  /** Settles one request (its abort listener removed); false if it was settled already. */
-  const settle = (id: number, outcome: Outcome): boolean => {
+  /** Completes one request (its abort listener removed); false if it was complete already. */
+  const complete = (id: number, outcome: Outcome): boolean => {
     const waiter = pending.get(id);
     if (waiter === undefined) return false;
     pending.delete(id);
@@ -301,7 +173,7 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
   };
   const rejectAll = (why: string) => {
     for (const id of [...pending.keys()]) {
-      settle(id, { error: new Error(`worker transport: ${why}`) });
+      complete(id, { error: new Error(`worker transport: ${why}`) });
     }
   };
   const stop = () => {
@@ -328,7 +200,7 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
       outcome = { response: { status, headers: new Headers(headers), body } };
     }
     // An unknown id was cancelled meanwhile.
-    if (settle(reply.id, outcome)) idleIfDone();
+    if (complete(reply.id, outcome)) idleIfDone();
   };
   const idleIfDone = () => {
     if (pending.size > 0 || worker === undefined || idleTimer !== undefined) return;
@@ -355,7 +227,7 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
       }
     } catch (error) {
       // This request only (a detached body, a worker that cannot start); the others stand.
-      settle(message.id, { error });
+      complete(message.id, { error });
       idleIfDone();
     }
   };
@@ -368,7 +240,7 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
     const id = nextId++;
     const promise = new Promise<TransportResponse>((resolve, reject) => {
       const onAbort = () => {
-        if (!settle(id, { error: signal!.reason })) return;
+        if (!complete(id, { error: signal!.reason })) return;
         worker?.post({ cancel: id }, []);
         idleIfDone();
       };
@@ -402,7 +274,7 @@ export function workerTransport(options: WorkerTransportOptions = {}): Transport
   // Enough waiting in the worker to keep its connections busy: more bodies would only take memory.
   const saturated = () =>
     unfinished !== undefined && Atomics.load(unfinished, 0) >= 2 * concurrency;
-  return Object.assign(send, { maxPending, close, saturated });
+  return carry(Object.assign(send, { close }), { maxPending, saturated });
 }
 
 /**

@@ -83,20 +83,20 @@ export const DEFAULT_GETFLUXLY_PROFILE_OPTIONS: Readonly<
  * import assert from "node:assert/strict";
  *
  * const options = { ...GETFLUXLY_SEED_CLIENT_OPTIONS, profile: getfluxlyProfile({ token: "gflux_secret_x" }) };
- * assert.equal(options.maxRetries, 2);
+ * assert.equal(options.retry, 2); // max_retries
  * assert.equal(options.profile.limits.maxBatchEvents, options.flushAt);
  * ```
  */
 export const GETFLUXLY_SEED_CLIENT_OPTIONS: Readonly<{
   flushAt: number;
   flushIntervalMs: number;
-  maxRetries: number;
+  retry: number;
   timeoutMs: number;
   maxQueueSize: number;
 }> = Object.freeze({
   flushAt: 20,
   flushIntervalMs: 5_000,
-  maxRetries: 2,
+  retry: 2,
   timeoutMs: 5_000,
   maxQueueSize: 1_000,
 });
@@ -368,7 +368,7 @@ export const DEFAULT_GETFLUXLY_ALIAS_OPTIONS: Readonly<{
   clock: Clock;
   random: () => number;
 }> = Object.freeze({
-  maxRetries: GETFLUXLY_SEED_CLIENT_OPTIONS.maxRetries,
+  maxRetries: GETFLUXLY_SEED_CLIENT_OPTIONS.retry,
   timeoutMs: GETFLUXLY_SEED_CLIENT_OPTIONS.timeoutMs,
   clock: systemClock,
   random: Math.random,

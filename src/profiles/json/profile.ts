@@ -12,7 +12,7 @@ import type {
 } from "../../ports/profile.ts";
 import { classifyResponse } from "../../kit/response.ts";
 import type { TransportResponse } from "../../ports/transport.ts";
-import { joinBody } from "../_common.ts";
+import { joinBody, recordCount } from "../_common.ts";
 
 /** Path used when the endpoint is a bare origin. */
 export const JSON_BATCH_PATH = "/v1/events/batch";
@@ -236,7 +236,7 @@ export function jsonProfile(options: JsonProfileOptions): Profile<EncodedText> {
       const { status } = response;
       const ok = status >= 200 && status < 300;
       if (ok || status === 409) {
-        const outcome = readResults(response.body, batch.size ?? batch.records.length, ok);
+        const outcome = readResults(response.body, recordCount(batch), ok);
         if (outcome !== undefined) return outcome;
         if (ok) return { kind: "all", outcome: DELIVERED };
       }

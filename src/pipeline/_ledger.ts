@@ -1,28 +1,20 @@
 import type { Clock } from "../ports/clock.ts";
 import { DeliveryError } from "../errors/delivery_error.ts";
 import type { IdemtrackError } from "../errors/idemtrack_error.ts";
+import type { BatchOutcome, RecordOutcome } from "../ports/profile.ts";
+import { planRetry, type RetryOptions, type RetryState } from "../kit/retry.ts";
+import type { ActiveBatch, Members } from "./_batch.ts";
+import { Entry } from "./_entry.ts";
+import type { QueueJournal } from "./_journal.ts";
+import { count, countAndResolve, emptyResult, finish, type Waiter } from "./_waiter.ts";
 import type {
   BatchReport,
   DeliveryResult,
+  DropState,
   FailedRecord,
   PipelineHooks,
   PipelineStats,
-} from "./pipeline.ts";
-import type { BatchOutcome, RecordOutcome } from "../ports/profile.ts";
-import { planRetry, type RetryOptions, type RetryState } from "../kit/retry.ts";
-import { type ActiveBatch, entriesOf } from "./_batcher.ts";
-import type { Journal } from "./_journal.ts";
-import { Entry } from "./_queue.ts";
-import type { PackedRun } from "./_packed_queue.ts";
-
-/** Someone waiting for a set of events: a `flush()` or a `deliver()`. */
-export interface Waiter {
-  /** Flush waiters cover entries with seq <= target; bulk waiters their own entries. */
-  readonly target: number;
-  remaining: number;
-  readonly result: DeliveryResult;
-  readonly resolve: (result: DeliveryResult) => void;
-}
+} from "./types.ts";
 
 /** How one event's life ended. */
 export type Settlement = "delivered" | "duplicate" | "failed" | "dropped";
@@ -42,17 +34,8 @@ export type RetryDecision =
     readonly delayMs: number;
   };
 
-export function emptyResult(): DeliveryResult {
-  return { status: "success", total: 0, success: 0, failure: 0, failedRecords: [] };
-}
-
-export function finish(result: DeliveryResult): DeliveryResult {
-  result.status = result.failure === 0 ? "success" : result.success === 0 ? "fail" : "partial";
-  return result;
-}
-
 /** Runs observers in order; a failing observer must not break delivery. */
-export function emit<T>(hooks: Array<(value: T) => void> | undefined, value: T): void {
+function emit<T>(hooks: Array<(value: T) => void> | undefined, value: T): void {
   if (hooks === undefined) return;
   for (const hook of hooks) {
     try {
@@ -63,48 +46,38 @@ export function emit<T>(hooks: Array<(value: T) => void> | undefined, value: T):
   }
 }
 
-/** Counts a settled event into a waiter's result. */
-export function count(waiter: Waiter, failure: FailedRecord | undefined): void {
-  waiter.remaining--;
-  waiter.result.total++;
-  if (failure === undefined) waiter.result.success++;
-  else {
-    waiter.result.failure++;
-    waiter.result.failedRecords.push(failure);
-  }
-}
+/** The counters {@linkcode Ledger} owns (the others are read where they live). */
+type Counts = Omit<PipelineStats, "queued" | "requests">;
 
 /**
- * The ledger of every event held: counters, the waiters of `flush()`,
- * `deliver()` and `close()`, and how answered batches are applied to them.
+ * The ledger of every event held, from acceptance to the end of its life
+ * ("settled": delivered, duplicate, failed or dropped): the counters (it
+ * alone writes them), the waiters of `flush()`, `deliver()` and `close()`,
+ * how answered batches are applied, and the hooks that report it all.
  */
-export class Settler {
-  readonly stats: PipelineStats = {
+export class Ledger {
+  readonly #stats = {
     tracked: 0,
-    queued: 0,
-    queuedBytes: 0,
-    inFlight: 0,
     delivered: 0,
     duplicates: 0,
     retried: 0,
     failed: 0,
     dropped: 0,
-    requests: 0,
   };
-  /** Events held (queued and in batches). */
-  unsettled = 0;
-  heldBytes = 0;
-  inFlight = 0;
+  #held = 0;
+  #heldBytes = 0;
+  #inFlight = 0;
   #flushWaiters: Waiter[] = [];
   #idleWaiters: Array<() => void> = [];
-  readonly #journal: Journal;
+  readonly #journal: QueueJournal;
   readonly #clock: Clock;
   readonly #hooks: PipelineHooks;
   readonly #retry: RetryOptions;
   readonly #onFlushDone: () => void;
 
+  /** `onFlushDone`: runs when a `flush()` completes (events queued meanwhile go out next). */
   constructor(
-    journal: Journal,
+    journal: QueueJournal,
     clock: Clock,
     hooks: PipelineHooks,
     retry: RetryOptions,
@@ -117,10 +90,47 @@ export class Settler {
     this.#onFlushDone = onFlushDone;
   }
 
-  /** Counts a new held event of `bytes`. */
-  hold(bytes: number): void {
-    this.unsettled++;
-    this.heldBytes += bytes;
+  /** Events held (queued and in batches). */
+  get held(): number {
+    return this.#held;
+  }
+
+  /** Bytes held (queued and in batches); events queued unsized count once measured. */
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
+  /** Events in formed batches. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** A copy of the counters. */
+  counts(): Counts {
+    return { ...this.#stats, queuedBytes: this.#heldBytes, inFlight: this.#inFlight };
+  }
+
+  /** Counts an accepted event of `bytes` (0 while unmeasured), now held. */
+  accept(bytes: number): void {
+    this.#stats.tracked++;
+    this.#held++;
+    this.#heldBytes += bytes;
+  }
+
+  /** Counts the bytes of events accepted unmeasured, now written. */
+  measured(bytes: number): void {
+    this.#heldBytes += bytes;
+  }
+
+  /** Counts events that joined a batch. */
+  enterBatch(count: number): void {
+    this.#inFlight += count;
+  }
+
+  /** Counts an event refused as it came (never held): dropped by the overflow policy, or failed. */
+  refuse(how: "dropped" | "failed"): void {
+    this.#stats.tracked++;
+    this.#stats[how]++;
   }
 
   get flushing(): boolean {
@@ -132,7 +142,7 @@ export class Settler {
     return new Promise((resolve) => {
       this.#flushWaiters.push({
         target,
-        remaining: this.unsettled,
+        remaining: this.#held,
         result: emptyResult(),
         resolve,
       });
@@ -148,56 +158,64 @@ export class Settler {
     emit(this.#hooks.error, error);
   }
 
+  emitDrop(state: DropState): void {
+    emit(this.#hooks.drop, state);
+  }
+
   /** Ends one event's life and tells whoever waits for it. */
-  settle(entry: Entry, how: Settlement, error?: string, code?: number | string) {
-    this.unsettled--;
-    this.heldBytes -= entry.bytes;
+  settle(
+    entry: Entry,
+    how: Settlement,
+    error?: string,
+    code?: number | string,
+  ): FailedRecord | undefined {
+    this.#held--;
+    this.#heldBytes -= entry.bytes;
     if (entry.inBatch) {
       entry.inBatch = false;
-      this.inFlight--;
+      this.#inFlight--;
     }
+    const stats = this.#stats;
     let failure: FailedRecord | undefined;
     switch (how) {
       case "delivered":
-        this.stats.delivered++;
+        stats.delivered++;
         break;
       case "duplicate":
-        this.stats.duplicates++;
+        stats.duplicates++;
         break;
       case "failed":
-        this.stats.failed++;
+        stats.failed++;
         break;
       case "dropped":
-        this.stats.dropped++;
+        stats.dropped++;
     }
     if (how === "failed" || how === "dropped") {
       const base = { key: entry.key, data: entry.data, error: error!, code: code! };
       failure = entry.event === undefined ? base : { ...base, event: entry.event };
     }
     this.#countForFlushes(entry.seq, failure);
-    if (entry.bulk !== undefined) {
-      const waiter = entry.bulk;
-      count(waiter, failure);
-      if (waiter.remaining === 0) waiter.resolve(finish(waiter.result));
-    }
+    if (entry.bulk !== undefined) countAndResolve(entry.bulk, failure);
     this.#wakeIfIdle();
     return failure;
   }
 
   /**
-   * Ends the life of a whole packed run at once, every event delivered or a
-   * duplicate, as `settle` would one by one (without an entry per event).
+   * Ends the life of a whole batch's members at once, every event delivered
+   * or a duplicate, as `settle` would one by one (without an entry per event
+   * where the queue keeps none).
    */
-  settleRun(run: PackedRun, how: "delivered" | "duplicate"): void {
-    const n = run.length;
-    this.unsettled -= n;
-    this.inFlight -= n;
-    if (how === "delivered") this.stats.delivered += n;
-    else this.stats.duplicates += n;
-    for (let i = 0; i < n; i++) {
-      this.heldBytes -= run.size(i);
-      this.#countForFlushes(run.seq(i), undefined);
-    }
+  settleAll(members: Members, how: "delivered" | "duplicate"): void {
+    const n = members.length;
+    this.#held -= n;
+    this.#inFlight -= n;
+    if (how === "delivered") this.#stats.delivered += n;
+    else this.#stats.duplicates += n;
+    members.forEach((seq, bytes, bulk) => {
+      this.#heldBytes -= bytes;
+      this.#countForFlushes(seq, undefined);
+      if (bulk !== undefined) countAndResolve(bulk, undefined);
+    });
     this.#wakeIfIdle();
   }
 
@@ -219,7 +237,7 @@ export class Settler {
   }
 
   #wakeIfIdle(): void {
-    if (this.unsettled === 0 && this.#idleWaiters.length > 0) {
+    if (this.#held === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
       for (const wake of waiters) wake();
@@ -236,11 +254,11 @@ export class Settler {
     cause: IdemtrackError | undefined,
   ): RetryDecision | undefined {
     const { members } = batch;
-    if (batchOutcome.kind === "all" && !Array.isArray(members)) {
+    if (batchOutcome.kind === "all") {
       const { status } = batchOutcome.outcome;
       if (status === "delivered" || status === "duplicate") {
-        this.settleRun(members, status);
-        this.#journal.settleBatch(batch, () => entriesOf(batch));
+        this.settleAll(members, status);
+        this.#journal.endBatch(batch, () => members.ids());
         const duplicates = status === "duplicate" ? members.length : 0;
         this.report(batch, members.length - duplicates, duplicates, 0, 0);
         return undefined;
@@ -252,7 +270,7 @@ export class Settler {
     const retry: Entry[] = [];
     let retryAfterMs: number | undefined;
     let lastRetry: { code: number | string; reason: string } | undefined;
-    const entries = entriesOf(batch);
+    const entries = members.entries();
     entries.forEach((entry, index) => {
       const outcome: RecordOutcome | undefined = batchOutcome.kind === "all"
         ? batchOutcome.outcome
@@ -281,29 +299,29 @@ export class Settler {
       }
     });
     if (retry.length === 0) {
-      this.finishBatch(batch, delivered, duplicates, failed, cause);
+      this.endBatch(batch, delivered, duplicates, failed, cause);
       return undefined;
     }
     const plan = planRetry(batch.retry, retryAfterMs, this.#retry);
     if (!plan.retry) {
       const { code, reason } = lastRetry!;
       for (const entry of retry) failed.push([entry, code, `${plan.reason}: ${reason}`]);
-      this.finishBatch(batch, delivered, duplicates, failed, cause);
+      this.endBatch(batch, delivered, duplicates, failed, cause);
       return undefined;
     }
-    this.stats.retried += retry.length;
+    this.#stats.retried += retry.length;
     if (retry.length === entries.length) {
       // Same membership: same key, so the server can recognise the resend.
       this.report(batch, 0, 0, 0, retry.length);
       return { same: true, state: plan.state, delayMs: plan.delayMs };
     }
     const retrying = Entry.detached(retry);
-    this.finishBatch(batch, delivered, duplicates, failed, cause, retrying);
+    this.endBatch(batch, delivered, duplicates, failed, cause, retrying);
     return { same: false, entries: retrying, state: plan.state, delayMs: plan.delayMs };
   }
 
-  /** Settles a batch's delivered, duplicate and failed events; `retrying` stay held, for a new batch. */
-  finishBatch(
+  /** Ends a batch: settles its delivered, duplicate and failed events; `retrying` stay held, for a new batch. */
+  endBatch(
     batch: ActiveBatch,
     delivered: Entry[],
     duplicates: Entry[],
@@ -325,7 +343,7 @@ export class Settler {
       removed.push(entry);
       failures.push(this.settle(entry, "failed", reason, code)!);
     }
-    this.#journal.settleBatch(batch, () => removed, retrying);
+    this.#journal.endBatch(batch, () => removed.map((entry) => entry.id), retrying);
     this.report(batch, delivered.length, duplicates.length, failed.length, retrying.length);
     // One error per distinct reason, so a batch of 1000 rejections is one report.
     const byReason = new Map<string, FailedRecord[]>();

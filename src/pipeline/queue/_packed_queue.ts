@@ -1,6 +1,9 @@
-import { Entry } from "./_queue.ts";
-import { SlabWriter } from "./_slab_writer.ts";
-import { joinJsonArrayOf } from "../_util/json_array.ts";
+import { SlabWriter } from "../../_util/slab_writer.ts";
+import { joinJsonArrayOf } from "../../_util/json_array.ts";
+import type { QueuedRecord } from "../../ports/storage.ts";
+import type { Members } from "../_batch.ts";
+import { Entry, type EntrySource } from "../_entry.ts";
+import type { Waiter } from "../_waiter.ts";
 
 // Per-event integer columns, in one Int32Array with this stride.
 const SLAB = 0;
@@ -32,7 +35,7 @@ const SIZED_AFTER_MISS = 256;
  * columns, the slabs their bytes are in, and how to read each field of the
  * `index`-th one (strings and views are made when asked for).
  */
-export class PackedRun {
+export class PackedRun implements Members, EntrySource {
   readonly #ints: Int32Array;
   readonly #queuedAt: Float64Array;
   readonly #seqs: Float64Array;
@@ -63,46 +66,58 @@ export class PackedRun {
     return this.#seqs.length;
   }
 
-  /** An entry per event (`inBatch` as given). */
-  entries(inBatch: boolean): Entry[] {
+  get stream(): string {
+    return this.streamAt(0);
+  }
+
+  /** An entry per event (`inBatch` as given), made anew at each call. */
+  entries(inBatch = true): Entry[] {
     const entries = new Array<Entry>(this.length);
     for (let i = 0; i < entries.length; i++) {
-      const entry = Entry.packed(this, i);
+      const entry = Entry.at(this, i);
       entry.inBatch = inBatch;
       entries[i] = entry;
     }
     return entries;
   }
 
-  size(index: number): number {
-    return this.#ints[index * STRIDE + SIZE]!;
+  /** Every event of a run is in its batch from the start (its entries are made so). */
+  enter(): number {
+    return this.length;
   }
 
-  seq(index: number): number {
-    return this.#seqs[index]!;
+  forEach(visit: (seq: number, bytes: number, bulk: Waiter | undefined) => void): void {
+    for (let i = 0; i < this.length; i++) visit(this.#seqs[i]!, this.sizeAt(i), undefined);
   }
 
-  queuedAt(index: number): number {
-    return this.#queuedAt[index]!;
+  ids(): string[] {
+    const ids = new Array<string>(this.length);
+    for (let i = 0; i < ids.length; i++) ids[i] = this.idAt(i);
+    return ids;
   }
 
-  group(index: number): string {
-    return this.#kinds[this.#ints[index * STRIDE + KIND]!]!.group;
+  records(): QueuedRecord[] {
+    const keys = this.#keys();
+    const records = new Array<QueuedRecord>(this.length);
+    for (let i = 0; i < records.length; i++) {
+      records[i] = {
+        id: this.idAt(i),
+        key: keys[i]!,
+        group: this.groupAt(i),
+        stream: this.streamAt(i),
+        data: this.dataAt(i),
+        queuedAt: this.#queuedAt[i]!,
+      };
+    }
+    return records;
   }
 
-  stream(index: number): string {
-    return this.#kinds[this.#ints[index * STRIDE + KIND]!]!.stream;
+  data(): Uint8Array[] {
+    const data = new Array<Uint8Array>(this.length);
+    for (let i = 0; i < data.length; i++) data[i] = this.dataAt(i);
+    return data;
   }
 
-  /** The record id: the pipeline's prefix and the seq in base 36. */
-  id(index: number): string {
-    return this.#idPrefix + this.#seqs[index]!.toString(36);
-  }
-
-  /**
-   * `prefix`, the events' bytes separated by commas, and `suffix`, in one
-   * buffer from `allocate` (a new one by default).
-   */
   joinJson(
     prefix: Uint8Array,
     suffix: Uint8Array,
@@ -122,18 +137,74 @@ export class PackedRun {
     );
   }
 
+  sizeAt(index: number): number {
+    return this.#ints[index * STRIDE + SIZE]!;
+  }
+
+  seqAt(index: number): number {
+    return this.#seqs[index]!;
+  }
+
+  queuedAtAt(index: number): number {
+    return this.#queuedAt[index]!;
+  }
+
+  groupAt(index: number): string {
+    return this.#kinds[this.#ints[index * STRIDE + KIND]!]!.group;
+  }
+
+  streamAt(index: number): string {
+    return this.#kinds[this.#ints[index * STRIDE + KIND]!]!.stream;
+  }
+
+  /** The record id: the queue's prefix and the seq in base 36. */
+  idAt(index: number): string {
+    return this.#idPrefix + this.#seqs[index]!.toString(36);
+  }
+
   /** A view of the event's bytes. */
-  data(index: number): Uint8Array {
+  dataAt(index: number): Uint8Array {
     const at = index * STRIDE;
     const start = this.#ints[at + START]!;
     return this.#slab(at).subarray(start, start + this.#ints[at + SIZE]!);
   }
 
   /** The key, decoded from the bytes right after the event's. */
-  key(index: number): string {
+  keyAt(index: number): string {
     const at = index * STRIDE;
     const start = this.#ints[at + START]! + this.#ints[at + SIZE]!;
     return decoder.decode(this.#slab(at).subarray(start, start + this.#ints[at + KEY_LENGTH]!));
+  }
+
+  /**
+   * Every event's key. Decoding each on its own would cost more than the
+   * rest of making records: they are copied together and decoded in one
+   * native call, and one by one only when they are not all ASCII (all-ASCII
+   * text is as long as its UTF-8, which this queue wrote, so it is valid).
+   */
+  #keys(): string[] {
+    const ints = this.#ints;
+    const n = this.length;
+    let total = 0;
+    for (let i = 0; i < n; i++) total += ints[i * STRIDE + KEY_LENGTH]!;
+    const joined = new Uint8Array(total);
+    let offset = 0;
+    for (let i = 0; i < n; i++) {
+      const at = i * STRIDE;
+      const slab = this.#slab(at);
+      const start = ints[at + START]! + ints[at + SIZE]!;
+      const end = start + ints[at + KEY_LENGTH]!;
+      // Keys are short: a loop costs less than a subarray and set() each.
+      for (let j = start; j < end; j++) joined[offset++] = slab[j]!;
+    }
+    const text = decoder.decode(joined);
+    const keys = new Array<string>(n);
+    offset = 0;
+    for (let i = 0; i < n; i++) {
+      const length = ints[i * STRIDE + KEY_LENGTH]!;
+      keys[i] = text.length === total ? text.slice(offset, offset += length) : this.keyAt(i);
+    }
+    return keys;
   }
 
   #slab(at: number): Uint8Array {
@@ -195,7 +266,7 @@ export class PackedQueue {
 
   /** Encoded bytes queued (without framing). */
   get bytes(): number {
-    this.settle();
+    this.measure();
     return this.#bytes;
   }
 
@@ -219,7 +290,7 @@ export class PackedQueue {
 
   /**
    * Queues the event the writer staged (and commits it). Anything queued
-   * unsized must be settled first: the writer would write it over the staged event.
+   * unsized must be measured first: the writer would write it over the staged event.
    */
   push(writer: SlabWriter, group: string, stream: string, queuedAt: number, seq: number): void {
     writer.commit();
@@ -231,7 +302,7 @@ export class PackedQueue {
 
   /**
    * Queues an event whose bytes are written, and size known, with the
-   * following ones' at the next {@linkcode PackedQueue.settle} (which anything
+   * following ones' at the next {@linkcode PackedQueue.measure} (which anything
    * needing its size or bytes calls): one native call writes a group of
    * events instead of two calls each. The caller knows it fits every bound
    * at its largest (3 bytes a unit).
@@ -244,7 +315,7 @@ export class PackedQueue {
     queuedAt: number,
     seq: number,
   ): void {
-    if (this.#unsizedUnits + text.length + key.length > UNSIZED_UNITS) this.settle();
+    if (this.#unsizedUnits + text.length + key.length > UNSIZED_UNITS) this.measure();
     if (this.#unsized.length === 0) this.#unsizedFrom = this.#end;
     this.#append(group, stream, queuedAt, seq);
     this.#unsized.push(text, key);
@@ -253,7 +324,7 @@ export class PackedQueue {
   }
 
   /** Writes the events queued unsized and counts their bytes. */
-  settle(): void {
+  measure(): void {
     const parts = this.#unsized;
     if (parts.length === 0) return;
     const units = this.#unsizedUnits;
@@ -310,7 +381,7 @@ export class PackedQueue {
   }
 
   sizeAt(index: number): number {
-    this.settle();
+    this.measure();
     return this.#ints[(this.#head + index) * STRIDE + SIZE]!;
   }
 
@@ -328,9 +399,9 @@ export class PackedQueue {
 
   /** Removes the first `count` events (at least one) and returns them as a run. */
   takeRun(count: number): PackedRun {
-    this.settle();
+    this.measure();
     const run = this.#run(count);
-    for (let i = 0; i < count; i++) this.#bytes -= run.size(i);
+    for (let i = 0; i < count; i++) this.#bytes -= run.sizeAt(i);
     this.#head += count;
     this.#compact();
     return run;
@@ -338,7 +409,7 @@ export class PackedQueue {
 
   /** Every queued event as an entry, left in place. */
   snapshot(): Entry[] {
-    this.settle();
+    this.measure();
     return this.length === 0 ? [] : this.#run(this.length).entries(false);
   }
 

@@ -1,4 +1,4 @@
-import { utf8ByteLength, writeUtf8Into } from "../_util/utf8.ts";
+import { utf8ByteLength, writeUtf8Into } from "./utf8.ts";
 
 /** Size of a shared slab; an event whose worst case is over a quarter of it gets its own buffer. */
 const SLAB_BYTES = 1 << 20;
