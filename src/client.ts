@@ -173,23 +173,25 @@ export class Client {
       { encoded: ReturnType<Profile["encode"]>; key: string; event: IdemtrackEvent }
     > = [];
     for (const input of events) {
-      let event: IdemtrackEvent;
+      // An event that fails validation or that its profile refuses comes back
+      // as an invalid record; the others are still sent.
+      let key = input.idempotencyKey ?? "";
       try {
-        event = createEvent(input, this.#rules);
+        const event = createEvent(input, this.#rules);
+        key = event.idempotencyKey;
+        items.push({
+          encoded: this.#pipeline.profile.encode(event),
+          key: event.idempotencyKey,
+          event,
+        });
       } catch (error) {
         invalid.push({
-          key: input.idempotencyKey ?? "",
+          key,
           data: new Uint8Array(0),
           error: (error as Error).message,
           code: "invalid",
         });
-        continue;
       }
-      items.push({
-        encoded: this.#pipeline.profile.encode(event),
-        key: event.idempotencyKey,
-        event,
-      });
     }
     const result = await this.#pipeline.deliver(items);
     if (invalid.length === 0) return result;

@@ -328,3 +328,38 @@ for (const testCase of CASES.filter((c) => ["SaaSquatch", "GetFluxly", "JSON"].i
     }
   });
 }
+
+Deno.test("send() returns an event its profile refuses as an invalid record and delivers the rest", async () => {
+  const server = await startFaultServer(
+    suprsendRoutes({ workspaces: { ws_key_e2e: "ws_secret_e2e" } }),
+  );
+  try {
+    const client = new Client({
+      ...FAST,
+      profile: suprsendProfile({
+        workspaceKey: "ws_key_e2e",
+        workspaceSecret: "ws_secret_e2e",
+        baseUrl: server.origin,
+      }),
+    });
+    const result = await client.send([
+      {
+        name: "order_paid",
+        userId: "u",
+        properties: { big },
+        idempotencyKey: "refused-by-profile",
+      },
+      { name: "order_paid", userId: "u", properties: { n: 1 } },
+    ]);
+    await client.close();
+    assert.equal(result.status, "partial");
+    assert.equal(result.success, 1);
+    assert.equal(result.failedRecords.length, 1);
+    assert.equal(result.failedRecords[0]!.code, "invalid");
+    assert.equal(result.failedRecords[0]!.key, "refused-by-profile");
+    assert.match(result.failedRecords[0]!.error, /bytes/);
+    assert.equal(server.accepted.length, 1);
+  } finally {
+    await server.close();
+  }
+});
