@@ -40,27 +40,18 @@
 // The client: options, results, hooks.
 export { Client, type ClientOptions, type ClientStats, type TrackOptions } from "./src/client.ts";
 export type {
-  AfterResponseState,
-  BatchReport,
-  BeforeRequestState,
   CloseSummary,
   DeliveryResult,
-  DropState,
   FailedRecord,
   OverflowPolicy,
   PipelineHooks,
-  PipelineStats,
 } from "./src/pipeline/types.ts";
-export type { PipelineOptions } from "./src/pipeline/options.ts";
 export type { RetryOptions } from "./src/kit/retry.ts";
 
 // Events and idempotency keys.
 export {
-  type Attachment,
   createEvent,
   type EventInput,
-  type EventRules,
-  type EventType,
   type IdemtrackEvent,
   type JsonObject,
   type JsonValue,
@@ -68,7 +59,6 @@ export {
 export {
   createKeyPolicy,
   type KeyPolicy,
-  type KeyPolicyOptions,
   LENIENT_KEY_POLICY,
   STRICT_KEY_POLICY,
 } from "./src/idempotency_key.ts";
@@ -86,17 +76,12 @@ export {
   EventValidationError,
   isEventValidationError,
 } from "./src/errors/event_validation_error.ts";
-export {
-  IdempotencyKeyError,
-  type IdempotencyKeyRule,
-  isIdempotencyKeyError,
-} from "./src/errors/idempotency_key_error.ts";
+export { IdempotencyKeyError, isIdempotencyKeyError } from "./src/errors/idempotency_key_error.ts";
 
 // The ports an application plugs in (their vocabulary is in `./kit`), and the default drivers.
 export type { Storage } from "./src/ports/storage.ts";
 export type { Transport } from "./src/ports/transport.ts";
-export type { Clock } from "./src/ports/clock.ts";
 export type { Profile } from "./src/ports/profile.ts";
-export { MemoryStorage, type MemoryStorageOptions } from "./src/drivers/storage/memory_storage.ts";
-export { type FetchLike, fetchTransport } from "./src/drivers/transport/fetch_transport.ts";
-export { jsonProfile, type JsonProfileOptions } from "./src/profiles/json/profile.ts";
+export { MemoryStorage } from "./src/drivers/storage/memory_storage.ts";
+export { fetchTransport } from "./src/drivers/transport/fetch_transport.ts";
+export { jsonProfile } from "./src/profiles/json/profile.ts";

@@ -38,11 +38,31 @@ export {
 } from "../ports/profile.ts";
 export type { QueuedRecord, StorageSnapshot, StoredBatch } from "../ports/storage.ts";
 export type { TransportRequest, TransportResponse } from "../ports/transport.ts";
-export { systemClock, type TimerId } from "../ports/clock.ts";
+export { type Clock, systemClock, type TimerId } from "../ports/clock.ts";
 
 // Events and keys, as a profile or a route checks them.
-export { checkEncodedSize } from "../event.ts";
-export { isValidIdempotencyKey, validateIdempotencyKey } from "../idempotency_key.ts";
+export { type Attachment, checkEncodedSize, type EventRules, type EventType } from "../event.ts";
+export {
+  isValidIdempotencyKey,
+  type KeyPolicyOptions,
+  validateIdempotencyKey,
+} from "../idempotency_key.ts";
+export type { IdempotencyKeyRule } from "../errors/idempotency_key_error.ts";
+
+// The engine's vocabulary behind the Client's options, stats and hooks.
+export type {
+  AfterResponseState,
+  BatchReport,
+  BeforeRequestState,
+  DropState,
+  PipelineStats,
+} from "../pipeline/types.ts";
+export type { PipelineOptions } from "../pipeline/options.ts";
+
+// The built-in drivers' and profile's options.
+export type { MemoryStorageOptions } from "../drivers/storage/memory_storage.ts";
+export type { FetchLike } from "../drivers/transport/fetch_transport.ts";
+export type { JsonProfileOptions } from "../profiles/json/profile.ts";
 
 // Byte-size chunking.
 export {
