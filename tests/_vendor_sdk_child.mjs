@@ -1,0 +1,115 @@
+// Runs under Node: drives one vendor's official SDK, loaded from the
+// git-ignored install in SDK_DIR, against ORIGIN (an idemtrack receiver
+// emulating the vendor), sending COUNT events whose property `n` is 0..COUNT-1.
+// Prints {"vendor","sent","failed","ms"} as one JSON line when done.
+import { createRequire } from "node:module";
+import { randomUUID } from "node:crypto";
+
+const { VENDOR, ORIGIN, SDK_DIR } = process.env;
+const COUNT = Number(process.env.COUNT ?? "100");
+const FLUSH_AT = Number(process.env.FLUSH_AT ?? "20");
+const require = createRequire(`${SDK_DIR}/package.json`);
+const started = Date.now();
+let failed = 0;
+
+async function segment() {
+  const { Analytics } = require("@segment/analytics-node");
+  const analytics = new Analytics({
+    writeKey: "wk_segment",
+    host: ORIGIN,
+    flushAt: FLUSH_AT,
+    flushInterval: 50,
+    maxRetries: 5,
+  });
+  analytics.on("error", () => failed++);
+  for (let n = 0; n < COUNT; n++) {
+    analytics.track({ userId: `user-${n % 7}`, event: "Order Paid", properties: { n } });
+  }
+  await analytics.closeAndFlush({ timeout: 60_000 });
+}
+
+async function rudderstack() {
+  const Analytics = require("@rudderstack/rudder-sdk-node");
+  const client = new Analytics("wk_rudder", {
+    dataPlaneUrl: ORIGIN,
+    flushAt: FLUSH_AT,
+    flushInterval: 50,
+    retryCount: 5,
+    logLevel: "off",
+    errorHandler: () => failed++,
+  });
+  for (let n = 0; n < COUNT; n++) {
+    client.track({ userId: `user-${n % 7}`, event: "Order Paid", properties: { n } });
+  }
+  await client.flush();
+  // flush() sends one batch; the rest are sent as their timers fire.
+  const deadline = Date.now() + 60_000;
+  while (client.queue.length > 0 && Date.now() < deadline) await client.flush();
+}
+
+async function posthog() {
+  const { PostHog } = require("posthog-node");
+  const client = new PostHog("phc_test", {
+    host: ORIGIN,
+    flushAt: FLUSH_AT,
+    flushInterval: 50,
+    fetchRetryCount: 5,
+    fetchRetryDelay: 20,
+  });
+  client.on("error", () => failed++);
+  for (let n = 0; n < COUNT; n++) {
+    client.capture({ distinctId: `user-${n % 7}`, event: "order paid", properties: { n } });
+  }
+  await client.shutdown(60_000);
+}
+
+async function amplitude() {
+  const amplitude = require("@amplitude/analytics-node");
+  const client = amplitude.createInstance();
+  await client.init("amp_key", {
+    serverUrl: `${ORIGIN}/2/httpapi`,
+    flushQueueSize: FLUSH_AT,
+    flushIntervalMillis: 50,
+    flushMaxRetries: 5,
+    logLevel: 0,
+  }).promise;
+  const results = [];
+  for (let n = 0; n < COUNT; n++) {
+    results.push(client.track("order paid", { n }, { user_id: `user-${n % 7}` }).promise);
+  }
+  await client.flush().promise;
+  for (const result of await Promise.all(results)) if (result.code !== 200) failed++;
+}
+
+async function mixpanel() {
+  // mixpanel-node neither retries nor sets $insert_id: the application does
+  // both, with one $insert_id per event kept across its own retries.
+  const Mixpanel = require("mixpanel");
+  const client = Mixpanel.init("mp_token", { host: new URL(ORIGIN).host, protocol: "http" });
+  const events = Array.from({ length: COUNT }, (_, n) => ({
+    event: "order paid",
+    properties: {
+      distinct_id: `user-${n % 7}`,
+      time: Date.now(),
+      $insert_id: randomUUID(),
+      n,
+    },
+  }));
+  for (let start = 0; start < events.length; start += 50) {
+    const batch = events.slice(start, start + 50);
+    let error;
+    for (let attempt = 0; attempt < 6; attempt++) {
+      error = await new Promise((resolve) =>
+        client.track_batch(batch.map((event) => structuredClone(event)), resolve)
+      );
+      if (!error || (Array.isArray(error) && error.length === 0)) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    if (error && !(Array.isArray(error) && error.length === 0)) failed += batch.length;
+  }
+}
+
+const drivers = { segment, rudderstack, posthog, amplitude, mixpanel };
+await drivers[VENDOR]();
+console.log(JSON.stringify({ vendor: VENDOR, sent: COUNT, failed, ms: Date.now() - started }));
+process.exit(0);
