@@ -6,6 +6,7 @@ import type { Route } from "../src/receiver/route.ts";
 import type { AcceptedEvent } from "../src/receiver/sink.ts";
 import { segmentRoute } from "../src/profiles/segment/route.ts";
 import { posthogRoute } from "../src/profiles/posthog/route.ts";
+import { rudderstackRoute } from "../src/profiles/rudderstack/route.ts";
 import { type Fault, startFaultServer } from "./_fault_server.ts";
 import { ensureVendorSdks, runSdk, type SdkVendor } from "./_vendor_sdks.ts";
 
@@ -14,8 +15,12 @@ interface SdkCase {
   routes(): Route[];
   /** The event's `n` as the route stored it. */
   nOf(event: AcceptedEvent): number;
-  /** Receiver limits the SDK's request sizes need. */
-  readonly maxBodyBytes?: number;
+  /**
+   * Whether the SDK reports as failed the events of an answer cut off after
+   * its headers (rudder-sdk-node: axios' ERR_BAD_RESPONSE is not retried),
+   * although the route stored them.
+   */
+  readonly givesUpOnCutAnswers?: boolean;
 }
 
 const properties = (event: AcceptedEvent) => event.event.properties as Record<string, number>;
@@ -25,6 +30,12 @@ const CASES: SdkCase[] = [
     vendor: "segment",
     routes: () => [segmentRoute({ writeKeys: { wk_segment: "acme" } })],
     nOf: (event) => properties(event).n!,
+  },
+  {
+    vendor: "rudderstack",
+    routes: () => [rudderstackRoute({ writeKeys: { wk_rudder: "acme" } })],
+    nOf: (event) => properties(event).n!,
+    givesUpOnCutAnswers: true,
   },
   {
     vendor: "posthog",
@@ -37,6 +48,7 @@ const CASES: SdkCase[] = [
 const LOST_ACKS: readonly (Fault | undefined)[] = ["500-after", "reset", undefined, "500-after"];
 const faultOf = (index: number) => index < 8 ? LOST_ACKS[index % LOST_ACKS.length] : undefined;
 const COUNT = 120;
+const FLUSH_AT = 20;
 
 const skip = await ensureVendorSdks();
 
@@ -47,8 +59,13 @@ for (const testCase of CASES) {
     async fn() {
       const server = await startFaultServer(testCase.routes(), { faultOf });
       try {
-        const run = await runSdk(testCase.vendor, server.origin, COUNT);
-        assert.equal(run.failed, 0, `the SDK gave up on ${run.failed} events`);
+        const run = await runSdk(testCase.vendor, server.origin, COUNT, FLUSH_AT);
+        const cut = server.seen.filter((request) => request.fault === "reset").length;
+        if (testCase.givesUpOnCutAnswers) {
+          assert.ok(run.failed <= cut * FLUSH_AT, `the SDK gave up on ${run.failed} events`);
+        } else {
+          assert.equal(run.failed, 0, `the SDK gave up on ${run.failed} events`);
+        }
         const counts = new Map<number, number>();
         for (const event of server.accepted) {
           const n = testCase.nOf(event);
