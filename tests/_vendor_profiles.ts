@@ -8,6 +8,10 @@ import { rudderstackProfile } from "../src/profiles/rudderstack/profile.ts";
 import { rudderstackRoute } from "../src/profiles/rudderstack/route.ts";
 import { posthogProfile } from "../src/profiles/posthog/profile.ts";
 import { posthogRoute } from "../src/profiles/posthog/route.ts";
+import { amplitudeProfile } from "../src/profiles/amplitude/profile.ts";
+import { amplitudeRoutes } from "../src/profiles/amplitude/route.ts";
+import { mixpanelProfile } from "../src/profiles/mixpanel/profile.ts";
+import { mixpanelRoutes } from "../src/profiles/mixpanel/route.ts";
 
 /** A vendor as the tests drive it through idemtrack's Client. */
 export interface VendorSetup {
@@ -43,6 +47,22 @@ export const VENDORS: Readonly<Record<string, VendorSetup>> = {
     profile: (origin) => posthogProfile({ apiKey: "phc_test", baseUrl: origin }),
     routes: () => [posthogRoute({ apiKeys: { phc_test: "acme" } })],
     vendorId: (event) => event.uuid as string,
+    nOf: propertyN,
+  },
+  amplitude: {
+    name: "amplitude",
+    profile: (origin) => amplitudeProfile({ apiKey: "amp_key", baseUrl: origin }),
+    routes: () => amplitudeRoutes({ apiKeys: { amp_key: "acme" } }),
+    vendorId: (event) => event.insert_id as string,
+    nOf: (event) => (event.event_properties as Record<string, number>).n!,
+  },
+  mixpanel: {
+    name: "mixpanel",
+    profile: (origin) =>
+      mixpanelProfile({ projectToken: "mp_token", apiSecret: "mp_secret", baseUrl: origin }),
+    routes: () =>
+      mixpanelRoutes({ projectTokens: { mp_token: "acme" }, importSecrets: { mp_secret: "acme" } }),
+    vendorId: (event) => (event.properties as Record<string, string>).$insert_id!,
     nOf: propertyN,
   },
 };

@@ -7,6 +7,8 @@ import type { AcceptedEvent } from "../src/receiver/sink.ts";
 import { segmentRoute } from "../src/profiles/segment/route.ts";
 import { posthogRoute } from "../src/profiles/posthog/route.ts";
 import { rudderstackRoute } from "../src/profiles/rudderstack/route.ts";
+import { amplitudeRoutes } from "../src/profiles/amplitude/route.ts";
+import { mixpanelRoutes } from "../src/profiles/mixpanel/route.ts";
 import { type Fault, startFaultServer } from "./_fault_server.ts";
 import { ensureVendorSdks, runSdk, type SdkVendor } from "./_vendor_sdks.ts";
 
@@ -40,6 +42,17 @@ const CASES: SdkCase[] = [
   {
     vendor: "posthog",
     routes: () => [posthogRoute({ apiKeys: { phc_test: "acme" } })],
+    nOf: (event) => properties(event).n!,
+  },
+  {
+    vendor: "amplitude",
+    routes: () => amplitudeRoutes({ apiKeys: { amp_key: "acme" } }),
+    nOf: (event) => (event.event.event_properties as Record<string, number>).n!,
+  },
+  {
+    vendor: "mixpanel",
+    routes: () =>
+      mixpanelRoutes({ projectTokens: { mp_token: "acme" }, importSecrets: { mp_secret: "acme" } }),
     nOf: (event) => properties(event).n!,
   },
 ];

@@ -24,8 +24,8 @@ export function tenantOfKey(
   return tenant;
 }
 
-/** The user name of an `Authorization: Basic` header, or `undefined`. */
-export function basicAuthUser(request: Request): string | undefined {
+/** The user name and password of an `Authorization: Basic` header, or `undefined`. */
+export function basicAuth(request: Request): { user: string; password: string } | undefined {
   const header = request.headers.get("authorization") ?? "";
   if (!/^basic /i.test(header)) return undefined;
   try {
@@ -33,7 +33,9 @@ export function basicAuthUser(request: Request): string | undefined {
       Uint8Array.from(atob(header.slice(6).trim()), (char) => char.charCodeAt(0)),
     );
     const colon = decoded.indexOf(":");
-    return colon < 0 ? decoded : decoded.slice(0, colon);
+    return colon < 0
+      ? { user: decoded, password: "" }
+      : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
   } catch {
     return undefined;
   }

@@ -8,7 +8,7 @@ import type { JsonObject, JsonValue } from "../../event.ts";
 import type { DecodedBatch, DecodedRecord, RecordResult, Route } from "../../receiver/route.ts";
 import { utf8ByteLength } from "../../_util/utf8.ts";
 import { errorResponse, isObject, jsonResponse, parseBody } from "../_route_common.ts";
-import { basicAuthUser, tenantOfKey } from "./keys.ts";
+import { basicAuth, tenantOfKey } from "./keys.ts";
 
 /** How one Segment-Spec service answers. */
 export interface SpecRouteService {
@@ -66,7 +66,7 @@ export function specRoute(service: SpecRouteService): Route {
 
     decode(request: Request, body: Uint8Array): DecodedBatch | Response {
       const json = parseBody(body);
-      const presented = basicAuthUser(request) ??
+      const presented = basicAuth(request)?.user ??
         (bodyWriteKey && isObject(json) ? json.writeKey : undefined);
       const tenant = tenantOfKey(writeKeys, presented);
       if (tenant === undefined) {
