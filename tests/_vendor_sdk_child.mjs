@@ -1,7 +1,7 @@
 // Runs under Node: drives one vendor's official SDK, loaded from the
 // git-ignored install in SDK_DIR, against ORIGIN (an idemtrack receiver
 // emulating the vendor), sending COUNT events whose property `n` is 0..COUNT-1.
-// Prints {"vendor","sent","failed","ms"} as one JSON line when done.
+// Prints {"vendor","sent","failed","ms","cpuMs","peakRssMb"} as one JSON line when done.
 import { createRequire } from "node:module";
 import { randomUUID } from "node:crypto";
 
@@ -126,5 +126,13 @@ async function mixpanel() {
 
 const drivers = { segment, rudderstack, posthog, amplitude, mixpanel };
 await drivers[VENDOR]();
-console.log(JSON.stringify({ vendor: VENDOR, sent: COUNT, failed, ms: Date.now() - started }));
+const cpu = process.cpuUsage();
+console.log(JSON.stringify({
+  vendor: VENDOR,
+  sent: COUNT,
+  failed,
+  ms: Date.now() - started,
+  cpuMs: (cpu.user + cpu.system) / 1000,
+  peakRssMb: process.resourceUsage().maxRSS / 1024,
+}));
 process.exit(0);

@@ -88,6 +88,10 @@ export interface SdkRun {
   readonly sent: number;
   readonly failed: number;
   readonly ms: number;
+  /** CPU time of the Node process (user + system), ms. */
+  readonly cpuMs: number;
+  /** Peak resident set size of the Node process, MB. */
+  readonly peakRssMb: number;
 }
 
 /** Runs one SDK under Node against `origin`, sending `count` events. */

@@ -8,32 +8,22 @@
  *
  * @module
  */
-import { jsonArrayFraming } from "../../kit/chunk.ts";
 import { EventValidationError } from "../../errors/event_validation_error.ts";
-import { checkEncodedSize, type IdemtrackEvent, type JsonObject } from "../../event.ts";
-import { STRICT_KEY_POLICY } from "../../idempotency_key.ts";
+import type { IdemtrackEvent, JsonObject } from "../../event.ts";
 import type {
   BatchOutcome,
   EncodedBytes,
   OutgoingBatch,
-  PreparedRequest,
   Profile,
   ProfileLimits,
   RecordOutcome,
 } from "../../ports/profile.ts";
 import { encodedBytes } from "../../ports/profile.ts";
 import type { RateLimit } from "../../kit/token_bucket.ts";
-import type { TransportResponse } from "../../ports/transport.ts";
-import { ALL_DELIVERED, classifyResponse, outcomeOf, reasonOf } from "../../kit/response.ts";
+import { outcomeOf } from "../../kit/response.ts";
 import { optionChecks } from "../../_util/checks.ts";
-import {
-  decodeJson,
-  encodeJson,
-  joinBody,
-  parseJsonObject,
-  requireString,
-  trimBaseUrl,
-} from "../_common.ts";
+import { decodeJson, requireString, trimBaseUrl } from "../_common.ts";
+import { vendorBatchProfile } from "../segment/batch_profile.ts";
 
 /** Options of {@linkcode amplitudeProfile}. */
 export interface AmplitudeProfileOptions {
@@ -155,8 +145,6 @@ export function amplitudeProfile(options: AmplitudeProfileOptions): Profile<Enco
   const idOptions = minIdLength === DEFAULT_AMPLITUDE_PROFILE_OPTIONS.minIdLength
     ? ""
     : `"options":{"min_id_length":${minIdLength}},`;
-  const prefix = `{"api_key":${JSON.stringify(apiKey)},${idOptions}"events":[`;
-  const head = new TextEncoder().encode(prefix);
 
   function checkId(field: string, value: string | undefined): void {
     if (value !== undefined && value.length < minIdLength) {
@@ -208,72 +196,62 @@ export function amplitudeProfile(options: AmplitudeProfileOptions): Profile<Enco
     }
   }
 
-  return {
+  function readRecords(
+    status: number,
+    json: JsonObject | undefined,
+    batch: OutgoingBatch,
+    reason: string,
+  ): BatchOutcome | undefined {
+    if (json === undefined) return undefined;
+    if (
+      status === 400 && json.missing_field === undefined &&
+      !String(json.error ?? "").startsWith("Invalid API key")
+    ) {
+      const dropped = listedIndices(
+        json.events_with_invalid_fields,
+        json.events_with_missing_fields,
+        json.events_with_invalid_id_lengths,
+        json.silenced_events,
+      );
+      return {
+        kind: "each",
+        outcomes: batch.records.map((_, index): RecordOutcome =>
+          dropped.has(index)
+            ? outcomeOf("failed", reason, 400)
+            : outcomeOf("retry", "resent: another event of the batch was invalid", 400)
+        ),
+      };
+    }
+    if (status !== 429) return undefined;
+    const users = keysOf(json.exceeded_daily_quota_users);
+    const devices = keysOf(json.exceeded_daily_quota_devices);
+    const throttled = listedIndices(json.throttled_events);
+    return {
+      kind: "each",
+      outcomes: batch.records.map((record, index): RecordOutcome => {
+        const { user, device } = userAndDevice(encodedBytes(record));
+        if (users.has(String(user)) || devices.has(String(device))) {
+          return outcomeOf("failed", `daily quota exceeded: ${reason}`, 429);
+        }
+        return throttled.has(index)
+          ? outcomeOf("retry", reason, 429, AMPLITUDE_THROTTLE_WAIT_MS)
+          : outcomeOf("retry", reason, 429);
+      }),
+    };
+  }
+
+  return vendorBatchProfile({
     name: "amplitude",
     limits,
-    framing: jsonArrayFraming(prefix, "]}"),
-    keyPolicy: STRICT_KEY_POLICY,
+    url,
+    headers: { Accept: "*/*" },
+    prefix: `{"api_key":${JSON.stringify(apiKey)},${idOptions}"events":[`,
+    suffix: "]}",
     ...(rateLimit === undefined ? {} : { rateLimit }),
-
-    encode(event: IdemtrackEvent): EncodedBytes {
-      const data = encodeJson(encodeEvent(event));
-      checkEncodedSize(data, limits.maxEventBytes);
-      return { data, group: event.type, stream: "" };
-    },
-
-    buildRequest(batch: OutgoingBatch): PreparedRequest {
-      return {
-        method: "POST",
-        url,
-        headers: { "Content-Type": "application/json", Accept: "*/*" },
-        body: joinBody(head, batch, "]}"),
-      };
-    },
-
-    readResponse(response: TransportResponse, batch: OutgoingBatch): BatchOutcome {
-      const json = parseJsonObject(response.body);
-      // analytics-node reads the body's code; the HTTP status stands in when there is none.
-      const code = typeof json?.code === "number" ? json.code : response.status;
-      const reason = reasonOf(json?.error, code, response.body);
-      const answer = { ...response, status: code };
-      const now = Date.now();
-      if (
-        code === 400 && json !== undefined && json.missing_field === undefined &&
-        !String(json.error ?? "").startsWith("Invalid API key")
-      ) {
-        const dropped = listedIndices(
-          json.events_with_invalid_fields,
-          json.events_with_missing_fields,
-          json.events_with_invalid_id_lengths,
-          json.silenced_events,
-        );
-        return {
-          kind: "each",
-          outcomes: batch.records.map((_, index): RecordOutcome =>
-            dropped.has(index)
-              ? outcomeOf("failed", reason, 400)
-              : outcomeOf("retry", "resent: another event of the batch was invalid", 400)
-          ),
-        };
-      }
-      if (code === 429 && json !== undefined) {
-        const users = keysOf(json.exceeded_daily_quota_users);
-        const devices = keysOf(json.exceeded_daily_quota_devices);
-        const throttled = listedIndices(json.throttled_events);
-        return {
-          kind: "each",
-          outcomes: batch.records.map((record, index): RecordOutcome => {
-            const { user, device } = userAndDevice(encodedBytes(record));
-            if (users.has(String(user)) || devices.has(String(device))) {
-              return outcomeOf("failed", `daily quota exceeded: ${reason}`, 429);
-            }
-            return throttled.has(index)
-              ? outcomeOf("retry", reason, 429, AMPLITUDE_THROTTLE_WAIT_MS)
-              : outcomeOf("retry", reason, 429);
-          }),
-        };
-      }
-      return classifyResponse(answer, now, { reason }) ?? ALL_DELIVERED;
-    },
-  };
+    encodeEvent,
+    // analytics-node reads the body's code; the HTTP status stands in when there is none.
+    statusOf: (json, response) => typeof json?.code === "number" ? json.code : response.status,
+    reasonIn: (json) => json?.error,
+    readRecords,
+  });
 }

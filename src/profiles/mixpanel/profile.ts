@@ -7,24 +7,14 @@
  *
  * @module
  */
-import { jsonArrayFraming } from "../../kit/chunk.ts";
 import { EventValidationError } from "../../errors/event_validation_error.ts";
-import { checkEncodedSize, type IdemtrackEvent, type JsonObject } from "../../event.ts";
-import { STRICT_KEY_POLICY } from "../../idempotency_key.ts";
-import type {
-  BatchOutcome,
-  EncodedBytes,
-  OutgoingBatch,
-  PreparedRequest,
-  Profile,
-  ProfileLimits,
-  RecordOutcome,
-} from "../../ports/profile.ts";
+import type { IdemtrackEvent, JsonObject } from "../../event.ts";
+import type { EncodedBytes, Profile, ProfileLimits, RecordOutcome } from "../../ports/profile.ts";
 import type { RateLimit } from "../../kit/token_bucket.ts";
-import type { TransportResponse } from "../../ports/transport.ts";
-import { ALL_DELIVERED, classifyResponse, outcomeOf, reasonOf } from "../../kit/response.ts";
+import { outcomeOf } from "../../kit/response.ts";
 import { encodeBase64 } from "../../_util/base64.ts";
-import { encodeJson, joinBody, parseJsonObject, requireString, trimBaseUrl } from "../_common.ts";
+import { requireString, trimBaseUrl } from "../_common.ts";
+import { vendorBatchProfile } from "../segment/batch_profile.ts";
 import { eventUuid } from "../posthog/event_uuid.ts";
 
 /** Options of {@linkcode mixpanelProfile}: a service account (preferred) or the project's API secret. */
@@ -133,8 +123,6 @@ export function mixpanelProfile(options: MixpanelProfileOptions): Profile<Encode
       "Cannot create Mixpanel profile as 'serviceAccountUsername'/'serviceAccountSecret' or 'apiSecret' must be given: current value is neither",
     );
   }
-  const url = `${trimBaseUrl("Mixpanel", baseUrl)}/import${query}`;
-  const authorization = `Basic ${encodeBase64(new TextEncoder().encode(credentials))}`;
 
   function encodeEvent(event: IdemtrackEvent): JsonObject {
     const keys = Object.keys(event.properties).length + Object.keys(event.context ?? {}).length;
@@ -176,49 +164,31 @@ export function mixpanelProfile(options: MixpanelProfileOptions): Profile<Encode
     return { event: name, properties };
   }
 
-  return {
+  return vendorBatchProfile({
     name: "mixpanel",
     limits: MIXPANEL_LIMITS,
-    framing: jsonArrayFraming("[", "]"),
-    keyPolicy: STRICT_KEY_POLICY,
+    url: `${trimBaseUrl("Mixpanel", baseUrl)}/import${query}`,
+    headers: { Authorization: `Basic ${encodeBase64(new TextEncoder().encode(credentials))}` },
+    prefix: "[",
+    suffix: "]",
     ...(rateLimit === undefined ? {} : { rateLimit }),
-
-    encode(event: IdemtrackEvent): EncodedBytes {
-      const data = encodeJson(encodeEvent(event));
-      checkEncodedSize(data, MIXPANEL_LIMITS.maxEventBytes);
-      return { data, group: event.type, stream: "" };
-    },
-
-    buildRequest(batch: OutgoingBatch): PreparedRequest {
+    encodeEvent,
+    reasonIn: (json) => json?.error,
+    readRecords(status, json, batch, reason) {
+      if (status !== 400 || !Array.isArray(json?.failed_records)) return undefined;
+      const failed = new Map<number, string>();
+      for (const record of json.failed_records) {
+        if (typeof record !== "object" || record === null || Array.isArray(record)) continue;
+        if (typeof record.index !== "number") continue;
+        const why = [record.field, record.message].filter((part) => typeof part === "string");
+        failed.set(record.index, why.join(": ") || reason);
+      }
       return {
-        method: "POST",
-        url,
-        headers: { "Content-Type": "application/json", Authorization: authorization },
-        body: joinBody("[", batch, "]"),
+        kind: "each",
+        outcomes: batch.records.map((_, index): RecordOutcome =>
+          failed.has(index) ? outcomeOf("failed", failed.get(index)!, 400) : { status: "delivered" }
+        ),
       };
     },
-
-    readResponse(response: TransportResponse, batch: OutgoingBatch): BatchOutcome {
-      const json = parseJsonObject(response.body);
-      const reason = reasonOf(json?.error, response.status, response.body);
-      if (response.status === 400 && Array.isArray(json?.failed_records)) {
-        const failed = new Map<number, string>();
-        for (const record of json.failed_records) {
-          if (typeof record !== "object" || record === null || Array.isArray(record)) continue;
-          if (typeof record.index !== "number") continue;
-          const why = [record.field, record.message].filter((part) => typeof part === "string");
-          failed.set(record.index, why.join(": ") || reason);
-        }
-        return {
-          kind: "each",
-          outcomes: batch.records.map((_, index): RecordOutcome =>
-            failed.has(index)
-              ? outcomeOf("failed", failed.get(index)!, 400)
-              : { status: "delivered" }
-          ),
-        };
-      }
-      return classifyResponse(response, Date.now(), { reason }) ?? ALL_DELIVERED;
-    },
-  };
+  });
 }

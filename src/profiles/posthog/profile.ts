@@ -6,22 +6,12 @@
  *
  * @module
  */
-import { jsonArrayFraming } from "../../kit/chunk.ts";
 import { EventValidationError } from "../../errors/event_validation_error.ts";
-import { checkEncodedSize, type IdemtrackEvent, type JsonObject } from "../../event.ts";
-import { STRICT_KEY_POLICY } from "../../idempotency_key.ts";
-import type {
-  BatchOutcome,
-  EncodedBytes,
-  OutgoingBatch,
-  PreparedRequest,
-  Profile,
-  ProfileLimits,
-} from "../../ports/profile.ts";
+import type { IdemtrackEvent, JsonObject } from "../../event.ts";
+import type { EncodedBytes, Profile, ProfileLimits } from "../../ports/profile.ts";
 import type { RateLimit } from "../../kit/token_bucket.ts";
-import type { TransportResponse } from "../../ports/transport.ts";
-import { ALL_DELIVERED, classifyResponse, reasonOf } from "../../kit/response.ts";
-import { encodeJson, joinBody, parseJsonObject, requireString, trimBaseUrl } from "../_common.ts";
+import { requireString, trimBaseUrl } from "../_common.ts";
+import { vendorBatchProfile } from "../segment/batch_profile.ts";
 import { eventUuid } from "./event_uuid.ts";
 
 /** Options of {@linkcode posthogProfile}. */
@@ -130,37 +120,14 @@ export function encodePosthogEvent(event: IdemtrackEvent): JsonObject {
 export function posthogProfile(options: PosthogProfileOptions): Profile<EncodedBytes> {
   const { apiKey, baseUrl = DEFAULT_POSTHOG_PROFILE_OPTIONS.baseUrl, rateLimit } = options;
   requireString("PostHog", "apiKey", apiKey, true);
-  const url = `${trimBaseUrl("PostHog", baseUrl)}/batch/`;
-  const prefix = `{"api_key":${JSON.stringify(apiKey)},"batch":[`;
-  const head = new TextEncoder().encode(prefix);
-  return {
+  return vendorBatchProfile({
     name: "posthog",
     limits: POSTHOG_LIMITS,
-    framing: jsonArrayFraming(prefix, "]}"),
-    keyPolicy: STRICT_KEY_POLICY,
+    url: `${trimBaseUrl("PostHog", baseUrl)}/batch/`,
+    headers: {},
+    prefix: `{"api_key":${JSON.stringify(apiKey)},"batch":[`,
+    suffix: "]}",
     ...(rateLimit === undefined ? {} : { rateLimit }),
-
-    encode(event: IdemtrackEvent): EncodedBytes {
-      const data = encodeJson(encodePosthogEvent(event));
-      checkEncodedSize(data, POSTHOG_LIMITS.maxEventBytes);
-      return { data, group: event.type, stream: "" };
-    },
-
-    buildRequest(batch: OutgoingBatch): PreparedRequest {
-      return {
-        method: "POST",
-        url,
-        headers: { "Content-Type": "application/json" },
-        body: joinBody(head, batch, "]}"),
-      };
-    },
-
-    readResponse(response: TransportResponse): BatchOutcome {
-      const json = parseJsonObject(response.body);
-      return classifyResponse(response, Date.now(), {
-        reason: reasonOf(json?.detail ?? json?.error, response.status, response.body),
-        ...(typeof json?.code === "string" ? { code: json.code } : {}),
-      }) ?? ALL_DELIVERED;
-    },
-  };
+    encodeEvent: encodePosthogEvent,
+  });
 }

@@ -5,23 +5,14 @@
  *
  * @module
  */
-import { jsonArrayFraming } from "../../kit/chunk.ts";
 import { EventValidationError } from "../../errors/event_validation_error.ts";
-import { checkEncodedSize, type IdemtrackEvent, type JsonObject } from "../../event.ts";
-import { STRICT_KEY_POLICY } from "../../idempotency_key.ts";
-import type {
-  BatchOutcome,
-  EncodedBytes,
-  OutgoingBatch,
-  PreparedRequest,
-  Profile,
-  ProfileLimits,
-} from "../../ports/profile.ts";
+import type { IdemtrackEvent, JsonObject } from "../../event.ts";
+import type { EncodedBytes, Profile, ProfileLimits } from "../../ports/profile.ts";
 import type { RateLimit } from "../../kit/token_bucket.ts";
-import type { TransportResponse } from "../../ports/transport.ts";
-import { ALL_DELIVERED, classifyResponse, reasonOf, type StatusTable } from "../../kit/response.ts";
+import type { StatusTable } from "../../kit/response.ts";
 import { encodeBase64 } from "../../_util/base64.ts";
-import { encodeJson, joinBody, parseJsonObject, requireString, trimBaseUrl } from "../_common.ts";
+import { requireString, trimBaseUrl } from "../_common.ts";
+import { vendorBatchProfile } from "./batch_profile.ts";
 
 /** Body of a Segment Spec batch request: `{"batch":[…]}`. */
 export const SPEC_BATCH_PREFIX = '{"batch":[';
@@ -90,36 +81,16 @@ export function encodeSpecEvent(event: IdemtrackEvent): JsonObject {
 export function specProfile(service: SpecService): Profile<EncodedBytes> {
   const { name, label, limits, table, rateLimit } = service;
   requireString(label, "writeKey", service.writeKey, true);
-  const url = `${trimBaseUrl(label, service.baseUrl)}${service.path}`;
-  const authorization = `Basic ${encodeBase64(new TextEncoder().encode(`${service.writeKey}:`))}`;
-  return {
+  const credentials = new TextEncoder().encode(`${service.writeKey}:`);
+  return vendorBatchProfile({
     name,
     limits,
-    framing: jsonArrayFraming(SPEC_BATCH_PREFIX, SPEC_BATCH_SUFFIX),
-    keyPolicy: STRICT_KEY_POLICY,
+    url: `${trimBaseUrl(label, service.baseUrl)}${service.path}`,
+    headers: { Authorization: `Basic ${encodeBase64(credentials)}` },
+    prefix: SPEC_BATCH_PREFIX,
+    suffix: SPEC_BATCH_SUFFIX,
+    table,
     ...(rateLimit === undefined ? {} : { rateLimit }),
-
-    encode(event: IdemtrackEvent): EncodedBytes {
-      const data = encodeJson(encodeSpecEvent(event));
-      checkEncodedSize(data, limits.maxEventBytes);
-      return { data, group: event.type, stream: "" };
-    },
-
-    buildRequest(batch: OutgoingBatch): PreparedRequest {
-      return {
-        method: "POST",
-        url,
-        headers: { "Content-Type": "application/json", Authorization: authorization },
-        body: joinBody(SPEC_BATCH_PREFIX, batch, SPEC_BATCH_SUFFIX),
-      };
-    },
-
-    readResponse(response: TransportResponse): BatchOutcome {
-      const json = parseJsonObject(response.body);
-      return classifyResponse(response, Date.now(), {
-        table,
-        reason: reasonOf(json?.message ?? json?.error, response.status, response.body),
-      }) ?? ALL_DELIVERED;
-    },
-  };
+    encodeEvent: encodeSpecEvent,
+  });
 }
