@@ -31,7 +31,7 @@ async function post(
 }
 
 for (const setup of Object.values(VENDORS)) {
-  Deno.test(`${setup.name} route stores what the ${setup.name} profile sends, keyed by the vendor's id`, async () => {
+  Deno.test(`${setup.name} route stores the track, identify and alias calls the ${setup.name} profile sends, keyed by the vendor's id`, async () => {
     const server = await startFaultServer(setup.routes());
     try {
       const profile = setup.profile(server.origin);
@@ -39,6 +39,14 @@ for (const setup of Object.values(VENDORS)) {
         { length: 5 },
         (_, n) => createEvent({ name: "order_paid", userId: "user-1", properties: { n } }),
       );
+      events.push(
+        createEvent({ type: "identify", name: "$identify", userId: "user-1", properties: {} }),
+      );
+      if (setup.name !== "amplitude") {
+        events.push(
+          createEvent({ type: "alias", name: "$alias", userId: "user-1", previousId: "anon-1" }),
+        );
+      }
       const request = await profile.buildRequest(
         batchOf(recordsOf(profile, events), "batch-0001"),
         0,
@@ -54,8 +62,9 @@ for (const setup of Object.values(VENDORS)) {
       assert.equal(first.status, 200, first.text);
       const again = await send();
       assert.equal(again.status, 200, again.text);
-      assert.equal(server.accepted.length, 5);
-      assert.equal(server.receiver.stats.duplicates, 5);
+      assert.equal(server.accepted.length, events.length);
+      assert.equal(server.receiver.stats.rejected, 0);
+      assert.equal(server.receiver.stats.duplicates, events.length);
       for (const stored of server.accepted) {
         assert.equal(stored.key?.includes(setup.vendorId(stored.event)), true);
       }
