@@ -4,6 +4,7 @@
 // Prints {"vendor","sent","failed","ms","cpuMs","peakRssMb"} as one JSON line when done.
 import { createRequire } from "node:module";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 
 const { VENDOR, ORIGIN, SDK_DIR } = process.env;
 const COUNT = Number(process.env.COUNT ?? "100");
@@ -21,11 +22,17 @@ async function segment() {
     flushInterval: 50,
     maxRetries: 5,
   });
-  analytics.on("error", () => failed++);
+  // A call's callback fires once its batch was answered or given up on; calls still
+  // queued when closeAndFlush's deadline passes never call back, and count as failed.
+  let delivered = 0;
   for (let n = 0; n < COUNT; n++) {
-    analytics.track({ userId: `user-${n % 7}`, event: "Order Paid", properties: { n } });
+    analytics.track(
+      { userId: `user-${n % 7}`, event: "Order Paid", properties: { n } },
+      (error) => error || delivered++,
+    );
   }
   await analytics.closeAndFlush({ timeout: 60_000 });
+  failed = COUNT - delivered;
 }
 
 async function rudderstack() {
@@ -127,12 +134,22 @@ async function mixpanel() {
 const drivers = { segment, rudderstack, posthog, amplitude, mixpanel };
 await drivers[VENDOR]();
 const cpu = process.cpuUsage();
+/** Peak RSS of this process: VmHWM (getrusage's maxRSS counts the parent's before exec). */
+function peakRssMb() {
+  try {
+    const match = readFileSync("/proc/self/status", "utf8").match(/VmHWM:\s+(\d+) kB/);
+    if (match) return Number(match[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
 console.log(JSON.stringify({
   vendor: VENDOR,
   sent: COUNT,
   failed,
   ms: Date.now() - started,
   cpuMs: (cpu.user + cpu.system) / 1000,
-  peakRssMb: process.resourceUsage().maxRSS / 1024,
+  peakRssMb: peakRssMb(),
 }));
 process.exit(0);
