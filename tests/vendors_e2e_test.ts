@@ -9,10 +9,7 @@ import { VENDORS, type VendorSetup } from "./_vendor_profiles.ts";
 
 const FAST: Partial<ClientOptions> = {
   flushIntervalMs: 0,
-  backoffBaseMs: 1,
-  backoffCapMs: 5,
-  retryAfterFloorMs: 1,
-  retryAfterCapMs: 10,
+  retry: { backoffBaseMs: 1, backoffCapMs: 5, retryAfterFloorMs: 1, retryAfterCapMs: 10 },
   timeoutMs: 5_000,
   exitHook: false,
 };
