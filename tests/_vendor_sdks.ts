@@ -46,7 +46,9 @@ let ready: Promise<string | undefined> | undefined;
  */
 export function ensureVendorSdks(): Promise<string | undefined> {
   ready ??= (async () => {
-    if (!await commandWorks("node", ["--version"])) return need("node is not on PATH");
+    // Deno answers a "node" command itself on some machines: the SDKs must run on Node.
+    const isNode = ["-e", "process.exit(process.versions.deno ? 1 : 0)"];
+    if (!await commandWorks("node", isNode)) return need("Node is not on PATH");
     const missing = [];
     for (const [name, version] of Object.entries(VENDOR_SDKS)) {
       if (await installedVersion(name) !== version) missing.push(`${name}@${version}`);
