@@ -305,3 +305,51 @@ Deno.test("vendor routes answer 5xx when the sink could not take the events, so 
     await server.close();
   }
 });
+
+Deno.test("vendor routes answer malformed input with a 4xx or a vendor refusal, never a 5xx", async () => {
+  const bodies = [
+    "",
+    "null",
+    "[]",
+    "42",
+    '"text"',
+    "{",
+    json({ batch: "x", events: 3, api_key: 7 }),
+    json({ batch: [null, 1, "x", []], events: [null, 1, "x", []] }),
+    json([null, 1, { event: 3 }, { event: "x", properties: [] }]),
+    json({ api_key: "phc_test", batch: [{ event: "x", distinct_id: "u", uuid: 5 }] }),
+    json({ api_key: "amp_key", events: [{ event_type: "x", user_id: "user-1", time: "now" }] }),
+    "\u0000\uffff",
+  ];
+  const headerSets: Record<string, string>[] = [
+    {},
+    { authorization: "Basic !!!not-base64" },
+    { authorization: basic("wk_segment:") },
+    { authorization: basic("wk_rudder:") },
+    { authorization: basic("mp_secret:") },
+    { "content-type": "application/x-www-form-urlencoded" },
+  ];
+  for (const setup of Object.values(VENDORS)) {
+    const server = await startFaultServer(setup.routes());
+    try {
+      const paths = [
+        ...new Set(setup.routes().filter((r) => r.method === "POST").map((r) => r.path)),
+      ];
+      for (const path of paths) {
+        for (const body of bodies) {
+          for (const headers of headerSets) {
+            const answer = await post(server.origin, path, body, headers);
+            assert.ok(answer.status < 500, `${setup.name} ${path} ${body} → ${answer.status}`);
+          }
+        }
+        const garbled = await post(server.origin, `${path}?data=%%%`, "data=***", {
+          "content-type": "application/x-www-form-urlencoded",
+        });
+        assert.ok(garbled.status < 500, `${setup.name} ${path} garbled data`);
+      }
+      assert.equal(server.accepted.length, 0);
+    } finally {
+      await server.close();
+    }
+  }
+});
