@@ -6,6 +6,8 @@ import { fileURLToPath } from "node:url";
 import { Client, type ClientOptions } from "../src/client.ts";
 import { type Fault, startFaultServer } from "./_fault_server.ts";
 import { VENDORS, type VendorSetup } from "./_vendor_profiles.ts";
+import { amplitudeProfile } from "../src/profiles/amplitude/profile.ts";
+import { amplitudeRoutes } from "../src/profiles/amplitude/route.ts";
 
 const FAST: Partial<ClientOptions> = {
   flushIntervalMs: 0,
@@ -90,3 +92,32 @@ for (const setup of Object.values(VENDORS)) {
     }
   });
 }
+
+Deno.test("amplitude profile: events of a throttled user are resent after the wait and stored once", async () => {
+  const routes = amplitudeRoutes({
+    apiKeys: { amp_key: "acme" },
+    throttle: { requestsPerSecond: 50, burst: 50 },
+  });
+  const server = await startFaultServer(routes);
+  try {
+    const client = new Client({
+      ...FAST,
+      flushAt: 50,
+      maxBatchEvents: 50,
+      retry: { backoffBaseMs: 1, backoffCapMs: 5, retryAfterFloorMs: 300, retryAfterCapMs: 600 },
+      profile: amplitudeProfile({ apiKey: "amp_key", baseUrl: server.origin }),
+    });
+    for (let n = 0; n < 150; n++) client.track("order paid", { n }, { userId: "user-1" });
+    const result = await client.flush();
+    await client.close();
+    assert.equal(result.status, "success", JSON.stringify(result.failedRecords.slice(0, 2)));
+    assertOncePerN(VENDORS.amplitude!, server.accepted.map((event) => event.event), 150);
+    const throttled = server.seen.filter((request) => request.status === 429);
+    assert.ok(throttled.length > 0, "no request was throttled");
+    const answer = JSON.parse(throttled[0]!.answer);
+    assert.deepEqual(Object.keys(answer.throttled_users), ["user-1"]);
+    assert.ok(answer.throttled_events.length > 0);
+  } finally {
+    await server.close();
+  }
+});

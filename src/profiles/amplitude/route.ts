@@ -6,8 +6,15 @@
  * @module
  */
 import type { JsonObject, JsonValue } from "../../event.ts";
-import type { DecodedBatch, DecodedRecord, RecordResult, Route } from "../../receiver/route.ts";
-import { isObject, jsonResponse, parseBody } from "../_route_common.ts";
+import type {
+  DecodedBatch,
+  DecodedRecord,
+  RecordResult,
+  Route,
+  RouteContext,
+} from "../../receiver/route.ts";
+import type { RateLimit } from "../../kit/token_bucket.ts";
+import { isObject, jsonResponse, keyedRateLimiter, parseBody } from "../_route_common.ts";
 import { tenantOfKey } from "../segment/keys.ts";
 import { AMPLITUDE_BATCH_LIMITS, AMPLITUDE_LIMITS } from "./profile.ts";
 
@@ -15,7 +22,17 @@ import { AMPLITUDE_BATCH_LIMITS, AMPLITUDE_LIMITS } from "./profile.ts";
 export interface AmplitudeRouteOptions {
   /** API key → tenant. */
   apiKeys: Readonly<Record<string, string>>;
+  /**
+   * Events per second per user and per device before a request is throttled
+   * (429 with `throttled_events`); `false` turns it off. Amplitude throttles
+   * above 30 events per second per user or device, averaged over 30 s.
+   * @default {{ requestsPerSecond: 30, burst: 900 }}
+   */
+  throttle?: RateLimit | false;
 }
+
+/** Amplitude's per-user and per-device throughput before throttling (30 EPS over 30 s). */
+export const AMPLITUDE_EPS_LIMIT: RateLimit = Object.freeze({ requestsPerSecond: 30, burst: 900 });
 
 const DEFAULT_MIN_ID_LENGTH = 5;
 
@@ -45,9 +62,11 @@ function eventProblem(item: JsonValue, minIdLength: number): Problem {
  * events, the index maps `events_with_missing_fields`,
  * `events_with_invalid_fields` and `events_with_invalid_id_lengths` (the
  * valid events of such a request are stored, and their resend is answered as
- * a repeat); 413 over 2000 events or the size cap (1 MB, `/batch` 20 MB); 500
- * when the sink could not take an event. Events are de-duplicated on
- * `insert_id`.
+ * a repeat); 413 over 2000 events or the size cap (1 MB, `/batch` 20 MB); 429
+ * when a user or device goes over its events per second (`throttle`), listing
+ * `throttled_events`, `throttled_users` and `throttled_devices` (nothing of
+ * that request is stored); 500 when the sink could not take an event. Events
+ * are de-duplicated on `insert_id`.
  *
  * @example Usage
  * ```ts
@@ -60,7 +79,49 @@ function eventProblem(item: JsonValue, minIdLength: number): Problem {
  * ```
  */
 export function amplitudeRoutes(options: AmplitudeRouteOptions): [Route, Route] {
-  const { apiKeys } = options;
+  const { apiKeys, throttle = AMPLITUDE_EPS_LIMIT } = options;
+  const limiter = throttle === false ? undefined : keyedRateLimiter(throttle);
+
+  /**
+   * A 429 listing the events of users or devices over their rate, or
+   * `undefined`. Like Amplitude, a throttled request stores nothing.
+   */
+  function throttled(
+    tenant: string,
+    events: readonly JsonValue[],
+    now: number,
+  ): Response | undefined {
+    if (limiter === undefined) return undefined;
+    const perId = new Map<string, number[]>();
+    events.forEach((item, index) => {
+      if (!isObject(item)) return;
+      for (const [kind, id] of [["user", item.user_id], ["device", item.device_id]] as const) {
+        if (typeof id !== "string") continue;
+        const key = `${kind}:${id}`;
+        perId.set(key, [...(perId.get(key) ?? []), index]);
+      }
+    });
+    const users: Record<string, number> = {};
+    const devices: Record<string, number> = {};
+    const indices = new Set<number>();
+    for (const [key, members] of perId) {
+      if (limiter(`${tenant}\u0000${key}`, now, members.length) === 0) continue;
+      const [kind, id] = [key.slice(0, key.indexOf(":")), key.slice(key.indexOf(":") + 1)];
+      (kind === "user" ? users : devices)[id] = members.length;
+      for (const index of members) indices.add(index);
+    }
+    if (indices.size === 0) return undefined;
+    return jsonResponse(429, {
+      code: 429,
+      error: "Too many requests for some devices and users",
+      eps_threshold: throttle === false ? 0 : throttle.requestsPerSecond,
+      throttled_users: users,
+      throttled_devices: devices,
+      throttled_events: [...indices].sort((a, b) => a - b),
+      exceeded_daily_quota_users: {},
+      exceeded_daily_quota_devices: {},
+    });
+  }
 
   function route(name: string, path: string, maxBytes: number): Route {
     const decoded = new WeakMap<DecodedBatch, { problems: Problem[]; bytes: number }>();
@@ -69,7 +130,7 @@ export function amplitudeRoutes(options: AmplitudeRouteOptions): [Route, Route] 
       method: "POST",
       path,
 
-      decode(_request: Request, body: Uint8Array): DecodedBatch | Response {
+      decode(_request: Request, body: Uint8Array, context: RouteContext): DecodedBatch | Response {
         const json = parseBody(body);
         if (!isObject(json)) {
           return jsonResponse(400, { code: 400, error: "Invalid JSON request body" });
@@ -88,6 +149,8 @@ export function amplitudeRoutes(options: AmplitudeRouteOptions): [Route, Route] 
         if (body.byteLength > maxBytes || json.events.length > AMPLITUDE_LIMITS.maxBatchEvents) {
           return jsonResponse(413, { code: 413, error: "Payload too large" });
         }
+        const tooFast = throttled(tenant, json.events, context.now);
+        if (tooFast !== undefined) return tooFast;
         const idOptions = isObject(json.options) ? json.options : {};
         const minIdLength = typeof idOptions.min_id_length === "number"
           ? idOptions.min_id_length
