@@ -11,6 +11,13 @@ const COUNT = Number(process.env.COUNT ?? "100");
 const FLUSH_AT = Number(process.env.FLUSH_AT ?? "20");
 const require = createRequire(`${SDK_DIR}/package.json`);
 const started = Date.now();
+// FIXED_IDS=1: the application sets each event's vendor id (and time) from n, as it
+// would from a key it persisted, so a second run resends the same events.
+const FIXED = process.env.FIXED_IDS === "1";
+const fixedId = (n) => FIXED ? `evt-${String(n).padStart(8, "0")}` : undefined;
+const fixedUuid = (n) =>
+  FIXED ? `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}` : undefined;
+const BASE_TIME = Date.UTC(2026, 0, 1);
 let failed = 0;
 
 async function segment() {
@@ -27,7 +34,7 @@ async function segment() {
   let delivered = 0;
   for (let n = 0; n < COUNT; n++) {
     analytics.track(
-      { userId: `user-${n % 7}`, event: "Order Paid", properties: { n } },
+      { userId: `user-${n % 7}`, event: "Order Paid", properties: { n }, messageId: fixedId(n) },
       (error) => error || delivered++,
     );
   }
@@ -52,7 +59,12 @@ async function rudderstack() {
     done.push(
       new Promise((resolve) =>
         client.track(
-          { userId: `user-${n % 7}`, event: "Order Paid", properties: { n } },
+          {
+            userId: `user-${n % 7}`,
+            event: "Order Paid",
+            properties: { n },
+            messageId: fixedId(n),
+          },
           (error) => resolve(error),
         )
       ),
@@ -73,7 +85,12 @@ async function posthog() {
   });
   client.on("error", () => failed++);
   for (let n = 0; n < COUNT; n++) {
-    client.capture({ distinctId: `user-${n % 7}`, event: "order paid", properties: { n } });
+    client.capture({
+      distinctId: `user-${n % 7}`,
+      event: "order paid",
+      properties: { n },
+      uuid: fixedUuid(n),
+    });
   }
   await client.shutdown(60_000);
 }
@@ -90,7 +107,8 @@ async function amplitude() {
   }).promise;
   const results = [];
   for (let n = 0; n < COUNT; n++) {
-    results.push(client.track("order paid", { n }, { user_id: `user-${n % 7}` }).promise);
+    const options = { user_id: `user-${n % 7}`, ...(FIXED && { insert_id: fixedId(n) }) };
+    results.push(client.track("order paid", { n }, options).promise);
   }
   // An explicit flush() sends without retries (Destination.flush(useRetry = false));
   // the interval flush retries, so the events are left to it.
@@ -106,8 +124,8 @@ async function mixpanel() {
     event: "order paid",
     properties: {
       distinct_id: `user-${n % 7}`,
-      time: Date.now(),
-      $insert_id: randomUUID(),
+      time: FIXED ? BASE_TIME + n : Date.now(),
+      $insert_id: fixedId(n) ?? randomUUID(),
       n,
     },
   }));

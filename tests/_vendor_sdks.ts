@@ -96,12 +96,17 @@ export interface SdkRun {
   readonly peakRssMb: number;
 }
 
-/** Runs one SDK under Node against `origin`, sending `count` events. */
+/**
+ * Runs one SDK under Node against `origin`, sending `count` events; with
+ * `fixedIds` the application sets each event's vendor id (and time) from its
+ * number, so two runs send the same events.
+ */
 export async function runSdk(
   vendor: SdkVendor,
   origin: string,
   count: number,
   flushAt = 20,
+  fixedIds = false,
 ): Promise<SdkRun> {
   const child = new Deno.Command("node", {
     args: [CHILD],
@@ -110,6 +115,7 @@ export async function runSdk(
       ORIGIN: origin,
       COUNT: String(count),
       FLUSH_AT: String(flushAt),
+      FIXED_IDS: fixedIds ? "1" : "0",
       SDK_DIR,
     },
     stdout: "piped",

@@ -99,3 +99,24 @@ for (const testCase of CASES) {
     },
   });
 }
+
+for (const testCase of CASES) {
+  Deno.test({
+    name:
+      `${testCase.vendor}'s own SDK, given the ids an application persisted, stores a rerun's events once`,
+    ignore: skip !== undefined,
+    async fn() {
+      const server = await startFaultServer(testCase.routes());
+      try {
+        const first = await runSdk(testCase.vendor, server.origin, 40, FLUSH_AT, true);
+        const second = await runSdk(testCase.vendor, server.origin, 40, FLUSH_AT, true);
+        assert.deepEqual([first.failed, second.failed], [0, 0]);
+        const stored = server.accepted.map((event) => testCase.nOf(event)).sort((a, b) => a - b);
+        assert.deepEqual(stored, Array.from({ length: 40 }, (_, n) => n));
+        assert.equal(server.receiver.stats.duplicates, 40);
+      } finally {
+        await server.close();
+      }
+    },
+  });
+}
