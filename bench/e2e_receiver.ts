@@ -33,7 +33,7 @@ import { CollectionSchema } from "../src/hamustro/gen/hamustro_pb.ts";
 import { hamustroSession, hashDeviceId } from "../src/hamustro/session.ts";
 import { signHamustro } from "../src/hamustro/signature.ts";
 import { flag, machine, median } from "./_harness.ts";
-import { jsonFloor } from "./_json_floor.ts";
+import { jsonEvent, jsonFloor } from "./_json_floor.ts";
 
 const REQUESTS = Number(flag("--requests") ?? 200);
 const RUNS = Number(flag("--runs") ?? 3);
@@ -51,25 +51,6 @@ interface RouteBench {
   headers(body: Uint8Array): Record<string, string>;
   /** Extra flags of scripts/receiver.ts. */
   readonly receiverArgs: readonly string[];
-}
-
-/** One JSON wire event of ~1 KB (so 500 make a ~500 KB body). */
-function jsonEvent(n: number): Record<string, unknown> {
-  return {
-    type: "track",
-    event: "order_paid",
-    user_id: `user-${n % 5000}`,
-    properties: {
-      total: n % 977,
-      currency: "EUR",
-      items: n % 7,
-      coupon: n % 3 === 0 ? "WINTER" : null,
-      note: "lorem ipsum dolor sit amet ".repeat(26),
-    },
-    context: { page: "/checkout", locale: "fr-FR", user_agent: "Mozilla/5.0 (X11; Linux x86_64)" },
-    timestamp: "2026-11-25T08:00:00.000Z",
-    idempotency_key: `evt-${n.toString(36).padStart(10, "0")}-${(n * 7919).toString(36)}`,
-  };
 }
 
 const JSON_ROUTE: RouteBench = {

@@ -15,35 +15,17 @@ import { KvDedupeStore } from "../src/receiver/kv_dedupe_store.ts";
 import { MemoryDedupeStore } from "../src/receiver/memory_dedupe_store.ts";
 import { createReceiver } from "../src/receiver/receiver.ts";
 import { callbackSink } from "../src/receiver/sink.ts";
-import { jsonFloor } from "./_json_floor.ts";
+import { jsonEvent, jsonFloor } from "./_json_floor.ts";
 
 const TARGET_BYTES = 500 * 1024;
 let sequence = 0;
-
-function event(): Record<string, unknown> {
-  const n = sequence++;
-  return {
-    type: "track",
-    event: "order_paid",
-    user_id: `user-${n % 5000}`,
-    properties: {
-      total: n % 977,
-      currency: "EUR",
-      items: n % 7,
-      coupon: n % 3 === 0 ? "WINTER" : null,
-    },
-    context: { page: "/checkout", locale: "fr-FR" },
-    timestamp: "2026-11-25T08:00:00.000Z",
-    idempotency_key: `evt-${n.toString(36).padStart(10, "0")}-${(n * 7919).toString(36)}`,
-  };
-}
 
 /** A fresh ~500 KB body (new keys every time, so nothing is a duplicate). */
 function body(): { text: string; events: number } {
   const parts: string[] = [];
   let bytes = 12;
   while (bytes < TARGET_BYTES - 400) {
-    const text = JSON.stringify(event());
+    const text = JSON.stringify(jsonEvent(sequence++));
     parts.push(text);
     bytes += text.length + 1;
   }
