@@ -185,11 +185,13 @@ for (const server of ["Deno.serve", "serveNode"] as const) {
 
 Deno.test("past maxConcurrentRequests a request is answered 503 with Retry-After before its body is read", async () => {
   const sink = recordingSink();
+  const statuses: number[] = [];
   const receiver = createReceiver({
     sink,
     bodyTimeoutMs: 1_000,
     maxConcurrentRequests: 2,
     onError: () => {},
+    onRequest: (report) => statuses.push(report.status),
   });
   await withServer(receiver, async (base) => {
     const stalled = await Promise.all([0, 1].map(async () => {
@@ -211,6 +213,7 @@ Deno.test("past maxConcurrentRequests a request is answered 503 with Retry-After
       assert.equal(refused.headers.get("retry-after"), "1");
       await refused.body?.cancel();
       assert.equal(receiver.stats.overloaded, 1);
+      assert.deepEqual(statuses, [503], "the refusal is reported like any answer");
       for (const conn of stalled) assert.match((await readAnswer(conn, 5_000)).text, / 408 /);
       const later = await fetch(base + BATCH_PATH, {
         method: "POST",

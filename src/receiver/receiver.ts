@@ -833,7 +833,12 @@ export function createReceiver(options: ReceiverOptions): Receiver {
         closing ? "the receiver is shutting down; retry" : "too many requests in progress; retry",
         { "retry-after": "1", connection: "close" },
       );
-      return Promise.resolve(corsRules?.decorate(request, refused) ?? refused);
+      const response = corsRules?.decorate(request, refused) ?? refused;
+      if (onRequest !== undefined) {
+        const now = performance.now();
+        report(request, response, { route: undefined, bodyBytes: 0, results: undefined }, now);
+      }
+      return Promise.resolve(response);
     }
     stats.inFlight++;
     const pending = answer(request, info).finally(() => {
@@ -843,6 +848,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     inFlight.add(pending);
     return pending;
   };
+
   async function ping(part: Sink | DedupeStore, timeoutMs: number): Promise<string | undefined> {
     if (part.ping === undefined) return undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
