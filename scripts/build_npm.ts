@@ -17,6 +17,8 @@ const PACKAGE_NAME = "@idemtrack/idemtrack";
 const OUT = "npm";
 const STAGE = "_src"; // sources copied here, so npm/node_modules resolves their imports
 const ESM = "esm";
+/** Commands the package installs (`npx idemtrack-receiver`), each a Node entry point. */
+const BINS: Record<string, string> = { "idemtrack-receiver": "scripts/receiver_node.ts" };
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const outDir = join(root, OUT);
@@ -112,6 +114,17 @@ async function main(): Promise<void> {
     packageExports[subpath] = { types: js.replace(/\.js$/, ".d.ts"), import: js };
   }
 
+  const bins: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(BINS)) {
+    const graph = await localGraph(entry);
+    const offenders = await isPortable(graph);
+    if (offenders.length > 0) {
+      throw new Error(`bin '${name}' cannot run on Node: ${offenders.join(", ")} use Deno APIs`);
+    }
+    graph.forEach((file) => files.add(file));
+    bins[name] = toJsPath(entry);
+  }
+
   const tests: string[] = [];
   for await (const entry of Deno.readDir(join(root, "tests"))) {
     if (!entry.isFile || !entry.name.endsWith("_test.ts")) continue;
@@ -179,6 +192,7 @@ async function main(): Promise<void> {
     main: packageExports["."]?.import,
     types: packageExports["."]?.types,
     exports: packageExports,
+    bin: bins,
     files: [ESM, `!${ESM}/tests`, "README.md", "CHANGELOG.md", "LICENSE"],
     sideEffects: false,
     scripts: {

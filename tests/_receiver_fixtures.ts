@@ -77,3 +77,56 @@ export async function withServer(
     await server.shutdown();
   }
 }
+
+/** A receiver in a child process (tests/_receiver_child.ts), with its peak RSS. */
+export interface ChildReceiver {
+  readonly url: string;
+  readonly pid: number;
+  /** Peak resident set size so far, bytes (Linux VmHWM). */
+  peakRss(): Promise<number>;
+  /** True while the process runs. */
+  alive(): boolean;
+  /** What the child wrote to stderr so far (once stopped). */
+  stop(): Promise<string>;
+}
+
+/** Starts tests/_receiver_child.ts with `config` and waits for its URL. */
+export async function startChildReceiver(
+  config: { maxBodyBytes?: number } = {},
+): Promise<ChildReceiver> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      new URL("./_receiver_child.ts", import.meta.url).pathname,
+      JSON.stringify(config),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let running = true;
+  const status = child.status.finally(() => (running = false));
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let line = "";
+  while (!line.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the child receiver exited before listening: ${await stderr}`);
+    line += value;
+  }
+  reader.cancel().catch(() => {});
+  return {
+    url: line.trim(),
+    pid: child.pid,
+    async peakRss() {
+      const text = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      return Number(/VmHWM:\s+(\d+) kB/.exec(text)?.[1]) * 1024;
+    },
+    alive: () => running,
+    async stop() {
+      if (running) child.kill("SIGKILL");
+      await status;
+      return await stderr;
+    },
+  };
+}

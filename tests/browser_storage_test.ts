@@ -6,21 +6,10 @@
 import assert from "node:assert/strict";
 import { conformanceCases } from "./_storage_conformance.ts";
 import type { CaseResult } from "./_browser/page.ts";
+import { withChromiumPage } from "./_chromium.ts";
 
 const TIMEOUT_MS = 120_000;
 const here = (path: string) => new URL(path, import.meta.url).pathname;
-
-async function findChromium(): Promise<string> {
-  const { stdout, success } = await new Deno.Command("sh", {
-    args: ["-c", "command -v chromium || command -v chromium-browser"],
-    stdout: "piped",
-  }).output();
-  const path = new TextDecoder().decode(stdout).trim().split("\n")[0];
-  if (!success || !path) {
-    throw new Error("chromium is not installed: run `apt-get install -y chromium` (.ci/run does)");
-  }
-  return path;
-}
 
 async function bundlePage(outFile: string): Promise<void> {
   const { success, stderr } = await new Deno.Command(Deno.execPath(), {
@@ -40,25 +29,8 @@ async function bundlePage(outFile: string): Promise<void> {
   if (!success) throw new Error(`bundling the page failed:\n${new TextDecoder().decode(stderr)}`);
 }
 
-/** Pids of processes whose command line mentions `marker` (Chromium's helpers included). */
-async function pidsWith(marker: string): Promise<number[]> {
-  const pids: number[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`);
-      if (cmdline.includes(marker)) pids.push(Number(entry.name));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
-}
-
 Deno.test("BrowserStorage passes the conformance suite in headless Chromium", async (t) => {
-  const chromium = await findChromium();
-  const dir = await Deno.makeTempDir({ prefix: "idemtrack-chromium-" });
-  const profile = `${dir}/profile`;
+  const dir = await Deno.makeTempDir({ prefix: "idemtrack-page-" });
   const bundle = `${dir}/page.js`;
   await bundlePage(bundle);
   const script = await Deno.readFile(bundle);
@@ -96,37 +68,12 @@ Deno.test("BrowserStorage passes the conformance suite in headless Chromium", as
       return new Response("not found", { status: 404 });
     },
   );
-  const browser = new Deno.Command(chromium, {
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      `--user-data-dir=${profile}`,
-      `http://127.0.0.1:${server.addr.port}/`,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const results = await Promise.race([
+    const results = await withChromiumPage(
+      `http://127.0.0.1:${server.addr.port}/`,
       posted,
-      browser.status.then((status) => {
-        throw new Error(`chromium exited early with code ${status.code}`);
-      }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no results from the page within ${TIMEOUT_MS} ms`)),
-          TIMEOUT_MS,
-        );
-      }),
-    ]);
+      TIMEOUT_MS,
+    );
     // Every case ran, on both backends, plus the backend-choice and worker transport cases.
     assert.equal(results.length, conformanceCases.length * 2 + 4, JSON.stringify(results));
     for (const result of results) {
@@ -135,23 +82,6 @@ Deno.test("BrowserStorage passes the conformance suite in headless Chromium", as
       });
     }
   } finally {
-    clearTimeout(timer);
-    try {
-      browser.kill("SIGTERM");
-    } catch {
-      // already exited
-    }
-    const stopped = await Promise.race([
-      browser.status.then(() => true),
-      new Promise<false>((done) => setTimeout(() => done(false), 5_000)),
-    ]);
-    if (!stopped) browser.kill("SIGKILL");
-    await browser.status;
-    // Chromium's helper processes follow their parent; make sure none is left.
-    for (let i = 0; i < 50 && (await pidsWith(profile)).length > 0; i++) {
-      await new Promise((done) => setTimeout(done, 100));
-    }
-    for (const pid of await pidsWith(profile)) Deno.kill(pid, "SIGKILL");
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
   }

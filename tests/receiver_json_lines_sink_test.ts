@@ -87,3 +87,31 @@ Deno.test("a JsonLinesSink that cannot write makes the receiver answer 503 and k
 Deno.test("JsonLinesSink refuses an empty path with a TypeError", () => {
   assert.throws(() => new JsonLinesSink(""), TypeError);
 });
+
+Deno.test("JsonLinesSink writes each line byte for byte as JSON.stringify of the record, reusing a given event JSON", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/events.jsonl`;
+  try {
+    const events: AcceptedEvent[] = [
+      { tenant: 'a"b', route: "json", key: "k\u2028", receivedAt: 1, event: { x: [1, "é"] } },
+      { tenant: 'a"b', route: "json", receivedAt: 2, event: { y: null } },
+      {
+        tenant: "t2",
+        route: "hamustro",
+        key: "s:1",
+        receivedAt: 3,
+        event: { z: 1 },
+        json: '{"z":1}',
+      },
+    ];
+    const sink = new JsonLinesSink(path);
+    await sink.write(events);
+    await sink.close();
+    const expected = events.map(({ tenant, route, key, receivedAt, event }) =>
+      JSON.stringify({ tenant, route, key, received_at: receivedAt, event }) + "\n"
+    ).join("");
+    assert.equal(await Deno.readTextFile(path), expected);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -49,9 +49,9 @@ Deno.test("deno task receiver remembers keys across kill -9 and appends accepted
     "--port",
     "0",
     "--store",
-    `${dir}/store/receiver.kv`,
+    `kv:${dir}/store/receiver.kv`,
     "--sink",
-    `${dir}/events.jsonl`,
+    `jsonl:${dir}/events.jsonl`,
     "--token",
     "acme=token-of-acme-0001",
   ];

@@ -103,6 +103,11 @@ export interface DedupeStore {
   commit(tenant: string, commit: DedupeCommit, timing: DedupeTiming): Promise<void> | void;
   /** Frees the owner's claims (keys claimed by someone else are left alone). */
   release(tenant: string, release: DedupeRelease): Promise<void> | void;
+  /**
+   * Whether the store is reachable, for `/readyz`: resolves `true` (or nothing) when it
+   * is, `false` or a rejection (its message says why) when not.
+   */
+  ping?(): Promise<boolean | void> | boolean | void;
   /** Releases resources (database handles). */
   close?(): Promise<void> | void;
 }

@@ -72,14 +72,22 @@ export class JsonLinesSink implements Sink {
     if (this.#closed) return Promise.reject(new Error("Cannot write: the sink is closed"));
     if (events.length === 0) return Promise.resolve();
     let text = "";
+    // The line JSON.stringify({tenant, route, key, received_at, event}) would give, with the
+    // event's JSON reused when the receiver computed it; the request's tenant and route once.
+    let head = "";
+    let headOf: AcceptedEvent | undefined;
     for (const accepted of events) {
-      text += JSON.stringify({
-        tenant: accepted.tenant,
-        route: accepted.route,
-        key: accepted.key,
-        received_at: accepted.receivedAt,
-        event: accepted.event,
-      }) + "\n";
+      if (headOf?.tenant !== accepted.tenant || headOf.route !== accepted.route) {
+        headOf = accepted;
+        head = `{"tenant":${JSON.stringify(accepted.tenant)},"route":${
+          JSON.stringify(accepted.route)
+        },`;
+      }
+      text += head;
+      if (accepted.key !== undefined) text += `"key":${JSON.stringify(accepted.key)},`;
+      text += `"received_at":${JSON.stringify(accepted.receivedAt)},"event":${
+        accepted.json ?? JSON.stringify(accepted.event)
+      }}\n`;
     }
     return new Promise((resolve, reject) => {
       this.#queue.push({ text, resolve, reject });
@@ -110,6 +118,18 @@ export class JsonLinesSink implements Sink {
       }
     } finally {
       this.#writing = undefined;
+    }
+  }
+
+  /** Opens the file for appending (if not yet open): rejects when it cannot be written. */
+  async ping(): Promise<void> {
+    if (this.#closed) throw new Error("Cannot write: the sink is closed");
+    this.#handle ??= open(this.#path, "a");
+    try {
+      await this.#handle;
+    } catch (error) {
+      this.#handle = undefined;
+      throw error;
     }
   }
 

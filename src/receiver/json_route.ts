@@ -22,6 +22,7 @@ export const DEFAULT_JSON_ROUTE_OPTIONS: Required<JsonRouteOptions> = Object.fre
 });
 
 const EVENT_TYPES = ["track", "identify", "alias"];
+const OPTIONAL_STRING_FIELDS = ["previous_id", "tenant_id", "brand_id"];
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -149,7 +150,7 @@ function checkEvent(event: JsonObject, keyPolicy: KeyPolicy): string {
       "'user_id' and 'anonymous_id' are both missing: expected at least one",
     );
   }
-  for (const field of ["previous_id", "tenant_id", "brand_id"]) optionalString(event, field);
+  for (const field of OPTIONAL_STRING_FIELDS) optionalString(event, field);
   if (event.context !== undefined && !isObject(event.context)) {
     throw new FieldProblem(
       "invalid_field",
@@ -217,8 +218,10 @@ export function createJsonRoute(options: JsonRouteOptions = {}): Route {
     method: "POST",
     path,
     contentTypes: ["application/json"],
-    decode(request, body): DecodedBatch | Response {
-      const tenant = auth(request);
+    // The credentials are in a header: checked before the body is read.
+    authenticate: (request) => auth(request),
+    decode(request, body, context): DecodedBatch | Response {
+      const tenant = context.tenant ?? auth(request);
       if (tenant instanceof Response) return tenant;
       let requestKey: string | undefined;
       const header = request.headers.get("x-idempotency-key");

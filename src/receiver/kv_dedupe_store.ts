@@ -1,4 +1,5 @@
 import { optionChecks } from "../_util/checks.ts";
+import { sha256Bytes } from "../../wasm/hash.ts";
 import type {
   DedupeCommit,
   DedupeRelease,
@@ -76,6 +77,25 @@ async function tryCommit(atomic: Deno.AtomicOperation, attempt: number): Promise
   }
 }
 
+// Deno KV stores a string key part as UTF-8, which turns every lone surrogate into U+FFFD, so
+// keys differing only there would merge; and a whole key is capped at 2 KiB. Well-formed short
+// strings (every key of the usual policies) stay strings; others become bytes: their UTF-16 code
+// units (an even length), or, past the size below, a 0xff byte + their SHA-256 (33, odd).
+// Parts of different types never compare equal, so no form collides with another.
+const STRING_PART_MAX_CHARS = 200;
+
+function keyPart(text: string): Deno.KvKeyPart {
+  if (text.length <= STRING_PART_MAX_CHARS && text.isWellFormed()) return text;
+  const units = new Uint8Array(text.length * 2);
+  const view = new DataView(units.buffer);
+  for (let i = 0; i < text.length; i++) view.setUint16(i * 2, text.charCodeAt(i));
+  if (text.length <= STRING_PART_MAX_CHARS) return units;
+  const hashed = new Uint8Array(33);
+  hashed[0] = 0xff;
+  hashed.set(sha256Bytes(units), 1);
+  return hashed;
+}
+
 function chunksOf<T>(items: readonly T[], size: number): T[][] {
   const chunks: T[][] = [];
   for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
@@ -126,15 +146,15 @@ export class KvDedupeStore implements DedupeStore {
   }
 
   #requestKey(tenant: string, key: string): Deno.KvKey {
-    return [...this.#prefix, "r", tenant, key];
+    return [...this.#prefix, "r", keyPart(tenant), keyPart(key)];
   }
 
   #resultKey(tenant: string, key: string, index: number): Deno.KvKey {
-    return [...this.#prefix, "s", tenant, key, index];
+    return [...this.#prefix, "s", keyPart(tenant), keyPart(key), index];
   }
 
   #eventKey(tenant: string, key: string): Deno.KvKey {
-    return [...this.#prefix, "e", tenant, key];
+    return [...this.#prefix, "e", keyPart(tenant), keyPart(key)];
   }
 
   async #readResults(tenant: string, key: string, count: number): Promise<RecordResult[]> {
@@ -294,6 +314,11 @@ export class KvDedupeStore implements DedupeStore {
         if (await tryCommit(atomic, attempt)) break;
       }
     }
+  }
+
+  /** Reads one key: the database answers. */
+  async ping(): Promise<void> {
+    await this.#kv.get([...this.#prefix, "ping"]);
   }
 
   /** Closes the database if this store opened it. */

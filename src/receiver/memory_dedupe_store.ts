@@ -23,12 +23,14 @@ export interface MemoryDedupeStoreOptions {
 export const DEFAULT_MEMORY_DEDUPE_STORE_OPTIONS: Required<MemoryDedupeStoreOptions> = Object
   .freeze({ maxKeys: 1_000_000 });
 
+// Immutable, and shared by every key one claim or commit writes: a request's 500 event keys cost
+// 500 map slots and one entry, not 500 entries (fewer objects for the garbage collector to mark).
 interface Entry {
-  owner: string;
-  done: boolean;
-  expiresAt: number;
-  fingerprint?: string;
-  results?: readonly RecordResult[];
+  readonly owner: string;
+  readonly done: boolean;
+  readonly expiresAt: number;
+  readonly fingerprint?: string;
+  readonly results?: readonly RecordResult[];
 }
 
 // Length-prefixed tenant, so "a:b" + "c" never equals "a" + "b:c".
@@ -135,12 +137,12 @@ export class MemoryDedupeStore implements DedupeStore {
     timing: DedupeTiming,
   ): EventClaim[] {
     const claims: EventClaim[] = new Array(keys.length);
-    const expiresAt = timing.now + timing.leaseMs;
+    const claimed: Entry = { owner, done: false, expiresAt: timing.now + timing.leaseMs };
     for (let i = 0; i < keys.length; i++) {
       const id = eventId(tenant, keys[i]!);
       const entry = this.#live(id, timing.now);
       if (entry === undefined) {
-        this.#entries.set(id, { owner, done: false, expiresAt });
+        this.#entries.set(id, claimed);
         claims[i] = "claimed";
       } else if (entry.done || entry.owner === owner) {
         claims[i] = "duplicate";
@@ -155,17 +157,17 @@ export class MemoryDedupeStore implements DedupeStore {
   commit(tenant: string, commit: DedupeCommit, timing: DedupeTiming): void {
     const expiresAt = timing.now + timing.ttlMs;
     const { owner, request, eventKeys } = commit;
+    const done: Entry = { owner, done: true, expiresAt };
     for (const key of eventKeys) {
       const id = eventId(tenant, key);
       const entry = this.#entries.get(id);
       if (entry !== undefined && entry.owner === owner && !entry.done) {
-        // Claimed moments ago, so already near the end of the insertion order: completed in
-        // place, which spares re-inserting every key of a request.
-        entry.done = true;
-        entry.expiresAt = expiresAt;
+        // Claimed moments ago, so already near the end of the insertion order: completed where
+        // it is (set() keeps a key's place), which spares re-inserting every key of a request.
+        this.#entries.set(id, done);
       } else {
         this.#entries.delete(id);
-        this.#entries.set(id, { owner, done: true, expiresAt });
+        this.#entries.set(id, done);
       }
     }
     if (request !== undefined) {

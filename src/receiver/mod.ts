@@ -28,11 +28,21 @@ export {
   createReceiver,
   DEFAULT_RECEIVER_OPTIONS,
   DEFAULT_RECEIVER_RATE_LIMIT,
+  type ReadyReport,
   type Receiver,
   type ReceiverInfo,
   type ReceiverOptions,
   type ReceiverStats,
+  type RequestReport,
 } from "./receiver.ts";
+
+// Operations: cross-origin browsers, and metrics in the Prometheus text format.
+export { type CorsOptions, type CorsPolicy, corsPolicy, DEFAULT_CORS_OPTIONS } from "./cors.ts";
+export {
+  DEFAULT_RECEIVER_METRICS_OPTIONS,
+  ReceiverMetrics,
+  type ReceiverMetricsOptions,
+} from "./metrics.ts";
 
 // Routes: the JSON route, and the contract and HTTP helpers for writing others.
 export {

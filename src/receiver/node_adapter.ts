@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Readable } from "node:stream";
 import type { ReceiverInfo } from "./receiver.ts";
 
 /** A fetch-style handler, such as a receiver. */
@@ -12,12 +11,32 @@ export interface ServeNodeOptions {
   port?: number;
   /** Interface to listen on. @default {"127.0.0.1"} */
   hostname?: string;
+  /**
+   * Time a client has to send its request headers, ms (`server.headersTimeout`);
+   * slower → 408 and the connection closed. Enforced by Node; Deno's `node:http` ignores it.
+   * @default {10000}
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Time a client has to send its whole request, ms (`server.requestTimeout`).
+   * Enforced by Node; Deno's `node:http` ignores it (the receiver's own
+   * `bodyTimeoutMs` holds everywhere). @default {30000}
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Open connections at most (`server.maxConnections`); more are closed at once.
+   * Enforced by Node. @default {1024}
+   */
+  maxConnections?: number;
 }
 
 /** Defaults of {@linkcode ServeNodeOptions}. */
 export const DEFAULT_SERVE_NODE_OPTIONS: Required<ServeNodeOptions> = Object.freeze({
   port: 8787,
   hostname: "127.0.0.1",
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  maxConnections: 1024,
 });
 
 /** A running `node:http` server. */
@@ -26,8 +45,62 @@ export interface NodeServer {
   readonly server: Server;
   /** Base URL, e.g. `http://127.0.0.1:8787`. */
   readonly url: string;
-  /** Stops accepting connections and waits for open ones to end. */
+  /** Stops accepting connections and closes open ones at once (answers in progress are cut). */
   close(): Promise<void>;
+  /**
+   * Stops accepting connections, lets requests in progress be answered, and
+   * closes each connection once idle; after `timeoutMs` closes the rest.
+   */
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * The body of an `IncomingMessage` as a Web stream, pulled with backpressure
+ * (`pause`/`resume`). Unlike `Readable.toWeb`, data or an error arriving after
+ * the reader cancelled (a receiver refusing a body over its cap) is dropped
+ * instead of thrown into a closed controller, which crashes Deno's `node:http`.
+ */
+function bodyStream(incoming: IncomingMessage): ReadableStream<Uint8Array> {
+  let done = false;
+  const finish = (): void => {
+    done = true;
+    incoming.off("data", onData);
+  };
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const onData = (chunk: Uint8Array): void => {
+    if (done) return;
+    controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if ((controller.desiredSize ?? 0) <= 0) incoming.pause();
+  };
+  return new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+      incoming.on("data", onData);
+      incoming.once("end", () => {
+        if (done) return;
+        finish();
+        controller.close();
+      });
+      incoming.once("error", (error) => {
+        if (done) return;
+        finish();
+        controller.error(error);
+      });
+      incoming.once("aborted", () => {
+        if (done) return;
+        finish();
+        controller.error(new Error("the client closed the connection before the body ended"));
+      });
+    },
+    pull() {
+      incoming.resume();
+    },
+    cancel() {
+      finish();
+      // Unread data is discarded; the connection closes after the answer.
+      incoming.resume();
+    },
+  }, { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength });
 }
 
 function toRequest(incoming: IncomingMessage, base: string): Request {
@@ -42,7 +115,7 @@ function toRequest(incoming: IncomingMessage, base: string): Request {
   return new Request(new URL(incoming.url ?? "/", base), {
     method,
     headers,
-    body: hasBody ? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>) : null,
+    body: hasBody ? bodyStream(incoming) : null,
     // Needed by Node's fetch for a streamed request body.
     duplex: "half",
   } as RequestInit);
@@ -122,8 +195,22 @@ export function serveNode(
   const {
     port = DEFAULT_SERVE_NODE_OPTIONS.port,
     hostname = DEFAULT_SERVE_NODE_OPTIONS.hostname,
+    headersTimeoutMs = DEFAULT_SERVE_NODE_OPTIONS.headersTimeoutMs,
+    requestTimeoutMs = DEFAULT_SERVE_NODE_OPTIONS.requestTimeoutMs,
+    maxConnections = DEFAULT_SERVE_NODE_OPTIONS.maxConnections,
   } = options;
-  const server = createServer(toNodeListener(handler));
+  const timeouts = [headersTimeoutMs, requestTimeoutMs].filter((ms) => ms > 0);
+  const server = createServer(
+    {
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      // Node checks the two timeouts every this often (30 s by default, which would let a slow
+      // client keep its connection up to 30 s past them).
+      connectionsCheckingInterval: Math.max(10, Math.min(1_000, ...timeouts)),
+    },
+    toNodeListener(handler),
+  );
+  server.maxConnections = maxConnections;
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, hostname, () => {
@@ -137,6 +224,20 @@ export function serveNode(
           new Promise<void>((done, fail) => {
             server.close((error) => (error ? fail(error) : done()));
             server.closeAllConnections?.();
+          }),
+        shutdown: (timeoutMs = 30_000) =>
+          new Promise<void>((done, fail) => {
+            const started = Date.now();
+            // Keep-alive connections go idle once their answer is written: close them as they do.
+            const sweep = setInterval(() => {
+              if (Date.now() - started > timeoutMs) server.closeAllConnections?.();
+              else server.closeIdleConnections?.();
+            }, 50);
+            server.close((error) => {
+              clearInterval(sweep);
+              return error ? fail(error) : done();
+            });
+            server.closeIdleConnections?.();
           }),
       });
     });

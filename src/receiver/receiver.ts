@@ -1,19 +1,19 @@
 import { optionChecks } from "../_util/checks.ts";
 import { compilePathPattern, type PathPattern } from "./_path_pattern.ts";
-import { sha256Hex } from "../../wasm/hash.ts";
 import { utf8ByteLength } from "../_util/utf8.ts";
 import { type Clock, systemClock } from "../ports/clock.ts";
 import type { RateLimit } from "../kit/token_bucket.ts";
-import { readBody } from "./_body.ts";
+import { type BodyProblem, readBody } from "./_body.ts";
+import { type CorsOptions, type CorsPolicy, corsPolicy } from "./cors.ts";
 import { RateLimiter } from "./rate_limiter.ts";
 import { errorResponse, jsonResponse, retryAfterSeconds } from "./http.ts";
 import type { BatchClaim, DedupeStore, DedupeTiming } from "./dedupe_store.ts";
 import { createJsonRoute } from "./json_route.ts";
 import { MemoryDedupeStore } from "./memory_dedupe_store.ts";
-import type { DecodedBatch, RecordResult, Route } from "./route.ts";
+import type { DecodedBatch, RecordResult, Route, RouteContext } from "./route.ts";
 import type { AcceptedEvent, Sink } from "./sink.ts";
 
-const { positiveInteger } = optionChecks("create receiver");
+const { positiveInteger, nonNegative } = optionChecks("create receiver");
 
 /** Options of {@linkcode createReceiver}. */
 export interface ReceiverOptions {
@@ -33,6 +33,30 @@ export interface ReceiverOptions {
    * @default {524288} (512 KB)
    */
   maxBodyBytes?: number;
+  /**
+   * Time a client has to send the whole body once its headers arrived, ms;
+   * slower → 408 and the connection is dropped. 0 turns it off. @default {10000}
+   */
+  bodyTimeoutMs?: number;
+  /**
+   * Requests handled at once; more → 503 with `Retry-After` before their body
+   * is read, so memory stays bounded (about this × `maxBodyBytes` × 3 at worst).
+   * @default {64}
+   */
+  maxConcurrentRequests?: number;
+  /**
+   * Refuse bodies without `Content-Length` (chunked uploads) with 411. On
+   * `Deno.serve` a chunked body dribbled a byte per packet costs ~64 KiB of
+   * memory per packet until garbage collection (the runtime reads each packet
+   * into a fresh buffer), which a body with a length avoids: turn this on for a
+   * receiver on the internet whose clients send lengths (idemtrack's do).
+   * @default {false}
+   */
+  requireContentLength?: boolean;
+  /** Longest request or event idempotency key, characters; longer → 400 / record rejected. @default {255} */
+  maxKeyLength?: number;
+  /** Cross-origin browser access. @default {undefined} (no origin allowed: browsers refuse to send from pages of other origins) */
+  cors?: CorsOptions;
   /** Most events in one request; more → 413 so the client splits. @default {10000} */
   maxEventsPerRequest?: number;
   /** Largest single event (as JSON), bytes; larger → that record rejected. @default {102400} */
@@ -46,6 +70,28 @@ export interface ReceiverOptions {
   clock?: Pick<Clock, "now">;
   /** Told about unexpected failures (the answer is a bare 500/503). @default {console.error} */
   onError?: (error: unknown) => void;
+  /** Told about every answered request (metrics, access logs). @default {undefined} */
+  onRequest?: (report: RequestReport) => void;
+}
+
+/** What one request did, for metrics and access logs ({@linkcode ReceiverOptions.onRequest}). */
+export interface RequestReport {
+  /** Name of the route that matched, or undefined (404, 405, preflight of an unknown path). */
+  readonly route: string | undefined;
+  /** The request's method. */
+  readonly method: string;
+  /** The answer's status code. */
+  readonly status: number;
+  /** Time from the call to the answer, ms. */
+  readonly durationMs: number;
+  /** Body bytes read (after decompression); 0 when the body was refused before reading. */
+  readonly bodyBytes: number;
+  /** Records accepted (handed to the sink). */
+  readonly accepted: number;
+  /** Records answered as duplicates of events seen before. */
+  readonly duplicates: number;
+  /** Rejected records by code (`invalid_field`, `event_too_large`…). */
+  readonly rejected: Readonly<Record<string, number>>;
 }
 
 /** Defaults of {@linkcode ReceiverOptions} (the store and routes are created per receiver). */
@@ -53,6 +99,10 @@ export const DEFAULT_RECEIVER_OPTIONS: Readonly<{
   keyTtlMs: number;
   leaseMs: number;
   maxBodyBytes: number;
+  bodyTimeoutMs: number;
+  maxConcurrentRequests: number;
+  requireContentLength: boolean;
+  maxKeyLength: number;
   maxEventsPerRequest: number;
   maxEventBytes: number;
   rateLimit: false;
@@ -62,6 +112,10 @@ export const DEFAULT_RECEIVER_OPTIONS: Readonly<{
   keyTtlMs: 24 * 60 * 60 * 1000,
   leaseMs: 60_000,
   maxBodyBytes: 512 * 1024,
+  bodyTimeoutMs: 10_000,
+  maxConcurrentRequests: 64,
+  requireContentLength: false,
+  maxKeyLength: 255,
   maxEventsPerRequest: 10_000,
   maxEventBytes: 100 * 1024,
   rateLimit: false,
@@ -97,6 +151,26 @@ export interface ReceiverStats {
   tooLarge: number;
   /** Requests whose sink write failed (answered 503, keys released). */
   sinkFailures: number;
+  /** Store operations that failed (claims answered 503; commits fall back to leases). */
+  storeFailures: number;
+  /** Requests refused because `maxConcurrentRequests` were in progress. */
+  overloaded: number;
+  /** Bodies not sent within `bodyTimeoutMs` (answered 408). */
+  timedOut: number;
+  /** Requests handled right now. */
+  inFlight: number;
+}
+
+/** Answer of {@linkcode Receiver.ready}: each part's failure, when it failed. */
+export interface ReadyReport {
+  /** True when events can be taken: not closing, store and sink reachable. */
+  readonly ready: boolean;
+  /** True once {@linkcode Receiver.close} was called. */
+  readonly closing: boolean;
+  /** Why the store is not reachable. */
+  readonly store?: string;
+  /** Why the sink is not reachable. */
+  readonly sink?: string;
 }
 
 /** Connection facts a server passes along (`Deno.serve`'s second handler argument fits). */
@@ -110,7 +184,15 @@ export interface Receiver {
   (request: Request, info?: ReceiverInfo): Promise<Response>;
   /** Live counters. */
   readonly stats: Readonly<ReceiverStats>;
-  /** Closes the sink and the store. */
+  /**
+   * Whether the receiver can take events: not closing, and its store and sink
+   * answer their `ping()` within `timeoutMs` (for `/readyz`).
+   */
+  ready(timeoutMs?: number): Promise<ReadyReport>;
+  /**
+   * Stops taking requests (later ones get 503), waits for those in progress
+   * (their keys are committed or released), then closes the sink and the store.
+   */
   close(): Promise<void>;
 }
 
@@ -124,10 +206,30 @@ function remoteAddrOf(info: ReceiverInfo | undefined): string | undefined {
   return typeof addr?.hostname === "string" ? addr.hostname : undefined;
 }
 
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
+/**
+ * The body's SHA-256 in hex: the request fingerprint. Web Crypto's native
+ * digest (about 6× the WASM hasher's speed on a 500 KB body); the same value
+ * as before, so fingerprints stored by a persistent store still match.
+ */
+async function sha256Hex(body: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", body as Uint8Array<ArrayBuffer>),
+  );
+  let hex = "";
+  for (const byte of digest) hex += HEX[byte];
+  return hex;
+}
+
 interface CompiledRoute {
   readonly route: Route;
   readonly pattern: PathPattern;
 }
+
+// Shared answers: one object for every accepted (or duplicate) record of every request.
+const ACCEPTED: RecordResult = Object.freeze({ status: "accepted" });
+const DUPLICATE: RecordResult = Object.freeze({ status: "duplicate" });
 
 const IN_PROGRESS: RecordResult = Object.freeze({
   status: "rejected",
@@ -183,11 +285,17 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     keyTtlMs = DEFAULT_RECEIVER_OPTIONS.keyTtlMs,
     leaseMs = DEFAULT_RECEIVER_OPTIONS.leaseMs,
     maxBodyBytes = DEFAULT_RECEIVER_OPTIONS.maxBodyBytes,
+    bodyTimeoutMs = DEFAULT_RECEIVER_OPTIONS.bodyTimeoutMs,
+    maxConcurrentRequests = DEFAULT_RECEIVER_OPTIONS.maxConcurrentRequests,
+    maxKeyLength = DEFAULT_RECEIVER_OPTIONS.maxKeyLength,
+    requireContentLength = DEFAULT_RECEIVER_OPTIONS.requireContentLength,
+    cors,
     maxEventsPerRequest = DEFAULT_RECEIVER_OPTIONS.maxEventsPerRequest,
     maxEventBytes = DEFAULT_RECEIVER_OPTIONS.maxEventBytes,
     rateLimit = DEFAULT_RECEIVER_OPTIONS.rateLimit,
     clock = DEFAULT_RECEIVER_OPTIONS.clock,
     onError = DEFAULT_RECEIVER_OPTIONS.onError,
+    onRequest,
   } = options;
   if (typeof sink?.write !== "function") {
     throw new TypeError("Cannot create receiver as 'sink' must have a write() method");
@@ -195,6 +303,9 @@ export function createReceiver(options: ReceiverOptions): Receiver {
   positiveInteger("keyTtlMs", keyTtlMs);
   positiveInteger("leaseMs", leaseMs);
   positiveInteger("maxBodyBytes", maxBodyBytes);
+  nonNegative("bodyTimeoutMs", bodyTimeoutMs);
+  positiveInteger("maxConcurrentRequests", maxConcurrentRequests, true);
+  positiveInteger("maxKeyLength", maxKeyLength);
   positiveInteger("maxEventsPerRequest", maxEventsPerRequest);
   positiveInteger("maxEventBytes", maxEventBytes);
   for (const route of routes) {
@@ -213,6 +324,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
   const sharedErrorBody = routes.every((route) => route.errorBody === routes[0]!.errorBody)
     ? routes[0]!.errorBody
     : undefined;
+  const corsRules: CorsPolicy | undefined = cors === undefined ? undefined : corsPolicy(cors);
   const limiter = rateLimit === false ? undefined : new RateLimiter(
     rateLimit === true ? DEFAULT_RECEIVER_RATE_LIMIT : rateLimit,
     () => clock.now(),
@@ -228,7 +340,20 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     rateLimited: 0,
     tooLarge: 0,
     sinkFailures: 0,
+    storeFailures: 0,
+    overloaded: 0,
+    timedOut: 0,
+    inFlight: 0,
   };
+  const inFlight = new Set<Promise<unknown>>();
+  let closing = false;
+
+  /** What the current request did so far, for its {@linkcode RequestReport}. */
+  interface Trace {
+    route: string | undefined;
+    bodyBytes: number;
+    results: readonly RecordResult[] | undefined;
+  }
 
   /** An error answer, in the route's own shape when it has one. */
   function refuse(
@@ -257,6 +382,8 @@ export function createReceiver(options: ReceiverOptions): Receiver {
       errorBody ??= route.errorBody;
     }
     if (allowed.length > 0) {
+      const preflight = corsRules?.preflight(request, allowed);
+      if (preflight !== undefined) return preflight;
       return refuse(
         errorBody,
         405,
@@ -270,16 +397,67 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     return refuse(sharedErrorBody, 404, "not_found", `no endpoint at ${pathname}`);
   }
 
-  function tooLarge(route: Route, code: string, detail: string): Response {
+  function tooLarge(
+    route: Route,
+    code: string,
+    detail: string,
+    headers?: Record<string, string>,
+  ): Response {
     stats.tooLarge++;
-    return refuse(route.errorBody, 413, code, detail);
+    return refuse(route.errorBody, 413, code, detail, headers);
   }
 
-  async function handle(request: Request, info?: ReceiverInfo): Promise<Response> {
-    stats.requests++;
+  function bodyProblem(route: Route, problem: BodyProblem): Response {
+    switch (problem.kind) {
+      case "too_large":
+        // The rest of the body is not read: the connection is not reusable.
+        return tooLarge(
+          route,
+          "payload_too_large",
+          `the body is larger than ${problem.limit} bytes`,
+          { connection: "close" },
+        );
+      case "unsupported_encoding":
+        return refuse(
+          route.errorBody,
+          415,
+          "unsupported_encoding",
+          `Content-Encoding ${
+            JSON.stringify(problem.encoding.slice(0, 40))
+          } is not supported: use gzip, deflate or identity`,
+        );
+      case "timeout":
+        stats.timedOut++;
+        // The rest of the body may still be on its way: the connection is not reusable.
+        return refuse(
+          route.errorBody,
+          408,
+          "body_timeout",
+          `the body was not received within ${problem.timeoutMs} ms`,
+          { connection: "close" },
+        );
+      default:
+        return refuse(route.errorBody, 400, "malformed_body", problem.detail, {
+          connection: "close",
+        });
+    }
+  }
+
+  function keyTooLong(key: string): string | undefined {
+    return key.length > maxKeyLength
+      ? `the key is ${key.length} characters long: at most ${maxKeyLength} are allowed`
+      : undefined;
+  }
+
+  async function handle(
+    request: Request,
+    info: ReceiverInfo | undefined,
+    trace: Trace,
+  ): Promise<Response> {
     const matched = match(request);
     if (matched instanceof Response) return matched;
     const { route, params } = matched;
+    trace.route = route.name;
     if (route.contentTypes !== undefined) {
       const type = mediaType(request.headers.get("content-type"));
       if (type === undefined) {
@@ -301,35 +479,47 @@ export function createReceiver(options: ReceiverOptions): Receiver {
         );
       }
     }
-    const read = await readBody(request, route.maxBodyBytes ?? maxBodyBytes);
-    if ("problem" in read) {
-      const problem = read.problem;
-      if (problem.kind === "too_large") {
-        return tooLarge(
-          route,
-          "payload_too_large",
-          `the body is larger than ${problem.limit} bytes`,
-        );
-      }
-      if (problem.kind === "unsupported_encoding") {
+    const now = clock.now();
+    let context: RouteContext = { now, params, remoteAddr: remoteAddrOf(info) };
+    if (route.authenticate !== undefined) {
+      const tenant = await route.authenticate(request, context);
+      if (tenant instanceof Response) return tenant;
+      context = { ...context, tenant };
+    }
+    if (
+      requireContentLength && request.body !== null && !request.headers.has("content-length")
+    ) {
+      return refuse(
+        route.errorBody,
+        411,
+        "length_required",
+        "send the body with a Content-Length (chunked uploads are not accepted here)",
+        { connection: "close" },
+      );
+    }
+    const read = await readBody(request, {
+      maxBytes: route.maxBodyBytes ?? maxBodyBytes,
+      timeoutMs: bodyTimeoutMs,
+    });
+    if ("problem" in read) return bodyProblem(route, read.problem);
+    const body = read.bytes;
+    trace.bodyBytes = body.byteLength;
+    let decoded: DecodedBatch | Response;
+    try {
+      decoded = await route.decode(request, body, context);
+    } catch (error) {
+      // A route walking client data recursively (nested fields) runs out of stack on a body
+      // nested thousands deep: the client's doing, so a 400 the client will not retry.
+      if (error instanceof RangeError && /call stack/i.test(error.message)) {
         return refuse(
           route.errorBody,
-          415,
-          "unsupported_encoding",
-          `Content-Encoding ${
-            JSON.stringify(problem.encoding.slice(0, 40))
-          } is not supported: use gzip, deflate or identity`,
+          400,
+          "too_deeply_nested",
+          "the body nests too deeply to be decoded",
         );
       }
-      return refuse(route.errorBody, 400, "malformed_body", problem.detail);
+      throw error;
     }
-    const body = read.bytes;
-    const now = clock.now();
-    const decoded = await route.decode(request, body, {
-      now,
-      params,
-      remoteAddr: remoteAddrOf(info),
-    });
     if (decoded instanceof Response) return decoded;
     if (limiter !== undefined) {
       const waitMs = limiter.take(decoded.tenant);
@@ -347,7 +537,18 @@ export function createReceiver(options: ReceiverOptions): Receiver {
         `the request has ${decoded.records.length} events: at most ${maxEventsPerRequest} per request`,
       );
     }
-    return await process(route, decoded, body, now);
+    if (decoded.requestKey !== undefined) {
+      const problem = keyTooLong(decoded.requestKey);
+      if (problem !== undefined) {
+        return refuse(
+          route.errorBody,
+          400,
+          "invalid_idempotency_key",
+          `X-Idempotency-Key: ${problem}`,
+        );
+      }
+    }
+    return await process(route, decoded, body, now, trace);
   }
 
   async function process(
@@ -355,14 +556,19 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     batch: DecodedBatch,
     body: Uint8Array,
     now: number,
+    trace: Trace,
   ): Promise<Response> {
     const timing: DedupeTiming = { now, ttlMs: keyTtlMs, leaseMs };
     const owner = crypto.randomUUID();
     const { tenant, requestKey, records } = batch;
-    const fingerprint = requestKey === undefined ? "" : batch.requestFingerprint ?? sha256Hex(body);
+    const fingerprint = requestKey === undefined
+      ? ""
+      : batch.requestFingerprint ?? await sha256Hex(body);
     const claimedKeys: string[] = [];
     try {
       const results: RecordResult[] = new Array(records.length);
+      // Each event's JSON when its size had to be measured, kept for the sink.
+      const jsons: (string | undefined)[] = new Array(records.length);
       const keys: string[] = [];
       const keyIndexes: number[] = [];
       records.forEach((record, index) => {
@@ -370,7 +576,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
           results[index] = { status: "rejected", ...record.rejected, retryable: false };
         } else if (
           (record.jsonBytesUpperBound ?? Infinity) > maxEventBytes &&
-          utf8ByteLength(JSON.stringify(record.event)) > maxEventBytes
+          utf8ByteLength(jsons[index] = JSON.stringify(record.event)) > maxEventBytes
         ) {
           results[index] = {
             status: "rejected",
@@ -379,10 +585,20 @@ export function createReceiver(options: ReceiverOptions): Receiver {
             retryable: false,
           };
         } else if (record.key !== undefined) {
-          keys.push(record.key);
-          keyIndexes.push(index);
+          const problem = keyTooLong(record.key);
+          if (problem === undefined) {
+            keys.push(record.key);
+            keyIndexes.push(index);
+          } else {
+            results[index] = {
+              status: "rejected",
+              code: "invalid_idempotency_key",
+              reason: problem,
+              retryable: false,
+            };
+          }
         } else {
-          results[index] = { status: "accepted" };
+          results[index] = ACCEPTED;
         }
       });
       let claim: BatchClaim;
@@ -391,6 +607,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
         claim = await claimKeys(tenant, request, keys, owner, timing);
       } catch (error) {
         // The store is away: nothing is accepted without de-duplication.
+        stats.storeFailures++;
         onError(error);
         await release(tenant, owner, requestKey, keys);
         return refuse(
@@ -443,9 +660,9 @@ export function createReceiver(options: ReceiverOptions): Receiver {
         const index = keyIndexes[j]!;
         if (state === "claimed") {
           claimedKeys.push(keys[j]!);
-          results[index] = { status: "accepted" };
+          results[index] = ACCEPTED;
         } else {
-          results[index] = state === "duplicate" ? { status: "duplicate" } : IN_PROGRESS;
+          results[index] = state === "duplicate" ? DUPLICATE : IN_PROGRESS;
         }
       });
       const accepted: AcceptedEvent[] = [];
@@ -453,11 +670,12 @@ export function createReceiver(options: ReceiverOptions): Receiver {
       records.forEach((record, index) => {
         if (results[index]!.status !== "accepted") return;
         const { key, event } = record;
+        const json = jsons[index];
         acceptedIndexes.push(index);
         accepted.push(
           key === undefined
-            ? { tenant, route: route.name, receivedAt: now, event }
-            : { tenant, route: route.name, key, receivedAt: now, event },
+            ? { tenant, route: route.name, receivedAt: now, event, json }
+            : { tenant, route: route.name, key, receivedAt: now, event, json },
         );
       });
       if (accepted.length > 0) {
@@ -465,7 +683,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
           if (sink.writeOnce === undefined) await sink.write(accepted);
           else {
             (await sink.writeOnce(accepted)).forEach((stored, i) => {
-              if (!stored) results[acceptedIndexes[i]!] = { status: "duplicate" };
+              if (!stored) results[acceptedIndexes[i]!] = DUPLICATE;
             });
           }
         } catch (error) {
@@ -499,6 +717,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
         }
       } catch (error) {
         // The events are stored: answer success; the keys fall back to their lease.
+        stats.storeFailures++;
         onError(error);
       }
       for (const result of results) {
@@ -506,6 +725,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
         else if (result.status === "duplicate") stats.duplicates++;
         else stats.rejected++;
       }
+      trace.results = results;
       return route.respond(batch, results);
     } catch (error) {
       onError(error);
@@ -556,21 +776,117 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     try {
       await store.release(tenant, { owner, requestKey, eventKeys });
     } catch (error) {
+      stats.storeFailures++;
       onError(error);
     }
   }
 
-  const receiver = async (request: Request, info?: ReceiverInfo): Promise<Response> => {
+  function report(request: Request, response: Response, trace: Trace, started: number): void {
+    let accepted = 0;
+    let duplicates = 0;
+    const rejected: Record<string, number> = {};
+    for (const result of trace.results ?? []) {
+      if (result.status === "accepted") accepted++;
+      else if (result.status === "duplicate") duplicates++;
+      else rejected[result.code] = (rejected[result.code] ?? 0) + 1;
+    }
     try {
-      return await handle(request, info);
+      onRequest!({
+        route: trace.route,
+        method: request.method,
+        status: response.status,
+        durationMs: performance.now() - started,
+        bodyBytes: trace.bodyBytes,
+        accepted,
+        duplicates,
+        rejected,
+      });
     } catch (error) {
       onError(error);
-      return errorResponse(500, "internal_error", "the receiver failed on this request");
     }
+  }
+
+  async function answer(request: Request, info: ReceiverInfo | undefined): Promise<Response> {
+    const started = performance.now();
+    const trace: Trace = { route: undefined, bodyBytes: 0, results: undefined };
+    let response: Response;
+    try {
+      response = await handle(request, info, trace);
+    } catch (error) {
+      onError(error);
+      response = errorResponse(500, "internal_error", "the receiver failed on this request");
+    }
+    if (corsRules !== undefined) response = corsRules.decorate(request, response);
+    if (onRequest !== undefined) report(request, response, trace, started);
+    return response;
+  }
+
+  const receiver = (request: Request, info?: ReceiverInfo): Promise<Response> => {
+    stats.requests++;
+    if (closing || stats.inFlight >= maxConcurrentRequests) {
+      if (!closing) stats.overloaded++;
+      // Before any route is matched: in the routes' shape when they all share one.
+      const refused = refuse(
+        sharedErrorBody,
+        503,
+        "unavailable",
+        closing ? "the receiver is shutting down; retry" : "too many requests in progress; retry",
+        { "retry-after": "1", connection: "close" },
+      );
+      const response = corsRules?.decorate(request, refused) ?? refused;
+      if (onRequest !== undefined) {
+        const now = performance.now();
+        report(request, response, { route: undefined, bodyBytes: 0, results: undefined }, now);
+      }
+      return Promise.resolve(response);
+    }
+    stats.inFlight++;
+    const pending = answer(request, info).finally(() => {
+      stats.inFlight--;
+      inFlight.delete(pending);
+    });
+    inFlight.add(pending);
+    return pending;
   };
+
+  async function ping(part: Sink | DedupeStore, timeoutMs: number): Promise<string | undefined> {
+    if (part.ping === undefined) return undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const reachable = await Promise.race([
+        part.ping(),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }),
+      ]);
+      return reachable === false ? "not reachable" : undefined;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   return Object.assign(receiver, {
     stats,
+    async ready(timeoutMs = 2_000): Promise<ReadyReport> {
+      const [storeProblem, sinkProblem] = await Promise.all([
+        ping(store, timeoutMs),
+        ping(sink, timeoutMs),
+      ]);
+      return {
+        ready: !closing && storeProblem === undefined && sinkProblem === undefined,
+        closing,
+        ...(storeProblem === undefined ? {} : { store: storeProblem }),
+        ...(sinkProblem === undefined ? {} : { sink: sinkProblem }),
+      };
+    },
     async close(): Promise<void> {
+      closing = true;
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       await sink.close?.();
       await store.close?.();
     },

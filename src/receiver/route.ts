@@ -8,6 +8,8 @@ export interface RouteContext {
   readonly remoteAddr?: string;
   /** Path parameters matched by the route's pattern. */
   readonly params: Readonly<Record<string, string | undefined>>;
+  /** The tenant {@linkcode Route.authenticate} returned, when the route has that step. */
+  readonly tenant?: string;
 }
 
 /** One event a route decoded from a request body. */
@@ -89,6 +91,16 @@ export interface Route {
    * matched) uses it when every route of the receiver has the same one.
    */
   errorBody?(status: number, message: string): JsonValue;
+  /**
+   * Authenticates from the headers alone, before the body is read, so a
+   * request without valid credentials costs no body buffering or inflating.
+   * Returns the tenant (passed on to `decode` as `context.tenant`) or the
+   * answer (401). Omit it when the credentials are in the body (signatures).
+   */
+  authenticate?(
+    request: Request,
+    context: RouteContext,
+  ): string | Response | Promise<string | Response>;
   /**
    * Authenticates and decodes. Returns a `Response` to answer at once (401 bad
    * credentials, 400 malformed, 204 empty collection…).

@@ -12,6 +12,12 @@ export interface AcceptedEvent {
   readonly receivedAt: number;
   /** The event as the route decoded it. */
   readonly event: JsonObject;
+  /**
+   * `JSON.stringify(event)`, when the receiver already computed it (to check
+   * the event's size): a sink that writes JSON uses it instead of encoding
+   * the event again.
+   */
+  readonly json?: string;
 }
 
 /**
@@ -31,6 +37,11 @@ export interface Sink {
    * sink store an event twice.
    */
   writeOnce?(events: readonly AcceptedEvent[]): Promise<readonly boolean[]>;
+  /**
+   * Whether the sink is reachable, for `/readyz`: resolves `true` (or nothing) when it
+   * is, `false` or a rejection (its message says why) when not.
+   */
+  ping?(): Promise<boolean | void> | boolean | void;
   /** Flushes and releases resources. */
   close?(): Promise<void> | void;
 }
