@@ -14,12 +14,9 @@
  */
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import {
-  DEFAULT_RECEIVER_COMMAND_OPTIONS,
-  type ServeFunction,
-  startReceiverCommand,
-} from "../src/receiver/cli.ts";
+import { type ServeFunction, startReceiverCommand } from "../src/receiver/cli.ts";
 import { KvDedupeStore } from "../src/receiver/kv_dedupe_store.ts";
+import { RECEIVER_SINKS, RECEIVER_STORES } from "./_receiver_backends.ts";
 import { RECEIVER_ROUTES } from "./_receiver_routes.ts";
 
 const serveDeno: ServeFunction = (handler, { port, hostname }) => {
@@ -60,8 +57,9 @@ try {
     serve: serveDeno,
     routes: RECEIVER_ROUTES,
     defaultStore: "kv:.idemtrack/receiver.kv",
+    sinks: RECEIVER_SINKS,
     stores: {
-      ...DEFAULT_RECEIVER_COMMAND_OPTIONS.stores,
+      ...RECEIVER_STORES,
       kv: async (path: string) => {
         if (path !== "" && path !== ":memory:") await mkdir(dirname(path), { recursive: true });
         return await KvDedupeStore.open(path || undefined);

@@ -9,6 +9,7 @@
 import process from "node:process";
 import { startReceiverCommand } from "../src/receiver/cli.ts";
 import { serveNode } from "../src/receiver/node_adapter.ts";
+import { RECEIVER_SINKS, RECEIVER_STORES } from "./_receiver_backends.ts";
 import { RECEIVER_ROUTES } from "./_receiver_routes.ts";
 
 try {
@@ -17,6 +18,8 @@ try {
     env: (name) => process.env[name],
     serve: (handler, options) => serveNode(handler, options),
     routes: RECEIVER_ROUTES,
+    stores: RECEIVER_STORES,
+    sinks: RECEIVER_SINKS,
   });
   console.log(running.url);
   let signalled = false;

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import postgres from "postgres";
 import { batchRequest, wireEvent } from "./_receiver_fixtures.ts";
+import { serviceUrl } from "./_services.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -96,4 +98,54 @@ Deno.test("deno task receiver remembers keys across kill -9 and appends accepted
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+const redisUrl = serviceUrl("redis");
+const postgresUrl = serviceUrl("postgres");
+
+Deno.test({
+  name:
+    "deno task receiver with --store redis://… and --sink postgres://… stores a resent batch once",
+  ignore: redisUrl === undefined || postgresUrl === undefined,
+  fn: async () => {
+    const tenant = `cli_${crypto.randomUUID().slice(0, 8)}`;
+    const token = `token-of-${tenant}`;
+    const args = [
+      "--port",
+      "0",
+      "--store",
+      redisUrl!,
+      "--sink",
+      postgresUrl!,
+      "--token",
+      `${tenant}=${token}`,
+    ];
+    const body = { events: [wireEvent(1), wireEvent(2), wireEvent(3)] };
+    const first = await start(args);
+    try {
+      const accepted = await send(first.url, body, "batch-cli-1", token);
+      assert.equal((await accepted.json()).accepted, 3);
+    } finally {
+      await kill9(first.child);
+    }
+    const second = await start(args);
+    try {
+      const again = await send(second.url, body, "batch-cli-2", token);
+      assert.deepEqual((await again.json()).results.map((r: { status: string }) => r.status), [
+        "duplicate",
+        "duplicate",
+        "duplicate",
+      ]);
+    } finally {
+      await kill9(second.child);
+    }
+    const sql = postgres(postgresUrl!, { onnotice: () => {} });
+    try {
+      const rows =
+        await sql`select count(*)::int as count from idemtrack_events where tenant = ${tenant}`;
+      assert.equal(rows[0]?.count, 3);
+    } finally {
+      await sql.end();
+    }
+  },
 });
