@@ -323,7 +323,7 @@ Deno.test("the rules catch a cycle, a private import from outside and an import 
  * below it knows it); `pipeline.ts` only orchestrates.
  */
 const ENGINE_LAYERS: readonly (readonly string[])[] = [
-  ["types.ts", "options.ts", "_waiter.ts", "_entry.ts", "_batch.ts"],
+  ["types.ts", "options.ts", "_waiter.ts", "_entry.ts", "_batch.ts", "_redact.ts"],
   ["queue/"],
   ["_journal.ts", "_ledger.ts", "_restore.ts", "_overflow.ts"],
   ["_batcher.ts", "_sender.ts"],
