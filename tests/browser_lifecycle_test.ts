@@ -1,0 +1,162 @@
+// The browser bundle (scripts/build_browser.ts, esbuild) on a real page in headless Chromium
+// (Debian's `chromium`, driven by playwright-core): a user clicks, follows a link away, comes
+// back, clicks again and leaves again. Every tracked event reaches the collector once, sent
+// with a relative endpoint, and no "Leave site?" dialog is ever shown.
+import assert from "node:assert/strict";
+import { chromium as playwright } from "npm:playwright-core@1.65.1";
+import { buildBrowserBundle } from "../scripts/build_browser.ts";
+
+const WAIT_MS = 15_000;
+
+async function findChromium(): Promise<string> {
+  const { stdout, success } = await new Deno.Command("sh", {
+    args: ["-c", "command -v chromium || command -v chromium-browser"],
+    stdout: "piped",
+  }).output();
+  const path = new TextDecoder().decode(stdout).trim().split("\n")[0];
+  if (!success || !path) {
+    throw new Error("chromium is not installed: run `apt-get install -y chromium` (.ci/run does)");
+  }
+  return path;
+}
+
+/** The page: a button that tracks a click (keys kept in sessionStorage) and a link away. */
+function trackingPage(storage: "memory" | "browser"): string {
+  const imports = storage === "browser"
+    ? `import { BrowserStorage } from "/bundle/storage_browser.js";`
+    : "";
+  const option = storage === "browser" ? `storage: new BrowserStorage({ name: "lifecycle" }),` : "";
+  return `<!doctype html>
+<meta charset="utf-8">
+<button id="track">Track</button>
+<a id="away" href="/away">Away</a>
+<script type="module">
+  import { Client } from "/bundle/idemtrack.js";
+  ${imports}
+  const client = new Client({
+    endpoint: "/v1/events/batch", // relative: resolved against the page
+    flushAt: 100,
+    flushIntervalMs: 60_000,
+    ${option}
+  });
+  document.querySelector("#track").addEventListener("click", () => {
+    const tracked = JSON.parse(sessionStorage.getItem("tracked") ?? "[]");
+    tracked.push(client.track("clicked", { n: tracked.length }, { userId: "u1" }));
+    sessionStorage.setItem("tracked", JSON.stringify(tracked));
+  });
+  document.body.dataset.ready = "yes";
+</script>`;
+}
+
+interface Collector {
+  readonly origin: string;
+  /** Event keys in every request received, duplicates included. */
+  readonly arrivals: string[];
+  /** Event keys accepted the first time they arrived. */
+  readonly accepted: Set<string>;
+  close(): Promise<void>;
+}
+
+async function serve(page: string, bundleDir: string): Promise<Collector> {
+  const arrivals: string[] = [];
+  const accepted = new Set<string>();
+  const requestKeys = new Set<string>();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      const { pathname } = new URL(request.url);
+      if (pathname === "/") return new Response(page, { headers: { "content-type": "text/html" } });
+      if (pathname === "/away") {
+        return new Response("<!doctype html><p>away</p>", {
+          headers: { "content-type": "text/html" },
+        });
+      }
+      if (pathname.startsWith("/bundle/")) {
+        const file = await Deno.readFile(`${bundleDir}/${pathname.slice("/bundle/".length)}`);
+        return new Response(file, { headers: { "content-type": "text/javascript" } });
+      }
+      if (pathname === "/v1/events/batch" && request.method === "POST") {
+        const { events } = await request.json() as { events: Array<{ idempotency_key: string }> };
+        const keys = events.map((event) => event.idempotency_key);
+        arrivals.push(...keys);
+        const requestKey = request.headers.get("x-idempotency-key") ?? "";
+        if (requestKeys.has(requestKey)) return new Response("{}", { status: 409 });
+        requestKeys.add(requestKey);
+        const results = keys.map((key) => {
+          if (accepted.has(key)) return { status: "duplicate" };
+          accepted.add(key);
+          return { status: "accepted" };
+        });
+        return Response.json({ results });
+      }
+      return new Response("not found", { status: 404 });
+    },
+  );
+  return {
+    origin: `http://127.0.0.1:${server.addr.port}`,
+    arrivals,
+    accepted,
+    close: () => server.shutdown(),
+  };
+}
+
+async function waitFor(what: string, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+for (const storage of ["memory"] as const) {
+  Deno.test(`a page that tracks clicks and is left (${storage} storage) delivers every event once, with no leave prompt`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "idemtrack-browser-bundle-" });
+    await buildBrowserBundle(dir);
+    const collector = await serve(trackingPage(storage), dir);
+    const browser = await playwright.launch({
+      executablePath: await findChromium(),
+      args: ["--no-sandbox", "--disable-gpu"],
+    });
+    try {
+      const page = await browser.newPage();
+      const dialogs: string[] = [];
+      page.on("dialog", (dialog) => {
+        dialogs.push(dialog.type());
+        dialog.accept().catch(() => {});
+      });
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
+
+      await page.goto(`${collector.origin}/`);
+      await page.waitForSelector("body[data-ready=yes]");
+      for (let i = 0; i < 5; i++) await page.click("#track");
+      await page.click("#away");
+      await page.waitForURL(`${collector.origin}/away`);
+      // Sent as the page was hidden (a durable store's events are sent again on the next visit
+      // at the latest).
+      if (storage === "memory") {
+        await waitFor("the 5 events of the first visit", () => collector.accepted.size >= 5);
+      }
+
+      await page.goBack();
+      await page.waitForSelector("body[data-ready=yes]");
+      for (let i = 0; i < 3; i++) await page.click("#track");
+      const tracked = JSON.parse(
+        await page.evaluate(() => sessionStorage.getItem("tracked") ?? "[]"),
+      ) as string[];
+      await page.click("#away");
+      await page.waitForURL(`${collector.origin}/away`);
+      await waitFor("the 3 events of the second visit", () => collector.accepted.size >= 8);
+
+      assert.deepEqual(errors, []);
+      assert.deepEqual(dialogs, [], "a dialog was shown");
+      assert.equal(tracked.length, 8);
+      assert.deepEqual([...collector.accepted].sort(), [...tracked].sort());
+      assert.equal(collector.accepted.size, 8);
+    } finally {
+      await browser.close();
+      await collector.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
