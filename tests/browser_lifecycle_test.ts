@@ -3,6 +3,8 @@
 // back, clicks again and leaves again. Every tracked event reaches the collector once, sent
 // with a relative endpoint, and no "Leave site?" dialog is ever shown.
 import assert from "node:assert/strict";
+// A test-only dependency, so not in deno.json's imports (which become the npm package's).
+// deno-lint-ignore no-import-prefix
 import { chromium as playwright } from "npm:playwright-core@1.65.1";
 import { buildBrowserBundle } from "../scripts/build_browser.ts";
 
@@ -57,7 +59,7 @@ interface Collector {
   close(): Promise<void>;
 }
 
-async function serve(page: string, bundleDir: string): Promise<Collector> {
+function serve(page: string, bundleDir: string): Collector {
   const arrivals: string[] = [];
   const accepted = new Set<string>();
   const requestKeys = new Set<string>();
@@ -112,7 +114,7 @@ for (const storage of ["memory"] as const) {
   Deno.test(`a page that tracks clicks and is left (${storage} storage) delivers every event once, with no leave prompt`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "idemtrack-browser-bundle-" });
     await buildBrowserBundle(dir);
-    const collector = await serve(trackingPage(storage), dir);
+    const collector = serve(trackingPage(storage), dir);
     const browser = await playwright.launch({
       executablePath: await findChromium(),
       args: ["--no-sandbox", "--disable-gpu"],

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { Client } from "../src/client.ts";
 
 /** Compiled to JavaScript: this file runs under Node from the npm package. */
 const COMPILED = import.meta.url.endsWith(".js");
@@ -204,6 +205,30 @@ Deno.test("with exitHook: false an idle client neither keeps the process alive n
     assert.equal(result.code, 0, result.stderr);
     assert.equal(collector.keys.length, 0);
   } finally {
+    await collector.close();
+  }
+});
+
+Deno.test("with waitUntil, an edge handler that returns at once hands over the delivery of what it tracked", async () => {
+  const collector = await startCollector();
+  const handedOver: Promise<unknown>[] = [];
+  const client = new Client({
+    endpoint: collector.url,
+    flushIntervalMs: 60_000,
+    flushAt: 100,
+    exitHook: false,
+    waitUntil: (promise) => handedOver.push(promise),
+  });
+  try {
+    // The handler: tracks and returns; the platform then awaits what it was handed.
+    for (let i = 0; i < 3; i++) client.track("page_served", { i }, { anonymousId: "a1" });
+    assert.equal(collector.keys.length, 0);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.ok(handedOver.length > 0, "nothing was handed to waitUntil");
+    await Promise.all(handedOver);
+    assert.equal(collector.keys.length, 3);
+  } finally {
+    await client.close();
     await collector.close();
   }
 });
