@@ -7,20 +7,10 @@ import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix
 import { chromium as playwright } from "npm:playwright-core@1.65.1";
 import { buildBrowserBundle } from "../scripts/build_browser.ts";
+import { findChromium } from "./_chromium.ts";
+import { waitFor } from "./_helpers.ts";
 
 const WAIT_MS = 15_000;
-
-async function findChromium(): Promise<string> {
-  const { stdout, success } = await new Deno.Command("sh", {
-    args: ["-c", "command -v chromium || command -v chromium-browser"],
-    stdout: "piped",
-  }).output();
-  const path = new TextDecoder().decode(stdout).trim().split("\n")[0];
-  if (!success || !path) {
-    throw new Error("chromium is not installed: run `apt-get install -y chromium` (.ci/run does)");
-  }
-  return path;
-}
 
 /** The page: a button that tracks a click (keys kept in sessionStorage) and a link away. */
 function trackingPage(storage: "memory" | "browser"): string {
@@ -102,14 +92,6 @@ function serve(page: string, bundleDir: string): Collector {
   };
 }
 
-async function waitFor(what: string, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 for (const storage of ["memory"] as const) {
   Deno.test(`a page that tracks clicks and is left (${storage} storage) delivers every event once, with no leave prompt`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "idemtrack-browser-bundle-" });
@@ -137,7 +119,11 @@ for (const storage of ["memory"] as const) {
       // Sent as the page was hidden (a durable store's events are sent again on the next visit
       // at the latest).
       if (storage === "memory") {
-        await waitFor("the 5 events of the first visit", () => collector.accepted.size >= 5);
+        await waitFor(
+          () => collector.accepted.size >= 5,
+          "the 5 events of the first visit",
+          WAIT_MS,
+        );
       }
 
       await page.goBack();
@@ -148,7 +134,11 @@ for (const storage of ["memory"] as const) {
       ) as string[];
       await page.click("#away");
       await page.waitForURL(`${collector.origin}/away`);
-      await waitFor("the 3 events of the second visit", () => collector.accepted.size >= 8);
+      await waitFor(
+        () => collector.accepted.size >= 8,
+        "the 3 events of the second visit",
+        WAIT_MS,
+      );
 
       assert.deepEqual(errors, []);
       assert.deepEqual(dialogs, [], "a dialog was shown");

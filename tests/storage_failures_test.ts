@@ -7,6 +7,7 @@ import { FileStorage } from "../src/drivers/storage/file/file_storage.ts";
 import { DenoKvStorage } from "../src/drivers/storage/deno_kv_storage.ts";
 import { StorageError } from "../src/errors/storage_error.ts";
 import type { QueuedRecord } from "../src/ports/storage.ts";
+import { waitFor } from "./_helpers.ts";
 
 const isStorageError = (error: unknown): error is StorageError => error instanceof StorageError;
 
@@ -58,14 +59,6 @@ async function fill(dir: string): Promise<string> {
   return path;
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 Deno.test("FileStorage on a full disk: sync() and saveBatch() reject with a StorageError, writes are kept and retried, and it catches up by itself once there is space", async (t) => {
   await using disk = await tinyDisk(512 * 1024);
   if (disk === undefined) {
@@ -103,7 +96,7 @@ Deno.test("FileStorage on a full disk: sync() and saveBatch() reject with a Stor
   // Space comes back: with no call from us, the pending writes reach the file.
   await Deno.remove(filler);
   const everything = 300 * 1000;
-  await waitFor("the retried writes", async () => (await Deno.stat(path)).size > everything);
+  await waitFor(() => Deno.statSync(path).size > everything, "the retried writes", 15_000);
   await storage.sync();
   storage.settleBatch("batch-1", ["rec-0"]);
   await storage.close();
