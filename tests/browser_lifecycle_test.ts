@@ -152,3 +152,32 @@ for (const storage of ["memory"] as const) {
     }
   });
 }
+
+Deno.test("a page hidden without being left (another tab, the app switched) sends what it queued", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "idemtrack-browser-bundle-" });
+  await buildBrowserBundle(dir);
+  const collector = serve(trackingPage("memory"), dir);
+  const browser = await playwright.launch({
+    executablePath: await findChromium(),
+    args: ["--no-sandbox", "--disable-gpu"],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${collector.origin}/`);
+    await page.waitForSelector("body[data-ready=yes]");
+    for (let i = 0; i < 4; i++) await page.click("#track");
+    // Headless pages never lose visibility by themselves: the page is told it is hidden.
+    // (Page code as text: this file is checked without the DOM's types.)
+    await page.evaluate(`
+      Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+      document.dispatchEvent(new Event("visibilitychange"));
+    `);
+    await waitFor(() => collector.accepted.size >= 4, "the 4 events of the hidden page", WAIT_MS);
+    assert.equal(collector.accepted.size, 4);
+    assert.equal(new URL(page.url()).pathname, "/");
+  } finally {
+    await browser.close();
+    await collector.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
