@@ -64,3 +64,38 @@ Deno.test("valid headers and tokens (surrounding spaces are trimmed by fetch) ar
   });
   await client.close();
 });
+
+Deno.test("a request fetch refuses before sending (an invalid header from a hook) fails at once with its reason, not retried", async () => {
+  const errors: string[] = [];
+  const client = new Client({
+    endpoint: ENDPOINT,
+    exitHook: false,
+    hooks: {
+      beforeRequest: [({ request }) => ({
+        ...request,
+        headers: { ...request.headers, "x-signature": "line\nbreak" },
+      })],
+    },
+    onError: (error) => errors.push(error.message),
+  });
+  try {
+    client.track("signed", {}, { userId: "u1" });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const result = await Promise.race([
+      client.flush(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("flush() was retrying for 5 s")), 5000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(result.status, "fail");
+    assert.equal(result.failedRecords[0]!.code, "request");
+    assert.match(
+      result.failedRecords[0]!.error,
+      /header 'x-signature' is not a valid HTTP header name and value \(value not shown\)/,
+    );
+    assert.equal(client.stats().retried, 0);
+    assert.equal(errors.length, 1);
+  } finally {
+    await client.close({ timeoutMs: 1000 });
+  }
+});
