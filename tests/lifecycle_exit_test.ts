@@ -14,7 +14,9 @@ import { Client } from "../src/client.ts";
 
 /** Compiled to JavaScript: this file runs under Node from the npm package. */
 const COMPILED = import.meta.url.endsWith(".js");
-const CLIENT_URL = new URL(COMPILED ? "../src/client.js" : "../src/client.ts", import.meta.url);
+/** A source module as the children import it (compiled under Node). */
+const sourceUrl = (path: string) =>
+  JSON.stringify(new URL(`../src/${path}.${COMPILED ? "js" : "ts"}`, import.meta.url).href);
 const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
 const CHILD_TIMEOUT_MS = 60_000;
 
@@ -78,7 +80,11 @@ interface ChildResult {
 async function runChild(body: string, signal?: "SIGTERM" | "SIGINT"): Promise<ChildResult> {
   const dir = await mkdtemp(join(tmpdir(), "idemtrack-exit-"));
   const file = join(dir, "child.mjs");
-  await writeFile(file, `import { Client } from ${JSON.stringify(CLIENT_URL.href)};\n${body}\n`);
+  await writeFile(
+    file,
+    `import { Client } from ${sourceUrl("client")};\n` +
+      `import { FileStorage } from ${sourceUrl("drivers/storage/file/file_storage")};\n${body}\n`,
+  );
   const args = COMPILED ? [file] : ["run", "-A", "--config", CONFIG, file];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
@@ -230,5 +236,31 @@ Deno.test("with waitUntil, an edge handler that returns at once hands over the d
   } finally {
     await client.close();
     await collector.close();
+  }
+});
+
+Deno.test("a script whose store cannot open still exits, reporting the events it could not keep", async () => {
+  const collector = await startCollector();
+  const dir = await mkdtemp(join(tmpdir(), "idemtrack-unopened-"));
+  try {
+    await writeFile(join(dir, "not-a-folder"), "");
+    const result = await runChild(`
+      const client = new Client({
+        endpoint: "${collector.url}", flushAt: 100, flushIntervalMs: 60_000,
+        storage: new FileStorage(${JSON.stringify(join(dir, "not-a-folder", "queue.log"))}),
+        onError: (error) => console.log(error.name + ": " + error.message),
+      });
+      for (let i = 0; i < 5; i++) client.track("unstored", { i }, { userId: "u1" });
+    `);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /StorageError: .*not-a-folder/);
+    assert.match(
+      result.stdout,
+      /the process exited with 5 events undelivered \('file' could not be opened: lost\)/,
+    );
+    assert.equal(collector.keys.length, 0);
+  } finally {
+    await collector.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
