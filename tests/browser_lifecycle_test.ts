@@ -13,7 +13,7 @@ import { waitFor } from "./_helpers.ts";
 const WAIT_MS = 15_000;
 
 /** The page: a button that tracks a click (keys kept in sessionStorage) and a link away. */
-function trackingPage(storage: "memory" | "browser"): string {
+function trackingPage(storage: "memory" | "browser", flushAt = 100): string {
   const imports = storage === "browser"
     ? `import { BrowserStorage } from "/bundle/storage_browser.js";`
     : "";
@@ -21,19 +21,27 @@ function trackingPage(storage: "memory" | "browser"): string {
   return `<!doctype html>
 <meta charset="utf-8">
 <button id="track">Track</button>
+<button id="bulk">Track 300 large events</button>
 <a id="away" href="/away">Away</a>
 <script type="module">
   import { Client } from "/bundle/idemtrack.js";
   ${imports}
   const client = new Client({
     endpoint: "/v1/events/batch", // relative: resolved against the page
-    flushAt: 100,
+    flushAt: ${flushAt},
     flushIntervalMs: 60_000,
     ${option}
   });
   document.querySelector("#track").addEventListener("click", () => {
     const tracked = JSON.parse(sessionStorage.getItem("tracked") ?? "[]");
     tracked.push(client.track("clicked", { n: tracked.length }, { userId: "u1" }));
+    sessionStorage.setItem("tracked", JSON.stringify(tracked));
+  });
+  document.querySelector("#bulk").addEventListener("click", () => {
+    const tracked = JSON.parse(sessionStorage.getItem("tracked") ?? "[]");
+    for (let i = 0; i < 300; i++) {
+      tracked.push(client.track("bulk", { i, text: "x".repeat(1000) }, { userId: "u1" }));
+    }
     sessionStorage.setItem("tracked", JSON.stringify(tracked));
   });
   document.body.dataset.ready = "yes";
@@ -44,6 +52,8 @@ interface Collector {
   readonly origin: string;
   /** Event keys in every request received, duplicates included. */
   readonly arrivals: string[];
+  /** Size of every request body received. */
+  readonly bodyBytes: number[];
   /** Event keys accepted the first time they arrived. */
   readonly accepted: Set<string>;
   close(): Promise<void>;
@@ -51,6 +61,7 @@ interface Collector {
 
 function serve(page: string, bundleDir: string): Collector {
   const arrivals: string[] = [];
+  const bodyBytes: number[] = [];
   const accepted = new Set<string>();
   const requestKeys = new Set<string>();
   const server = Deno.serve(
@@ -68,7 +79,14 @@ function serve(page: string, bundleDir: string): Collector {
         return new Response(file, { headers: { "content-type": "text/javascript" } });
       }
       if (pathname === "/v1/events/batch" && request.method === "POST") {
-        const { events } = await request.json() as { events: Array<{ idempotency_key: string }> };
+        let body: string;
+        try {
+          body = await request.text();
+        } catch {
+          return new Response("body cut off", { status: 400 }); // a request cancelled with its page
+        }
+        bodyBytes.push(new TextEncoder().encode(body).length);
+        const { events } = JSON.parse(body) as { events: Array<{ idempotency_key: string }> };
         const keys = events.map((event) => event.idempotency_key);
         arrivals.push(...keys);
         const requestKey = request.headers.get("x-idempotency-key") ?? "";
@@ -87,12 +105,13 @@ function serve(page: string, bundleDir: string): Collector {
   return {
     origin: `http://127.0.0.1:${server.addr.port}`,
     arrivals,
+    bodyBytes,
     accepted,
     close: () => server.shutdown(),
   };
 }
 
-for (const storage of ["memory"] as const) {
+for (const storage of ["memory", "browser"] as const) {
   Deno.test(`a page that tracks clicks and is left (${storage} storage) delivers every event once, with no leave prompt`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "idemtrack-browser-bundle-" });
     await buildBrowserBundle(dir);
@@ -116,15 +135,8 @@ for (const storage of ["memory"] as const) {
       for (let i = 0; i < 5; i++) await page.click("#track");
       await page.click("#away");
       await page.waitForURL(`${collector.origin}/away`);
-      // Sent as the page was hidden (a durable store's events are sent again on the next visit
-      // at the latest).
-      if (storage === "memory") {
-        await waitFor(
-          () => collector.accepted.size >= 5,
-          "the 5 events of the first visit",
-          WAIT_MS,
-        );
-      }
+      // Sent as the page was hidden, in keepalive requests that outlive it.
+      await waitFor(() => collector.accepted.size >= 5, "the 5 events of the first visit", WAIT_MS);
 
       await page.goBack();
       await page.waitForSelector("body[data-ready=yes]");
@@ -175,6 +187,57 @@ Deno.test("a page hidden without being left (another tab, the app switched) send
     await waitFor(() => collector.accepted.size >= 4, "the 4 events of the hidden page", WAIT_MS);
     assert.equal(collector.accepted.size, 4);
     assert.equal(new URL(page.url()).pathname, "/");
+  } finally {
+    await browser.close();
+    await collector.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a page left with more queued than one keepalive request holds sends requests of at most 64 KB, and the next visit sends the rest once (browser storage)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "idemtrack-browser-bundle-" });
+  await buildBrowserBundle(dir);
+  // Nothing is sent before the page is left: 300 KB wait in the queue.
+  const collector = serve(trackingPage("browser", 1000), dir);
+  const browser = await playwright.launch({
+    executablePath: await findChromium(),
+    args: ["--no-sandbox", "--disable-gpu"],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${collector.origin}/`);
+    await page.waitForSelector("body[data-ready=yes]");
+    await page.click("#bulk");
+    assert.equal(collector.arrivals.length, 0);
+    // The user reads a moment: the store writes within its 50 ms interval (IndexedDB cannot
+    // write once the page is being discarded: what was tracked in its last moments is kept only
+    // by the requests that leave with it).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const tracked = JSON.parse(
+      await page.evaluate(() => sessionStorage.getItem("tracked") ?? "[]"),
+    ) as string[];
+    await page.click("#away");
+    await page.waitForURL(`${collector.origin}/away`);
+    await waitFor(
+      () => collector.accepted.size > 0,
+      "the first requests of the hidden page",
+      WAIT_MS,
+    );
+    const sentOnHide = collector.accepted.size;
+    // The next visit sends what was left.
+    await page.goBack();
+    await page.waitForSelector("body[data-ready=yes]");
+    await waitFor(() => collector.accepted.size >= 300, "the rest on the next visit", WAIT_MS);
+    assert.equal(tracked.length, 300);
+    assert.ok(
+      sentOnHide < 300,
+      "everything fit in the requests sent on hide: the test shows nothing",
+    );
+    assert.deepEqual([...collector.accepted].sort(), [...tracked].sort());
+    assert.ok(
+      Math.max(...collector.bodyBytes) <= 64 * 1024,
+      `a request of ${Math.max(...collector.bodyBytes)} bytes`,
+    );
   } finally {
     await browser.close();
     await collector.close();

@@ -114,6 +114,8 @@ export class Pipeline {
   #closed = false;
   #aborted = false;
   #closePromise: Promise<CloseSummary> | undefined;
+  /** Set while a page being hidden starts its sends (see #sendOnHide). */
+  #hiding = false;
   /** The store's failure while it lasts (reported once per outage). */
   #storeFailure: StorageError | undefined;
   /** Why the store could not be opened, if it could not. */
@@ -153,6 +155,7 @@ export class Pipeline {
         },
         resolved.exitTimeoutMs,
         () => this.#reportUndelivered("the process exited"),
+        () => this.#sendOnHide(),
       )
       : () => {};
   }
@@ -572,13 +575,41 @@ export class Pipeline {
     }
   }
 
+  /**
+   * A page is being hidden and may never run again: what the free slots take
+   * is sent now, in this task, each batch's save started but not waited for.
+   * Its request carries the key being saved, so a resend on the next visit
+   * is de-duplicated whether the save made it or not (then by event keys).
+   */
+  #sendOnHide(): void {
+    if (!this.#opened || this.#closed || this.#settler.unsettled === 0) return;
+    this.#forceUpTo = Math.max(this.#forceUpTo, this.#seq);
+    // What is still only in memory is written first, in one write (a store writes one at a time,
+    // and the page may not live to start a second): the next visit sends what does not go now.
+    this.#journal.flush();
+    this.#journal.storage.sync().catch(() => {});
+    this.#hiding = true;
+    try {
+      this.#pump();
+    } finally {
+      this.#hiding = false;
+    }
+  }
+
   /** One batch's life in a send slot: save, send, apply the answer, retry. */
   async #run(first: ActiveBatch): Promise<void> {
     let batch = first;
+    // Started while the page is being hidden: the first send does not wait for the save.
+    let unsaved = this.#hiding;
     while (!this.#aborted) {
       // Awaited only when it did not complete at once (see isPromiseLike).
       const saving = batch.saved ? undefined : batch.saving ?? this.#batcher.save(batch);
-      if (saving !== undefined && !await this.#saved(batch, saving)) return;
+      if (saving !== undefined) {
+        // A failure is reported by the next save, if the page lives on.
+        if (unsaved) saving.catch(() => {});
+        else if (!await this.#saved(batch, saving)) return;
+      }
+      unsaved = false;
       const allowed = this.#sender.throttle(() => this.#aborted);
       if (allowed !== true && !await allowed) return;
       const { outcome, cause } = await this.#sender.send(batch);
