@@ -582,7 +582,7 @@ export class Pipeline {
    * is de-duplicated whether the save made it or not (then by event keys).
    */
   #sendOnHide(): void {
-    if (!this.#opened || this.#closed || this.#settler.unsettled === 0) return;
+    if (!this.#opened || this.#closed || this.#ledger.held === 0) return;
     this.#forceUpTo = Math.max(this.#forceUpTo, this.#seq);
     // What is still only in memory is written first, in one write (a store writes one at a time,
     // and the page may not live to start a second): the next visit sends what does not go now.
