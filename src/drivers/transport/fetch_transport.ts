@@ -8,14 +8,14 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
  * The most body bytes of `keepalive` requests a page may have in flight at
  * once (the Fetch standard's limit; a request beyond it is refused).
  */
-export const KEEPALIVE_MAX_BYTES = 64 * 1024;
+const KEEPALIVE_MAX_BYTES = 64 * 1024;
 
 /**
  * The default transport: one `fetch` per request. The body is read as text
  * (error bodies and per-record results are small).
  *
  * In a page, requests go with `keepalive` while the bodies of those in
- * flight fit {@linkcode KEEPALIVE_MAX_BYTES}: one under way when the page is
+ * flight fit 64 KiB (the Fetch standard's limit): one under way when the page is
  * closed or navigated away from still arrives.
  *
  * @param fetchImpl The `fetch` to use, e.g. one with a custom agent or a test
