@@ -137,21 +137,25 @@ export class Pipeline {
     });
     this.#batcher = new Batcher(profile.framing, resolved, clock, this.#journal, this.#ledger);
     this.#sender = new Sender(resolved);
-    // A drain that got nothing through (a store that cannot open or write answers flushes at
-    // once) is not run again: the process may exit, with what is left reported.
+    // A drain that gets nothing through (a store that cannot open or write answers flushes at
+    // once) reports what is left and is not run again: the process may exit.
+    const ended = () => {
+      const { delivered, duplicates, failed, dropped } = this.#ledger.counts();
+      return delivered + duplicates + failed + dropped;
+    };
     let endedAtLastDrain = -1;
     this.#unregisterExit = resolved.exitHook
       ? registerExitHook(
         () => {
           if (this.#ledger.held === 0 || this.#closed) return undefined;
-          const { delivered, duplicates, failed, dropped } = this.#ledger.counts();
-          const ended = delivered + duplicates + failed + dropped;
-          if (ended === endedAtLastDrain) {
-            this.#reportUndelivered("the process exited");
-            return undefined;
-          }
-          endedAtLastDrain = ended;
-          return this.flush();
+          const before = ended();
+          if (before === endedAtLastDrain) return undefined;
+          endedAtLastDrain = before;
+          return this.flush().then(() => {
+            if (this.#ledger.held > 0 && ended() === before) {
+              this.#reportUndelivered("the process exited");
+            }
+          });
         },
         resolved.exitTimeoutMs,
         () => this.#reportUndelivered("the process exited"),
@@ -692,6 +696,8 @@ export class Pipeline {
       ? "memory storage: lost"
       : this.#openError !== undefined
       ? `'${name}' could not be opened: lost`
+      : this.#storeFailure !== undefined
+      ? `'${name}' is failing: what it could not write is lost`
       : `kept by '${name}'`;
     const reason = `${why} with ${held} events undelivered (${fate})`;
     this.#ledger.emitError(new DeliveryError("", this.#queue.keys(), "closed", reason));
