@@ -264,3 +264,34 @@ Deno.test("a script whose store cannot open still exits, reporting the events it
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+Deno.test(
+  "a program with its own SIGTERM listener: the hook delivers, the program decides when to exit (Node)",
+  {
+    // Deno cannot tell the hook that another listener exists: there it exits after delivering.
+    ignore: !COMPILED,
+  },
+  async () => {
+    const collector = await startCollector();
+    try {
+      const result = await runChild(
+        `
+      const client = new Client({ endpoint: "${collector.url}", flushAt: 100, flushIntervalMs: 60_000 });
+      for (let i = 0; i < 7; i++) client.track("own_handler", { i }, { userId: "u1" });
+      const server = setInterval(() => {}, 1000);
+      process.on("SIGTERM", () => {
+        // A graceful shutdown of its own: stops its work a little later and ends normally.
+        setTimeout(() => { clearInterval(server); console.log("stopped"); }, 300);
+      });
+      console.log("ready");
+    `,
+        "SIGTERM",
+      );
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /stopped/);
+      assertDelivered(collector, 7, result);
+    } finally {
+      await collector.close();
+    }
+  },
+);
