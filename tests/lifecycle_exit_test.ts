@@ -265,13 +265,12 @@ Deno.test("a script whose store cannot open still exits, reporting the events it
   }
 });
 
-Deno.test(
-  "a program with its own SIGTERM listener: the hook delivers, the program decides when to exit (Node)",
-  {
-    // Deno cannot tell the hook that another listener exists: there it exits after delivering.
-    ignore: !COMPILED,
-  },
-  async () => {
+Deno.test({
+  name:
+    "a program with its own SIGTERM listener: the hook delivers, the program decides when to exit (Node)",
+  // Deno cannot tell the hook that another listener exists: there it exits after delivering.
+  ignore: !COMPILED,
+  fn: async () => {
     const collector = await startCollector();
     try {
       const result = await runChild(
@@ -294,4 +293,4 @@ Deno.test(
       await collector.close();
     }
   },
-);
+});
