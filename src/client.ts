@@ -123,6 +123,9 @@ export class Client {
       keyPolicy: keyPolicy ?? profile.keyPolicy,
       now,
     };
+    // What a durable store kept (an earlier process, the last visit of a page) goes out now, not
+    // at the next track(); a store that cannot open is reported now (hooks.error).
+    this.#pipeline.open().catch(() => {});
   }
 
   /**

@@ -148,10 +148,10 @@ Deno.test("a second open of a store held by a live process fails; after that pro
     await child.stdin.close().catch(() => {});
   }
   // The killed child left its lock behind: it is stale now.
-  assert.equal((await Deno.readTextFile(`${store.path}.lock`)).trim(), String(child.pid));
+  assert.equal(JSON.parse(await Deno.readTextFile(`${store.path}.lock`)).pid, child.pid);
   const third = new FileStorage(store.path);
   await third.open();
-  assert.equal((await Deno.readTextFile(`${store.path}.lock`)).trim(), String(Deno.pid));
+  assert.equal(JSON.parse(await Deno.readTextFile(`${store.path}.lock`)).pid, Deno.pid);
   await third.close();
   await assert.rejects(Deno.stat(`${store.path}.lock`), Deno.errors.NotFound);
 });
@@ -175,7 +175,7 @@ Deno.test("a stale lock left by a dead process is taken over", async () => {
   await Deno.writeTextFile(`${store.path}.lock`, `${exited.pid}\n`);
   const storage = new FileStorage(store.path);
   await storage.open();
-  assert.equal((await Deno.readTextFile(`${store.path}.lock`)).trim(), String(Deno.pid));
+  assert.equal(JSON.parse(await Deno.readTextFile(`${store.path}.lock`)).pid, Deno.pid);
   await storage.close();
 });
 

@@ -236,6 +236,23 @@ export class Ledger {
     }
   }
 
+  /**
+   * Answers every flush now (a store that fails holds its events back):
+   * the held events each flush still waits for count as not delivered, with
+   * `code` and `reason`, and stay held.
+   */
+  releaseFlushes(held: readonly Entry[], code: string, reason: string): void {
+    if (this.#flushWaiters.length === 0) return;
+    const waiters = this.#flushWaiters;
+    this.#flushWaiters = [];
+    for (const entry of held) {
+      const base = { key: entry.key, data: entry.data, error: reason, code };
+      const failure = entry.event === undefined ? base : { ...base, event: entry.event };
+      for (const waiter of waiters) if (entry.seq <= waiter.target) count(waiter, failure);
+    }
+    for (const waiter of waiters) waiter.resolve(finish(waiter.result));
+  }
+
   #wakeIfIdle(): void {
     if (this.#held === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters;

@@ -44,6 +44,27 @@ async function gzip(body: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+/**
+ * Why `fetch` would refuse this request before sending anything (a header
+ * value with a line break, a URL it cannot parse), or `undefined`. Such a
+ * request fails at once: sending it again cannot help. Header values are
+ * never echoed (they may hold secrets).
+ */
+function unsendable(request: { url: string; headers: Record<string, string> }): string | undefined {
+  for (const [name, value] of Object.entries(request.headers)) {
+    try {
+      new Headers([[name, value]]);
+    } catch {
+      return `header '${name}' is not a valid HTTP header name and value (value not shown): ` +
+        "the request cannot be sent";
+    }
+  }
+  if (!URL.canParse(request.url)) {
+    return `'${request.url}' is not an absolute URL: the request cannot be sent`;
+  }
+  return undefined;
+}
+
 function readReason(outcome: BatchOutcome): string {
   if (outcome.kind === "split") return outcome.reason;
   const first = outcome.kind === "all" ? outcome.outcome : outcome.outcomes[0];
@@ -175,6 +196,12 @@ export class Sender {
         request = { ...request, body: request.body.slice() };
       }
       records = undefined;
+      const refused = unsendable(request);
+      if (refused !== undefined) {
+        return {
+          outcome: { kind: "all", outcome: { status: "failed", code: "request", reason: refused } },
+        };
+      }
       const answer = transport(
         queueing
           ? { ...request, signal: controller.signal, timeoutMs }

@@ -33,7 +33,11 @@ export interface PipelineOptions {
   flushAt?: number;
   /** Send whatever is queued this long after the first queued event; `0` disables the timer. @default {5000} */
   flushIntervalMs?: number;
-  /** Largest request body; at most the profile's limit. @default {profile.limits.maxBatchBytes} */
+  /**
+   * Largest request body; at most the profile's limit. In a page, 65536 by default, so that every
+   * request can go with `keepalive` and outlive the page.
+   * @default {profile.limits.maxBatchBytes}
+   */
   maxBatchBytes?: number;
   /** Most events per request; at most the profile's limit. @default {profile.limits.maxBatchEvents} */
   maxBatchEvents?: number;
@@ -130,6 +134,12 @@ export interface ResolvedPipelineOptions {
 }
 
 /**
+ * Largest request in a page by default: `fetch` sends at most 64 KiB of
+ * `keepalive` bodies at once, and only a keepalive request outlives its page.
+ */
+const PAGE_MAX_BATCH_BYTES = 64 * 1024;
+
+/**
  * Destructures the options with their defaults, in one place, and checks them.
  *
  * @throws {TypeError} for a missing profile, an unknown overflow policy or compression.
@@ -151,7 +161,9 @@ export function resolvePipelineOptions(options: PipelineOptions): ResolvedPipeli
     clock = systemClock,
     flushAt = d.flushAt,
     flushIntervalMs = d.flushIntervalMs,
-    maxBatchBytes = profile.limits.maxBatchBytes,
+    maxBatchBytes = typeof (globalThis as { document?: unknown }).document === "object"
+      ? Math.min(profile.limits.maxBatchBytes, PAGE_MAX_BATCH_BYTES)
+      : profile.limits.maxBatchBytes,
     maxBatchEvents = profile.limits.maxBatchEvents,
     maxItemsPerGroup = profile.limits.maxItemsPerGroup,
     maxEventBytes = profile.limits.maxEventBytes,

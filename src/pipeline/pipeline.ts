@@ -24,6 +24,11 @@ import {
 import { Queue } from "./queue/queue.ts";
 import type { CloseSummary, DeliveryResult, FailedRecord, PipelineStats } from "./types.ts";
 
+/** First wait before a batch save that failed is tried again; it doubles at each failure… */
+const STORE_RETRY_MIN_MS = 100;
+/** …up to this. */
+const STORE_RETRY_MAX_MS = 5000;
+
 /**
  * The one delivery engine behind the `Client` and Hamustro's `ClientTracker`:
  * an in-memory queue journaled to a {@linkcode Storage}, byte-size batches
@@ -109,6 +114,12 @@ export class Pipeline {
   #closed = false;
   #aborted = false;
   #closePromise: Promise<CloseSummary> | undefined;
+  /** Set while a page being hidden starts its sends (see #sendOnHide). */
+  #hiding = false;
+  /** The store's failure while it lasts (reported once per outage). */
+  #storeFailure: StorageError | undefined;
+  /** Why the store could not be opened, if it could not. */
+  #openError: StorageError | undefined;
 
   constructor(options: PipelineOptions) {
     const resolved = resolvePipelineOptions(options);
@@ -126,11 +137,29 @@ export class Pipeline {
     });
     this.#batcher = new Batcher(profile.framing, resolved, clock, this.#journal, this.#ledger);
     this.#sender = new Sender(resolved);
+    // A drain that gets nothing through (a store that cannot open or write answers flushes at
+    // once) reports what is left and is not run again: the process may exit.
+    const ended = () => {
+      const { delivered, duplicates, failed, dropped } = this.#ledger.counts();
+      return delivered + duplicates + failed + dropped;
+    };
+    let endedAtLastDrain = -1;
     this.#unregisterExit = resolved.exitHook
       ? registerExitHook(
-        () => this.#ledger.held > 0 && !this.#closed ? this.flush() : undefined,
+        () => {
+          if (this.#ledger.held === 0 || this.#closed) return undefined;
+          const before = ended();
+          if (before === endedAtLastDrain) return undefined;
+          endedAtLastDrain = before;
+          return this.flush().then(() => {
+            if (this.#ledger.held > 0 && ended() === before) {
+              this.#reportUndelivered("the process exited");
+            }
+          });
+        },
         resolved.exitTimeoutMs,
         () => this.#reportUndelivered("the process exited"),
+        () => this.#sendOnHide(),
       )
       : () => {};
   }
@@ -149,6 +178,7 @@ export class Pipeline {
 
   #open(): Promise<Map<string, JsonValue>> {
     const failed = (error: StorageError) => {
+      this.#openError = error;
       this.#ledger.emitError(error);
       return Promise.reject(error);
     };
@@ -339,7 +369,20 @@ export class Pipeline {
    */
   flush(): Promise<DeliveryResult> {
     // Once open, the set of events covered is fixed synchronously, at the call.
-    return this.#opened ? this.#flush() : this.open().then(() => this.#flush());
+    if (this.#opened) return this.#flush();
+    return this.open().then(() => this.#flush(), () => this.#flushUnopened());
+  }
+
+  /** A store that could not open holds every event back: the flush is answered with why. */
+  #flushUnopened(): Promise<DeliveryResult> {
+    if (this.#ledger.held === 0) return Promise.resolve(emptyResult());
+    const promise = this.#ledger.waitFlush(this.#seq);
+    this.#ledger.releaseFlushes(this.#heldEntries(), "storage", this.#unopenedReason());
+    return promise;
+  }
+
+  #unopenedReason(): string {
+    return `the store could not be opened: ${this.#openError?.message}`;
   }
 
   async #flush(): Promise<DeliveryResult> {
@@ -382,7 +425,17 @@ export class Pipeline {
     try {
       await Promise.race([this.open(), expired]);
     } catch {
-      // Reported by open(); nothing can be sent.
+      // Reported by open(); nothing can be sent: the events end here, failed with the cause.
+      const held = this.#heldEntries();
+      const reason = this.#unopenedReason();
+      for (const entry of held) this.#ledger.settle(entry, "failed", reason, "storage");
+      if (held.length > 0) {
+        this.#ledger.emitError(
+          new DeliveryError("", held.map((entry) => entry.key), "storage", reason, {
+            cause: this.#openError,
+          }),
+        );
+      }
     }
     if (this.#opened) {
       this.#pump();
@@ -526,13 +579,41 @@ export class Pipeline {
     }
   }
 
+  /**
+   * A page is being hidden and may never run again: what the free slots take
+   * is sent now, in this task, each batch's save started but not waited for.
+   * Its request carries the key being saved, so a resend on the next visit
+   * is de-duplicated whether the save made it or not (then by event keys).
+   */
+  #sendOnHide(): void {
+    if (!this.#opened || this.#closed || this.#ledger.held === 0) return;
+    this.#forceUpTo = Math.max(this.#forceUpTo, this.#seq);
+    // What is still only in memory is written first, in one write (a store writes one at a time,
+    // and the page may not live to start a second): the next visit sends what does not go now.
+    this.#journal.flush();
+    this.#journal.storage.sync().catch(() => {});
+    this.#hiding = true;
+    try {
+      this.#pump();
+    } finally {
+      this.#hiding = false;
+    }
+  }
+
   /** One batch's life in a send slot: save, send, apply the answer, retry. */
   async #run(first: ActiveBatch): Promise<void> {
     let batch = first;
+    // Started while the page is being hidden: the first send does not wait for the save.
+    let unsaved = this.#hiding;
     while (!this.#aborted) {
-      // Awaited only when they did not complete at once (see isPromiseLike).
+      // Awaited only when it did not complete at once (see isPromiseLike).
       const saving = batch.saved ? undefined : batch.saving ?? this.#batcher.save(batch);
-      if (saving !== undefined) await saving;
+      if (saving !== undefined) {
+        // A failure is reported by the next save, if the page lives on.
+        if (unsaved) saving.catch(() => {});
+        else if (!await this.#saved(batch, saving)) return;
+      }
+      unsaved = false;
       const allowed = this.#sender.throttle(() => this.#aborted);
       if (allowed !== true && !await allowed) return;
       const { outcome, cause } = await this.#sender.send(batch);
@@ -552,12 +633,51 @@ export class Pipeline {
       if (decision.same) {
         batch.attempt++;
         batch.retry = decision.state;
-        await this.#batcher.save(batch);
+        const saving = this.#batcher.save(batch);
+        if (saving !== undefined && !await this.#saved(batch, saving)) return;
       } else {
         batch = this.#batcher.createOf(decision.entries, decision.state, batch.attempt + 1);
       }
       await this.#sender.sleep(decision.delayMs);
     }
+  }
+
+  /**
+   * Waits for a batch's save. A store that fails is reported once per
+   * outage and the save is tried again with backoff; meanwhile the flushes
+   * waiting for its events are answered with the cause, and the events stay
+   * held. False once the pipeline was aborted.
+   */
+  async #saved(batch: ActiveBatch, saving: Promise<void>): Promise<boolean> {
+    for (let delayMs = STORE_RETRY_MIN_MS; !this.#aborted; delayMs *= 2) {
+      try {
+        await saving;
+        this.#storeFailure = undefined;
+        return true;
+      } catch (cause) {
+        const error = cause instanceof StorageError
+          ? cause
+          : new StorageError(this.#journal.storage.name, "batch could not be saved", { cause });
+        if (this.#storeFailure === undefined) this.#ledger.emitError(error);
+        this.#storeFailure = error;
+        this.#ledger.releaseFlushes(
+          this.#heldEntries(),
+          "storage",
+          `${error.message} (still queued: sent once the store recovers)`,
+        );
+      }
+      await this.#sender.sleep(Math.min(delayMs, STORE_RETRY_MAX_MS));
+      saving = this.#batcher.save(batch) ?? Promise.resolve();
+    }
+    return false;
+  }
+
+  /** Every event held, as entries (queued, between batches, in batches). */
+  #heldEntries(): Entry[] {
+    return [...this.#journal.formed].flatMap((batch) => batch.members.entries()).concat(
+      [...this.#journal.between],
+      this.#queue.snapshot(),
+    );
   }
 
   #storageError(cause: unknown, what: string): void {
@@ -572,9 +692,14 @@ export class Pipeline {
     const { held } = this.#ledger;
     if (held === 0) return;
     const { name } = this.#journal.storage;
-    const reason = `${why} with ${held} events undelivered (${
-      name === "memory" ? "memory storage: lost" : `kept by '${name}'`
-    })`;
+    const fate = name === "memory"
+      ? "memory storage: lost"
+      : this.#openError !== undefined
+      ? `'${name}' could not be opened: lost`
+      : this.#storeFailure !== undefined
+      ? `'${name}' is failing: what it could not write is lost`
+      : `kept by '${name}'`;
+    const reason = `${why} with ${held} events undelivered (${fate})`;
     this.#ledger.emitError(new DeliveryError("", this.#queue.keys(), "closed", reason));
   }
 }

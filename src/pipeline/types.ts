@@ -21,7 +21,11 @@ export interface FailedRecord {
   readonly data: Uint8Array;
   /** Why it failed, with the server's reason. */
   readonly error: string;
-  /** HTTP status, the server's per-record code, `oversize`, `dropped`, `invalid` or `closed`. */
+  /**
+   * HTTP status, the server's per-record code, `oversize`, `dropped`, `invalid`, `closed`,
+   * `request` (a request `fetch` would refuse to send) or `storage` (the store failed: in a
+   * `flush()` result the event is still held and is sent once the store recovers).
+   */
   readonly code: number | string;
 }
 
@@ -33,7 +37,7 @@ export interface DeliveryResult {
   total: number;
   /** Events delivered (duplicates included: the server already had them). */
   success: number;
-  /** Events failed for good or dropped. */
+  /** Events failed for good or dropped (or held back by a failing store: code `storage`). */
   failure: number;
   /** The events that failed for good or were dropped, with their reasons. */
   failedRecords: FailedRecord[];

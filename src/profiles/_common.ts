@@ -80,6 +80,39 @@ export function requireString(
   return value;
 }
 
+/**
+ * Checks headers sent on every request as `fetch` will (with the platform's
+ * `Headers`), so that one that can never be sent fails at construction
+ * rather than on every retry. Values are never echoed: they often hold secrets.
+ *
+ * @param option The option the headers came from (`token` for a header built from it).
+ */
+export function requireHeaders(
+  profile: string,
+  option: string,
+  headers: Readonly<Record<string, string>>,
+): void {
+  for (const [name, value] of Object.entries(headers)) {
+    try {
+      new Headers([[name, "x"]]);
+    } catch {
+      throw new TypeError(
+        `Cannot create ${profile} profile as '${option}' must hold valid HTTP header names: current value has ${
+          JSON.stringify(name)
+        }`,
+      );
+    }
+    try {
+      new Headers([[name, value]]);
+    } catch {
+      throw new TypeError(
+        `Cannot create ${profile} profile as '${option}' must be a valid HTTP header value ` +
+          `(Latin-1 characters, no CR, LF or NUL): the value of '${name}' is not (not shown)`,
+      );
+    }
+  }
+}
+
 /** Removes a trailing slash so paths can be appended. */
 export function trimBaseUrl(profile: string, baseUrl: string): string {
   try {

@@ -39,6 +39,11 @@ interface Entry {
   readonly from: number;
   urgent: number;
   due: boolean;
+  /**
+   * Handed to a write that failed: the driver may have applied its op object
+   * already, so it is retried as that same object, never split again.
+   */
+  attempted?: boolean;
 }
 
 /** Records of an append entry not split off yet. */
@@ -55,6 +60,10 @@ interface Waiter {
 }
 
 const NONE = Number.POSITIVE_INFINITY;
+/** First delay before a failed write is retried; it doubles at each failure… */
+export const RETRY_MIN_MS = 50;
+/** …up to this. */
+export const RETRY_MAX_MS = 5000;
 
 /**
  * The buffering shared by all drivers: ops are queued synchronously and
@@ -75,9 +84,12 @@ const NONE = Number.POSITIVE_INFINITY;
  * written before the records it references, and a settle never precedes an
  * append of the same record (which would bring it back).
  *
- * A failed write rejects every waiting `sync()` and puts its ops back in front
- * of the queue; the next push or `sync()` retries them (ops are idempotent,
- * see `LiveState`).
+ * A failed write (a full disk, a permission lost) rejects every waiting
+ * `sync()` and puts its ops back in front of the queue (ops are idempotent,
+ * see `LiveState`). They are retried by a timer with backoff
+ * (`RETRY_MIN_MS` doubling up to `RETRY_MAX_MS`), so the store catches up by
+ * itself once the cause goes away; meanwhile plain pushes only buffer, and a
+ * `sync()` or urgent push tries at once (and rejects if the cause remains).
  */
 export class WriteBehind {
   #pending: Entry[] = [];
@@ -90,6 +102,9 @@ export class WriteBehind {
   #writing: Promise<void> | undefined;
   #timer: TimerId | undefined;
   #waiters: Waiter[] = [];
+  /** The error of the last write, while it has not succeeded since. */
+  #failure: unknown = undefined;
+  #retryDelayMs = 0;
   #pushed = 0;
   #urgentPushes = 0;
   readonly #write: ChunkWriter;
@@ -110,8 +125,15 @@ export class WriteBehind {
     return this.#unwrittenRecords;
   }
 
+  /** The error of the last write, until a write succeeds again. */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
   push(op: StorageOp): void {
     this.#enqueue(op);
+    // While writes fail, the retry timer is armed: plain pushes wait for it.
+    if (this.#failure !== undefined) return;
     const { mode, maxPendingOps } = this.#schedule;
     if (mode === "eager" || this.#pending.length >= maxPendingOps) {
       this.#markDue(this.#pending.length);
@@ -194,7 +216,7 @@ export class WriteBehind {
     for (let i = 0; i < pending.length; i++) {
       const entry = pending[i]!;
       const { op } = entry;
-      if (op.type !== "append" || i < cutEntry) head.push(entry);
+      if (op.type !== "append" || i < cutEntry || entry.attempted) head.push(entry);
       else if (i > cutEntry) tail.push(entry);
       else {
         const [before, after] = splitAppend(entry, cutRecord);
@@ -230,7 +252,9 @@ export class WriteBehind {
       const entry = pending[taken]!;
       if (!entry.due) break;
       const { op } = entry;
-      if (op.type === "append" && records + pendingCount(entry) > maxChunkRecords) {
+      if (
+        op.type === "append" && !entry.attempted && records + pendingCount(entry) > maxChunkRecords
+      ) {
         const [before, after] = splitAppend(entry, maxChunkRecords - records);
         chunk.push(before);
         pending[taken] = after!;
@@ -268,13 +292,19 @@ export class WriteBehind {
         await this.#write(chunk.map((entry) => entry.op), durable);
       } catch (error) {
         this.#writing = undefined;
+        for (const entry of chunk) entry.attempted = true;
         this.#pending = chunk.concat(this.#pending);
         for (const entry of chunk) if (entry.op.type === "append") this.#track(entry, 1);
+        this.#failure = error;
+        this.#retryDelayMs = Math.min(Math.max(2 * this.#retryDelayMs, RETRY_MIN_MS), RETRY_MAX_MS);
+        this.#armTimer(this.#retryDelayMs);
         const failed = this.#waiters;
         this.#waiters = [];
         for (const waiter of failed) waiter.reject(error);
         throw error;
       }
+      this.#failure = undefined;
+      this.#retryDelayMs = 0;
       if (durable) this.#resolveWaiters();
     }
     this.#writing = undefined;
@@ -289,13 +319,14 @@ export class WriteBehind {
     for (const waiter of done) waiter.resolve();
   }
 
-  #armTimer(): void {
+  /** Writes every pending op after `delayMs` (the schedule's delay, or a retry's backoff). */
+  #armTimer(delayMs = this.#schedule.delayMs): void {
     if (this.#timer !== undefined) return;
     this.#timer = this.#schedule.clock.setTimeout(() => {
       this.#timer = undefined;
       this.#markDue(this.#pending.length);
       this.#kick();
-    }, this.#schedule.delayMs);
+    }, delayMs);
   }
 }
 

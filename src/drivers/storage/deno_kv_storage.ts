@@ -144,6 +144,12 @@ export class DenoKvStorage implements Storage {
 
   open(): Promise<StorageSnapshot> {
     return this.#journal.open(async () => {
+      if (this.#options.kv === undefined && typeof Deno.openKv !== "function") {
+        throw new StorageError(
+          this.name,
+          `cannot open: Deno KV is unavailable; run Deno with --unstable-kv (or "unstable": ["kv"] in deno.json)`,
+        );
+      }
       this.#kv = this.#options.kv ?? await Deno.openKv(this.#options.path);
       return await this.#load(this.#kv);
     }, () => this.#release());

@@ -43,6 +43,7 @@ import {
   encodeJson,
   joinBody,
   parseJsonObject,
+  requireHeaders,
   requireString,
   trimBaseUrl,
 } from "../_common.ts";
@@ -176,6 +177,7 @@ export function getfluxlyProfile(options: GetfluxlyProfileOptions): Profile<Enco
     maxBatchEvents = DEFAULT_GETFLUXLY_PROFILE_OPTIONS.maxBatchEvents,
   } = options;
   requireString("GetFluxly", "token", token, true);
+  requireHeaders("GetFluxly", "token", { Authorization: `Bearer ${token}` });
   const origin = trimBaseUrl("GetFluxly", baseUrl);
   if (
     !Number.isInteger(maxBatchEvents) || maxBatchEvents < 1 ||

@@ -12,7 +12,7 @@ import type {
 } from "../../ports/profile.ts";
 import { classifyResponse } from "../../kit/response.ts";
 import type { TransportResponse } from "../../ports/transport.ts";
-import { joinBody, recordCount } from "../_common.ts";
+import { joinBody, recordCount, requireHeaders } from "../_common.ts";
 
 /** Path used when the endpoint is a bare origin. */
 export const JSON_BATCH_PATH = "/v1/events/batch";
@@ -21,7 +21,8 @@ export const JSON_BATCH_PATH = "/v1/events/batch";
 export interface JsonProfileOptions {
   /**
    * Collector URL. A bare origin (`https://collect.example.com`) gets the
-   * default path `/v1/events/batch`; a URL with a path is used as it is.
+   * default path `/v1/events/batch`; a URL with a path is used as it is. In
+   * a page, a relative one (`/collect`) resolves against `location`.
    */
   endpoint: string;
   /** Sent as `Authorization: Bearer <token>`. @default {undefined} */
@@ -46,20 +47,24 @@ export const JSON_PROFILE_LIMITS: ProfileLimits = Object.freeze({
 const PREFIX = '{"events":[';
 const SUFFIX = "]}";
 
+const ENDPOINT_RULE = "an absolute http(s) URL, or in a page a path relative to it";
+
+/** The endpoint as an absolute URL: a page's relative one (`/collect`) resolves against its location. */
 function resolveUrl(endpoint: string): string {
+  const page = (globalThis as { location?: { href?: string } }).location?.href;
   let url: URL;
   try {
-    url = new URL(endpoint);
+    url = new URL(endpoint, page);
   } catch {
     throw new TypeError(
-      `Cannot create JSON profile as 'endpoint' must be an absolute http(s) URL: current value is ${
+      `Cannot create JSON profile as 'endpoint' must be ${ENDPOINT_RULE}: current value is ${
         JSON.stringify(endpoint)
       }`,
     );
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new TypeError(
-      `Cannot create JSON profile as 'endpoint' must be an absolute http(s) URL: current value uses '${url.protocol}'`,
+      `Cannot create JSON profile as 'endpoint' must be ${ENDPOINT_RULE}: current value uses '${url.protocol}'`,
     );
   }
   if (url.pathname === "/") url.pathname = JSON_BATCH_PATH;
@@ -208,10 +213,14 @@ export function jsonProfile(options: JsonProfileOptions): Profile<EncodedText> {
   const url = resolveUrl(options.endpoint);
   const limits: ProfileLimits = Object.freeze({ ...JSON_PROFILE_LIMITS, ...options.limits });
   const baseHeaders: Record<string, string> = { "content-type": "application/json" };
+  requireHeaders("JSON", "headers", options.headers ?? {});
   for (const [name, value] of Object.entries(options.headers ?? {})) {
     baseHeaders[name.toLowerCase()] = value;
   }
-  if (options.token !== undefined) baseHeaders.authorization = `Bearer ${options.token}`;
+  if (options.token !== undefined) {
+    baseHeaders.authorization = `Bearer ${options.token}`;
+    requireHeaders("JSON", "token", { authorization: baseHeaders.authorization });
+  }
   const iso = isoTimestamps();
 
   return {

@@ -1,9 +1,30 @@
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import process from "node:process";
 import { StorageError } from "../../../errors/storage_error.ts";
 
-/** A lock file younger than this with no pid in it is being written by its owner. */
+/** A lock file younger than this with nothing readable in it is being written by its owner. */
 const EMPTY_LOCK_GRACE_MS = 5_000;
+
+/**
+ * Who holds a lock. A pid alone is not enough: pids are reused (a container
+ * restarts as pid 1 every time), so the owner is also named by its start
+ * time (Linux: `/proc/<pid>/stat`), its host and boot, and a random token
+ * unique to one open store.
+ */
+interface LockOwner {
+  readonly pid: number;
+  /** Start time of the process, clock ticks after boot (Linux); `undefined` elsewhere. */
+  readonly start?: string;
+  readonly host?: string;
+  /** Linux's boot id: a lock from an earlier boot has a dead owner. */
+  readonly boot?: string;
+  readonly token?: string;
+}
+
+/** Tokens of the locks this process holds, by lock path. */
+const held = new Map<string, string>();
 
 function errorCode(error: unknown): string | undefined {
   return typeof error === "object" && error !== null && "code" in error
@@ -11,8 +32,76 @@ function errorCode(error: unknown): string | undefined {
     : undefined;
 }
 
+type PermissionDescriptor = { name: "read"; path: string } | { name: "sys"; kind: "hostname" };
+
+/**
+ * Whether this may be used without asking: Deno at a terminal prompts for a
+ * permission not granted, and the lock's extra checks are not worth a prompt.
+ */
+function granted(descriptor: PermissionDescriptor): boolean {
+  const deno = (globalThis as {
+    Deno?: { permissions?: { querySync?(descriptor: PermissionDescriptor): { state: string } } };
+  }).Deno;
+  const query = deno?.permissions?.querySync;
+  return query === undefined || query.call(deno!.permissions, descriptor).state === "granted";
+}
+
+function readOptional(path: string): string | undefined {
+  if (!granted({ name: "read", path })) return undefined;
+  try {
+    return fs.readFileSync(path, "utf8");
+  } catch {
+    return undefined; // not Linux, or not permitted (Deno without --allow-read there)
+  }
+}
+
+/**
+ * `/proc/<pid>/stat`: whether the process runs (a zombie has ended) and when
+ * it started. `undefined` where `/proc` cannot tell (not Linux).
+ */
+function procStat(pid: number): { alive: boolean; start?: string } | undefined {
+  if (readOptional("/proc/self/stat") === undefined) return undefined;
+  const stat = readOptional(`/proc/${pid}/stat`);
+  if (stat === undefined) return { alive: false };
+  // Fields after the command name (which may hold spaces and parentheses): state is the 3rd
+  // field of the whole line, start time the 22nd.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { alive: fields[0] !== "Z" && fields[0] !== "X", start: fields[19] };
+}
+
+function hostName(): string | undefined {
+  if (!granted({ name: "sys", kind: "hostname" })) return undefined;
+  try {
+    return os.hostname();
+  } catch {
+    return undefined; // Deno without --allow-sys=hostname
+  }
+}
+
+function self(token: string): LockOwner {
+  return {
+    pid: process.pid,
+    start: procStat(process.pid)?.start,
+    host: hostName(),
+    boot: readOptional("/proc/sys/kernel/random/boot_id")?.trim(),
+    token,
+  };
+}
+
+/** A lock's owner; a bare pid is the format of earlier versions. `undefined`: unreadable. */
+function parseOwner(text: string): LockOwner | undefined {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) return { pid: Number(trimmed) };
+  try {
+    const owner = JSON.parse(trimmed) as LockOwner;
+    return Number.isInteger(owner.pid) && owner.pid > 0 ? owner : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `true` when a process with this pid exists (signal 0 only checks). */
-function processAlive(pid: number, driver: string, lockPath: string): boolean {
+function signalAlive(pid: number, driver: string, lockPath: string): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -30,19 +119,50 @@ function processAlive(pid: number, driver: string, lockPath: string): boolean {
 }
 
 /**
- * Takes `lockPath` for this process: created with `O_EXCL` holding our pid. A
- * lock whose pid is dead is stale (a crashed owner) and is taken over; a live
- * one is a `StorageError` naming the owner.
+ * Whether the lock's owner is still running: `false` when it is provably
+ * gone (its pid is dead or belongs to a process started at another time, an
+ * earlier boot of this host, or this very process in an earlier life).
+ * `undefined` on another host, where nothing can be checked.
+ */
+function ownerAlive(
+  owner: LockOwner,
+  me: LockOwner,
+  lockPath: string,
+  driver: string,
+): boolean | undefined {
+  const sameHost = owner.host === undefined || me.host === undefined || owner.host === me.host;
+  if (!sameHost) return undefined;
+  if (owner.boot !== undefined && me.boot !== undefined && owner.boot !== me.boot) return false;
+  if (owner.pid === me.pid) {
+    // Ours only if this process holds it now (a second store on the same path); otherwise an
+    // earlier process that had our pid (a restarted container's pid 1) left it.
+    const ours = held.get(path.resolve(lockPath));
+    return ours !== undefined && ours === owner.token;
+  }
+  const stat = procStat(owner.pid);
+  if (stat === undefined) return signalAlive(owner.pid, driver, lockPath);
+  if (!stat.alive) return false;
+  return owner.start === undefined || stat.start === undefined || owner.start === stat.start;
+}
+
+/**
+ * Takes `lockPath` for this process: created with `O_EXCL` holding its
+ * owner's identity ({@linkcode LockOwner}). A lock whose owner is gone is
+ * stale (a crashed or killed owner) and is taken over; a live one is a
+ * `StorageError` naming the owner.
  */
 export function acquireLock(lockPath: string, driver: string): void {
+  const token = crypto.randomUUID();
+  const me = self(token);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = fs.openSync(lockPath, "wx");
       try {
-        fs.writeSync(fd, `${process.pid}\n`);
+        fs.writeSync(fd, `${JSON.stringify(me)}\n`);
       } finally {
         fs.closeSync(fd);
       }
+      held.set(path.resolve(lockPath), token);
       return;
     } catch (error) {
       if (errorCode(error) !== "EEXIST") {
@@ -62,12 +182,18 @@ export function acquireLock(lockPath: string, driver: string): void {
         cause: error,
       });
     }
-    const pid = Number.parseInt(text.trim(), 10);
-    if (Number.isInteger(pid) && pid > 0) {
-      if (processAlive(pid, driver, lockPath)) {
+    const owner = parseOwner(text);
+    if (owner !== undefined) {
+      const alive = ownerAlive(owner, me, lockPath, driver);
+      if (alive !== false) {
+        const where = alive === undefined
+          ? ` on host '${owner.host}' (which this host cannot check: delete the lock file if that process is gone)`
+          : owner.pid === me.pid
+          ? " (this process, through another FileStorage)"
+          : "";
         throw new StorageError(
           driver,
-          `store is locked by process ${pid} (lock file '${lockPath}'); ` +
+          `store is locked by process ${owner.pid}${where} (lock file '${lockPath}'); ` +
             `close the other storage first (two writers would corrupt the store)`,
         );
       }
@@ -90,8 +216,11 @@ export function acquireLock(lockPath: string, driver: string): void {
 
 /** Removes our lock (only if it is still ours). */
 export function releaseLock(lockPath: string): void {
+  const token = held.get(path.resolve(lockPath));
+  if (token === undefined) return;
+  held.delete(path.resolve(lockPath));
   try {
-    if (fs.readFileSync(lockPath, "utf8").trim() === String(process.pid)) fs.unlinkSync(lockPath);
+    if (parseOwner(fs.readFileSync(lockPath, "utf8"))?.token === token) fs.unlinkSync(lockPath);
   } catch {
     // Already gone: nothing to release.
   }

@@ -112,9 +112,18 @@ function recordBytes(record: QueuedRecord): number {
  * is refused (`StorageError`) rather than overwritten.
  *
  * One process at a time: `open()` takes `path.lock` (created exclusively,
- * holding the pid). A second opener gets a `StorageError` naming the owner; a
- * lock left by a dead process is taken over. In Deno it needs
- * `--allow-read --allow-write` and, to detect a stale lock, `--allow-run`.
+ * naming its owner by pid, process start time, host, boot and a random
+ * token). A second opener gets a `StorageError` naming the owner; a lock left
+ * by a dead process is taken over, even when its pid was reused since (a
+ * container restarting as pid 1). A lock from another host cannot be checked
+ * and is refused with a message saying so. In Deno it needs `--allow-read
+ * --allow-write` (plus `--allow-sys=hostname`, and, where there is no
+ * `/proc`, `--allow-run` to check a lock's pid).
+ *
+ * A write that fails (a full disk, a permission lost) rejects the waiting
+ * `sync()`/`saveBatch()` calls with a `StorageError`; the changes stay
+ * buffered and are retried with backoff (50 ms doubling to 5 s), so the
+ * store catches up by itself once the cause is gone.
  *
  * @example Usage
  * ```ts
@@ -377,6 +386,7 @@ export class FileStorage implements Storage {
       size += written;
       chunk.reset();
     };
+    let complete = false;
     try {
       chunk.raw(MAGIC);
       let group: QueuedRecord[] = [];
@@ -393,8 +403,11 @@ export class FileStorage implements Storage {
       for (const [key, value] of this.#live.values) chunk.op({ type: "setValue", key, value });
       await drain();
       if (durable) await out.datasync();
+      complete = true;
     } finally {
       await out.close();
+      // A partial copy (a full disk) would hold on to the space the retry needs.
+      if (!complete) await fsp.rm(tmpPath, { force: true }).catch(() => {});
     }
     await this.#handle?.close().catch(() => {});
     this.#handle = undefined;
