@@ -66,7 +66,7 @@ export interface ConsentGateOptions {
 export class ConsentGate {
   readonly #options: ConsentGateOptions;
   #state: ConsentState;
-  /** Until the storage answers, the stored state is unknown: everything is held. */
+  /** Until the storage answers or `set()` is called, the state is unknown: everything is held. */
   #known = false;
   #held: Held[] = [];
   #next = 0;
@@ -76,9 +76,8 @@ export class ConsentGate {
     this.#options = options;
     this.#state = options.initial;
     this.ready = options.store.open().then((values) => this.#restore(values), () => {
-      // The storage failed to open (reported by the engine): go on with the given state.
-      this.#known = true;
-      this.#apply();
+      // The storage failed to open (reported by the engine): go on with the state in force.
+      this.#restore(new Map());
     });
   }
 
@@ -113,17 +112,20 @@ export class ConsentGate {
     }
   }
 
-  /** Changes the state (kept in storage): granted releases held events, denied purges them. */
+  /**
+   * Changes the state (kept in storage): granted releases held events, denied purges them (those
+   * of an earlier run too, once the storage answers). It is newer than any stored state.
+   */
   set(state: ConsentState): void {
     this.#state = state;
+    this.#known = true;
     this.#options.store.set(CONSENT_STATE_KEY, state);
-    if (this.#known) this.#apply();
+    this.#apply();
   }
 
   #restore(values: ReadonlyMap<string, JsonValue>): void {
-    // The values include those set in this run before the storage answered (the newest).
     const stored = values.get(CONSENT_STATE_KEY);
-    if (STATES.includes(stored as string)) {
+    if (!this.#known && STATES.includes(stored as string)) {
       this.#state = stored as ConsentState;
     }
     const mine = new Set(this.#held.map((entry) => entry.event.idempotencyKey));
