@@ -42,8 +42,14 @@ export interface ControlsOptions<Plan extends TrackingPlan = TrackingPlan> {
 }
 
 /** Every default of {@linkcode ControlsOptions}. */
-export const DEFAULT_CONTROLS_OPTIONS = Object.freeze({
-  unplanned: "allow" as UnplannedPolicy,
+export const DEFAULT_CONTROLS_OPTIONS: Readonly<{
+  unplanned: UnplannedPolicy;
+  maxHeldEvents: number;
+  disabled: boolean;
+  dropIp: boolean;
+  dropUserId: boolean;
+}> = Object.freeze({
+  unplanned: "allow",
   maxHeldEvents: 1000,
   disabled: false,
   dropIp: false,
