@@ -149,15 +149,6 @@ export class Client<Plan extends TrackingPlan = Record<never, never>> {
       hooks = {},
       storage = new MemoryStorage(),
       transport = fetchTransport(),
-      middleware,
-      plan,
-      unplanned,
-      consent,
-      maxHeldEvents,
-      disabled,
-      dropIp,
-      dropUserId,
-      sampling,
       ...rest
     } = options;
     if (profile === undefined) {
@@ -186,17 +177,8 @@ export class Client<Plan extends TrackingPlan = Record<never, never>> {
     this.#pipeline.open().catch(() => {});
     // Controls.
     this.#filterHooks = hooks.filter ?? [];
-    this.#controlsOptions = {
-      middleware,
-      plan,
-      unplanned,
-      consent,
-      maxHeldEvents,
-      disabled,
-      dropIp,
-      dropUserId,
-      sampling,
-    };
+    // The engine ignores the controls' options it is handed in `rest`.
+    this.#controlsOptions = options;
     if (CONTROL_OPTIONS.some((name) => Object.hasOwn(options, name))) this.#controlsNow();
   }
 

@@ -23,9 +23,9 @@ export {
   type FilterReason,
   type FilterState,
 } from "./controls.ts";
-export { type ConsentState } from "./consent.ts";
-export { type Middleware } from "./middleware.ts";
-export { type PlannedProperties, type TrackingPlan, type UnplannedPolicy } from "./plan.ts";
+export type { ConsentState } from "./consent.ts";
+export type { Middleware } from "./middleware.ts";
+export type { PlannedProperties, TrackingPlan, UnplannedPolicy } from "./plan.ts";
 export { SAMPLE_RATE_FIELD, type SamplingRates, userHash } from "./sampling.ts";
 export type {
   InferSchemaInput,
