@@ -45,7 +45,6 @@ export {
   type ClientStats,
   type TrackOptions,
 } from "./src/client.ts";
-export type { FilterState } from "./src/controls/controls.ts";
 export type { ConsentState } from "./src/controls/consent.ts";
 export type { Middleware } from "./src/controls/middleware.ts";
 export type { TrackingPlan } from "./src/controls/plan.ts";
@@ -86,7 +85,6 @@ export { isMiddlewareError, MiddlewareError } from "./src/errors/middleware_erro
 export {
   EventValidationError,
   isEventValidationError,
-  type ValidationIssue,
 } from "./src/errors/event_validation_error.ts";
 export { IdempotencyKeyError, isIdempotencyKeyError } from "./src/errors/idempotency_key_error.ts";
 

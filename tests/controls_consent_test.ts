@@ -2,8 +2,9 @@
 // collector (portable: runs under Node too; the restart with a file store is in
 // controls_consent_restart_test.ts).
 import assert from "node:assert/strict";
-import { Client, type ClientOptions, type FilterState, MemoryStorage } from "../mod.ts";
+import { Client, type ClientOptions, MemoryStorage } from "../mod.ts";
 import { startCollector } from "./_controls_collector.ts";
+import type { FilterState } from "../src/controls/mod.ts";
 
 function client(url: string, options: Partial<ClientOptions> = {}): Client {
   return new Client({ endpoint: url, exitHook: false, flushAt: Infinity, ...options });

@@ -4,11 +4,11 @@ import {
   Client,
   type ClientOptions,
   type EventInput,
-  type FilterState,
   isMiddlewareError,
   type Middleware,
 } from "../mod.ts";
 import { startCollector } from "./_controls_collector.ts";
+import type { FilterState } from "../src/controls/mod.ts";
 
 function client(url: string, options: Partial<ClientOptions> = {}): Client {
   return new Client({ endpoint: url, exitHook: false, flushAt: Infinity, ...options });

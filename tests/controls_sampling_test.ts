@@ -1,7 +1,7 @@
 // Sampling by user, through a real client and a loopback collector (portable: runs under Node too).
 import assert from "node:assert/strict";
-import { Client, type FilterState } from "../mod.ts";
-import { SAMPLE_RATE_FIELD, userHash } from "../src/controls/mod.ts";
+import { Client } from "../mod.ts";
+import { type FilterState, SAMPLE_RATE_FIELD, userHash } from "../src/controls/mod.ts";
 import { startCollector } from "./_controls_collector.ts";
 
 const USERS = Array.from({ length: 2000 }, (_, i) => `user-${String(i).padStart(6, "0")}`);

@@ -27,6 +27,7 @@ export type { ConsentState } from "./consent.ts";
 export type { Middleware } from "./middleware.ts";
 export type { PlannedProperties, TrackingPlan, UnplannedPolicy } from "./plan.ts";
 export { SAMPLE_RATE_FIELD, type SamplingRates, userHash } from "./sampling.ts";
+export type { ValidationIssue } from "../errors/event_validation_error.ts";
 export type {
   InferSchemaInput,
   StandardSchemaIssue,
