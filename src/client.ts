@@ -208,7 +208,11 @@ export class Client<Plan extends TrackingPlan = Record<never, never>> {
    * import { Client } from "./client.ts";
    * import assert from "node:assert/strict";
    *
-   * const client = new Client({ endpoint: "https://collect.example.com", exitHook: false });
+   * const client = new Client({
+   *   endpoint: "https://collect.example.com",
+   *   transport: () => Promise.resolve({ status: 200, headers: new Headers(), body: "{}" }),
+   *   exitHook: false,
+   * });
    * client.use(function redactEmail(event) {
    *   const { email: _email, ...properties } = event.properties ?? {};
    *   return { ...event, properties };
@@ -352,6 +356,9 @@ export class Client<Plan extends TrackingPlan = Record<never, never>> {
    * result for those events, once each is delivered or failed for good.
    */
   flush(): Promise<DeliveryResult> {
+    // With consent configured, events held until the stored state is read are released first.
+    const ready = this.#controls?.ready;
+    if (ready !== undefined) return ready.then(() => this.#pipeline.flush());
     return this.#pipeline.flush();
   }
 
@@ -361,6 +368,8 @@ export class Client<Plan extends TrackingPlan = Record<never, never>> {
    * a summary. `timeoutMs` bounds the wait; what is left is reported.
    */
   close(options: { timeoutMs?: number } = {}): Promise<CloseSummary> {
+    const ready = this.#controls?.ready;
+    if (ready !== undefined) return ready.then(() => this.#pipeline.close(options));
     return this.#pipeline.close(options);
   }
 

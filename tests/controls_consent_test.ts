@@ -152,3 +152,14 @@ Deno.test("dropIp removes context.ip; dropUserId replaces user ids with the clie
   await c.close();
   await collector.close();
 });
+
+Deno.test("flush() right after construction waits for the stored consent state: events held meanwhile are sent", async () => {
+  const collector = await startCollector();
+  const c = client(collector.url, { consent: "granted" });
+  const key = c.track("a", {}, { userId: "u1" }); // held until the storage answers
+  const result = await c.flush();
+  assert.equal(result.success, 1);
+  assert.deepEqual(collector.events.map((e) => e.idempotency_key), [key]);
+  await c.close();
+  await collector.close();
+});

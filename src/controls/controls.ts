@@ -180,9 +180,9 @@ export class EventControls {
     return this.#gate?.state ?? "granted";
   }
 
-  /** Resolves once the stored consent state is known and applied. */
-  get ready(): Promise<void> {
-    return this.#gate?.ready ?? Promise.resolve();
+  /** Resolves once the stored consent state is known and applied; undefined without consent. */
+  get ready(): Promise<void> | undefined {
+    return this.#gate?.ready;
   }
 
   /** Sets consent (kept in storage): granted releases held events, denied purges them. */
