@@ -26,6 +26,15 @@ export {
 export type { ConsentState } from "./consent.ts";
 export type { Middleware } from "./middleware.ts";
 export type { PlannedProperties, TrackingPlan, UnplannedPolicy } from "./plan.ts";
+export {
+  observeClientStats,
+  type ObservedStats,
+  type OtelMeter,
+  type OtelObservable,
+  type OtelTrace,
+  TRACE_CONTEXT_FIELDS,
+  traceContext,
+} from "./open_telemetry.ts";
 export { SAMPLE_RATE_FIELD, type SamplingRates, userHash } from "./sampling.ts";
 export type { ValidationIssue } from "../errors/event_validation_error.ts";
 export type {
