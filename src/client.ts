@@ -51,7 +51,10 @@ export interface ClientOptions<Plan extends TrackingPlan = TrackingPlan>
   profile?: Profile;
   /** Policy for event idempotency keys given by callers. @default {profile.keyPolicy} */
   keyPolicy?: KeyPolicy;
-  /** Called with every `DeliveryError` and `StorageError` (shorthand for `hooks.error`). @default {undefined} */
+  /**
+   * Called with every `DeliveryError` and `StorageError`, and the tracking plan's `unplanned: "warn"`
+   * reports (shorthand for `hooks.error`). @default {undefined}
+   */
   onError?: (error: IdemtrackError) => void;
   /** Extension points: the engine's, plus `filter` for events the controls drop. @default {{}} */
   hooks?: ClientHooks;
@@ -263,9 +266,13 @@ export class Client<Plan extends TrackingPlan = Record<never, never>> {
 
   /**
    * Queues an event and returns its idempotency key. Synchronous: never waits
-   * for the network.
+   * for the network. With a tracking plan, `properties` is typed by the
+   * event's schema. Returns `""` when a control (middleware, sampling,
+   * consent, `disabled`) dropped the event (counted and reported to
+   * `hooks.filter`).
    *
-   * @throws {EventValidationError} naming the bad field (nothing else is lost).
+   * @throws {EventValidationError} naming the bad field, or breaking the tracking plan (nothing else is lost).
+   * @throws {MiddlewareError} naming the middleware that threw.
    * @throws {IdempotencyKeyError} when a given key breaks the key policy.
    * @throws {QueueFullError} at the queue bound with the `reject` policy.
    * @throws {ClientClosedError} after `close()`.
