@@ -38,7 +38,16 @@
  * @module
  */
 // The client: options, results, hooks.
-export { Client, type ClientOptions, type ClientStats, type TrackOptions } from "./src/client.ts";
+export {
+  Client,
+  type ClientHooks,
+  type ClientOptions,
+  type ClientStats,
+  type TrackOptions,
+} from "./src/client.ts";
+export type { ConsentState } from "./src/controls/consent.ts";
+export type { Middleware } from "./src/controls/middleware.ts";
+export type { TrackingPlan } from "./src/controls/plan.ts";
 export type {
   CloseSummary,
   DeliveryResult,
@@ -72,6 +81,7 @@ export { isNetworkError, NetworkError } from "./src/errors/network_error.ts";
 export { isStorageError, StorageError } from "./src/errors/storage_error.ts";
 export { isQueueFullError, QueueFullError } from "./src/errors/queue_full_error.ts";
 export { ClientClosedError, isClientClosedError } from "./src/errors/client_closed_error.ts";
+export { isMiddlewareError, MiddlewareError } from "./src/errors/middleware_error.ts";
 export {
   EventValidationError,
   isEventValidationError,

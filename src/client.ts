@@ -16,13 +16,27 @@ import type { Profile } from "./ports/profile.ts";
 import type { Storage } from "./ports/storage.ts";
 import type { Transport } from "./ports/transport.ts";
 import { jsonProfile } from "./profiles/json/profile.ts";
+// Event controls (middleware, tracking plan, consent, sampling): see docs/controls.md.
+import {
+  type ControlsOptions,
+  type ControlsStats,
+  EventControls,
+  type FilterState,
+} from "./controls/controls.ts";
+import type { ConsentState } from "./controls/consent.ts";
+import type { Middleware } from "./controls/middleware.ts";
+import type { PlannedProperties, TrackingPlan } from "./controls/plan.ts";
+import type { PipelineHooks } from "./pipeline/types.ts";
 
 /**
  * Options of {@linkcode Client}: the pipeline's options (batching, queue
  * bounds, retries, timeouts, drivers, hooks), plus the default profile's
  * endpoint and the event rules.
  */
-export interface ClientOptions extends Omit<PipelineOptions, "profile" | "storage" | "transport"> {
+export interface ClientOptions<Plan extends TrackingPlan = TrackingPlan>
+  extends
+    Omit<PipelineOptions, "profile" | "storage" | "transport" | "hooks">,
+    ControlsOptions<Plan> {
   /** Where the queue is journaled. @default {new MemoryStorage()} */
   storage?: Storage;
   /** How requests are sent. @default {fetchTransport()} */
@@ -37,8 +51,19 @@ export interface ClientOptions extends Omit<PipelineOptions, "profile" | "storag
   profile?: Profile;
   /** Policy for event idempotency keys given by callers. @default {profile.keyPolicy} */
   keyPolicy?: KeyPolicy;
-  /** Called with every `DeliveryError` and `StorageError` (shorthand for `hooks.error`). @default {undefined} */
+  /**
+   * Called with every `DeliveryError` and `StorageError`, and the tracking plan's `unplanned: "warn"`
+   * reports (shorthand for `hooks.error`). @default {undefined}
+   */
   onError?: (error: IdemtrackError) => void;
+  /** Extension points: the engine's, plus `filter` for events the controls drop. @default {{}} */
+  hooks?: ClientHooks;
+}
+
+/** The client's hooks: the engine's ({@linkcode PipelineHooks}) and the controls' `filter`. */
+export interface ClientHooks extends PipelineHooks {
+  /** Events the controls dropped (middleware, sampling, consent, `disabled`), with the reason. */
+  filter?: Array<(state: FilterState) => void>;
 }
 
 /** Every default of {@linkcode ClientOptions} that does not come from the profile. */
@@ -50,8 +75,27 @@ export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
 /** Per-call fields of `track`, `identify` and `alias`. */
 export type TrackOptions = Omit<EventInput, "type" | "name" | "properties">;
 
-/** Counters of a client; see {@linkcode PipelineStats}. */
-export type ClientStats = PipelineStats;
+/** Counters of a client: the engine's ({@linkcode PipelineStats}) and the controls'. */
+export interface ClientStats extends PipelineStats, ControlsStats {}
+
+const NO_CONTROLS_STATS: ControlsStats = Object.freeze({
+  filtered: 0,
+  sampledOut: 0,
+  consentHeld: 0,
+  consentDropped: 0,
+});
+
+const CONTROL_OPTIONS: readonly string[] = [
+  "middleware",
+  "plan",
+  "unplanned",
+  "consent",
+  "maxHeldEvents",
+  "disabled",
+  "dropIp",
+  "dropUserId",
+  "sampling",
+];
 
 /**
  * Sends product events exactly once: `track()` validates, encodes and queues
@@ -81,16 +125,21 @@ export type ClientStats = PipelineStats;
  * assert.equal(JSON.parse(bodies[0]!).events[1].type, "identify");
  * ```
  */
-export class Client {
+export class Client<Plan extends TrackingPlan = Record<never, never>> {
   readonly #pipeline: Pipeline;
   readonly #rules: EventRules;
+  /** Undefined until a control is configured: `track()` then costs what it does without them. */
+  #controls: EventControls | undefined;
+  readonly #controlsOptions: ControlsOptions;
+  readonly #filterHooks: Array<(state: FilterState) => void>;
+  readonly #errorHooks: Array<(error: IdemtrackError) => void>;
 
   /**
    * Creates a client and opens its storage in the background (restoring what a previous run left).
    *
    * @throws {TypeError | RangeError} when an option is invalid, naming it.
    */
-  constructor(options: ClientOptions) {
+  constructor(options: ClientOptions<Plan>) {
     const d = DEFAULT_CLIENT_OPTIONS;
     const {
       endpoint,
@@ -110,13 +159,16 @@ export class Client {
         "Cannot create client as 'endpoint' must be a URL when no 'profile' is given: current value is undefined",
       );
     }
+    this.#errorHooks = onError === undefined
+      ? hooks.error ?? []
+      : [...(hooks.error ?? []), onError];
     this.#pipeline = new Pipeline({
       ...rest,
       profile,
       storage,
       transport,
       ...(clock && { clock }),
-      hooks: onError === undefined ? hooks : { ...hooks, error: [...(hooks.error ?? []), onError] },
+      hooks: onError === undefined ? hooks : { ...hooks, error: this.#errorHooks },
     });
     const now = clock === undefined ? Date.now : () => clock.now();
     this.#rules = {
@@ -126,19 +178,116 @@ export class Client {
     // What a durable store kept (an earlier process, the last visit of a page) goes out now, not
     // at the next track(); a store that cannot open is reported now (hooks.error).
     this.#pipeline.open().catch(() => {});
+    // Controls.
+    this.#filterHooks = hooks.filter ?? [];
+    // The engine ignores the controls' options it is handed in `rest`.
+    this.#controlsOptions = options;
+    if (CONTROL_OPTIONS.some((name) => Object.hasOwn(options, name))) this.#controlsNow();
+  }
+
+  /** The controls, built on first need (an option, `use()`, `setConsent()`, `disabled`). */
+  #controlsNow(): EventControls {
+    if (this.#controls !== undefined) return this.#controls;
+    const pipeline = this.#pipeline;
+    const errorHooks = this.#errorHooks;
+    this.#controls = new EventControls(this.#controlsOptions, {
+      create: (input) => createEvent(input, this.#rules),
+      enqueue: (event) => pipeline.enqueue(pipeline.profile.encode(event), event.idempotencyKey),
+      store: { open: () => pipeline.open(), set: (key, value) => pipeline.setValue(key, value) },
+      filterHooks: this.#filterHooks,
+      report: (error) => {
+        for (const hook of errorHooks) hook(error as IdemtrackError);
+      },
+    });
+    return this.#controls;
+  }
+
+  /**
+   * Appends an event middleware: run after those before it, on every
+   * `track`/`identify`/`alias`, before validation. Returns the client.
+   *
+   * @example Redacting an e-mail address
+   * ```ts
+   * import { Client } from "./client.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const client = new Client({
+   *   endpoint: "https://collect.example.com",
+   *   transport: () => Promise.resolve({ status: 200, headers: new Headers(), body: "{}" }),
+   *   exitHook: false,
+   * });
+   * client.use(function redactEmail(event) {
+   *   const { email: _email, ...properties } = event.properties ?? {};
+   *   return { ...event, properties };
+   * });
+   * assert.notEqual(client.track("signed_up", { email: "a@example.com" }, { userId: "u1" }), "");
+   * await client.close();
+   * ```
+   */
+  use(middleware: Middleware): this {
+    this.#controlsNow().use(middleware);
+    return this;
+  }
+
+  /**
+   * Sets the consent state, kept in storage across restarts: `granted`
+   * releases held events in order, `pending` holds new ones, `denied` purges
+   * held ones (counted in `consentDropped`, reported to `filter` hooks).
+   *
+   * @throws {TypeError} for a state other than granted, pending or denied.
+   */
+  setConsent(state: ConsentState): void {
+    this.#controlsNow().setConsent(state);
+  }
+
+  /** The consent state in force (`granted` when consent is not configured). */
+  get consent(): ConsentState {
+    return this.#controls?.consent ?? "granted";
+  }
+
+  /** Resolves once the stored consent state is known and applied (held events released or purged). */
+  get consentReady(): Promise<void> {
+    return this.#controls?.ready ?? Promise.resolve();
+  }
+
+  /** When true, every event is dropped (counted in `filtered`, reported to `filter` hooks). */
+  get disabled(): boolean {
+    return this.#controls?.disabled ?? false;
+  }
+
+  set disabled(value: boolean) {
+    if (typeof value !== "boolean") {
+      throw new TypeError(
+        `Cannot set 'disabled' as it must be a boolean: current value is ${value}`,
+      );
+    }
+    this.#controlsNow().disabled = value;
   }
 
   /**
    * Queues an event and returns its idempotency key. Synchronous: never waits
-   * for the network.
+   * for the network. With a tracking plan, `properties` is typed by the
+   * event's schema. Returns `""` when a control (middleware, sampling,
+   * consent, `disabled`) dropped the event (counted and reported to
+   * `hooks.filter`).
    *
-   * @throws {EventValidationError} naming the bad field (nothing else is lost).
+   * @throws {EventValidationError} naming the bad field, or breaking the tracking plan (nothing else is lost).
+   * @throws {MiddlewareError} naming the middleware that threw.
    * @throws {IdempotencyKeyError} when a given key breaks the key policy.
    * @throws {QueueFullError} at the queue bound with the `reject` policy.
    * @throws {ClientClosedError} after `close()`.
    */
-  track(name: string, properties?: JsonObject, options: TrackOptions = {}): string {
-    return this.trackEvent({ ...options, type: "track", name, properties });
+  track<Name extends string>(
+    name: Name,
+    properties?: PlannedProperties<Plan, Name>,
+    options: TrackOptions = {},
+  ): string {
+    return this.trackEvent({
+      ...options,
+      type: "track",
+      name,
+      properties: properties as JsonObject | undefined,
+    });
   }
 
   /** Records who a user is (traits as properties); returns the event's key. Throws as `track`. */
@@ -159,6 +308,7 @@ export class Client {
 
   /** Queues a fully described event; returns its key. Throws as `track`. */
   trackEvent(input: EventInput): string {
+    if (this.#controls !== undefined) return this.#controls.track(input);
     const event = createEvent(input, this.#rules);
     this.#pipeline.enqueue(this.#pipeline.profile.encode(event), event.idempotencyKey);
     return event.idempotencyKey;
@@ -213,6 +363,9 @@ export class Client {
    * result for those events, once each is delivered or failed for good.
    */
   flush(): Promise<DeliveryResult> {
+    // With consent configured, events held until the stored state is read are released first.
+    const ready = this.#controls?.ready;
+    if (ready !== undefined) return ready.then(() => this.#pipeline.flush());
     return this.#pipeline.flush();
   }
 
@@ -222,6 +375,8 @@ export class Client {
    * a summary. `timeoutMs` bounds the wait; what is left is reported.
    */
   close(options: { timeoutMs?: number } = {}): Promise<CloseSummary> {
+    const ready = this.#controls?.ready;
+    if (ready !== undefined) return ready.then(() => this.#pipeline.close(options));
     return this.#pipeline.close(options);
   }
 
@@ -237,6 +392,6 @@ export class Client {
 
   /** Counters: tracked, queued, inFlight, delivered, duplicates, retried, failed, dropped… */
   stats(): ClientStats {
-    return this.#pipeline.stats();
+    return { ...this.#pipeline.stats(), ...(this.#controls?.stats() ?? NO_CONTROLS_STATS) };
   }
 }

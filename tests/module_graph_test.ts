@@ -50,7 +50,8 @@ Deno.test("./hash and ./hamustro load the WASM hashers they need", async () => {
 
 // The architecture, checked on the import graph read from source text (tests/_module_graph.ts).
 // Layers and who may import whom: README's architecture section; an arrow reads "may import":
-// _util ← errors ← ports ← event, kit ← pipeline ← facades (client.ts, Hamustro's tracker) ← mod.ts.
+// _util ← errors ← ports ← event, kit ← pipeline ← facades (client.ts, Hamustro's tracker) ← mod.ts;
+// the event controls (src/controls/) sit beside the engine: the client imports them, the engine never.
 
 const graph = await importGraph();
 
@@ -81,6 +82,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   kit: ["_util", "errors", "ports", "event"],
   hash: ["_util", "errors", "event", "wasm"],
   pipeline: ["_util", "errors", "ports", "event", "kit"],
+  controls: ["_util", "errors", "ports", "event"],
   drivers: ["_util", "errors", "ports", "kit", "wasm", "event:type"],
   receiver: ["_util", "errors", "ports", "event", "kit", "wasm"],
   profiles: ["_util", "errors", "ports", "event", "kit", "wasm", "receiver:route"],
@@ -96,7 +98,17 @@ const ALLOWED: Record<string, readonly string[]> = {
     "hash",
     "wasm",
   ],
-  client: ["_util", "errors", "ports", "event", "kit", "pipeline", "drivers", "profiles"],
+  client: [
+    "_util",
+    "errors",
+    "ports",
+    "event",
+    "kit",
+    "pipeline",
+    "controls",
+    "drivers",
+    "profiles",
+  ],
   wasm: [],
 };
 
@@ -315,6 +327,9 @@ Deno.test("the rules catch a cycle, a private import from outside and an import 
     undefined,
   );
   assert.equal(directionProblem(edge("src/client.ts", "src/pipeline/pipeline.ts")), undefined);
+  assert.equal(directionProblem(edge("src/client.ts", "src/controls/controls.ts")), undefined);
+  assert.ok(directionProblem(edge("src/pipeline/pipeline.ts", "src/controls/controls.ts", "type")));
+  assert.ok(directionProblem(edge("src/controls/controls.ts", "src/pipeline/pipeline.ts", "type")));
 });
 
 /**
