@@ -45,17 +45,7 @@ export {
   type ClientStats,
   type TrackOptions,
 } from "./src/client.ts";
-export type { ConsentState } from "./src/controls/consent.ts";
-export type { Middleware } from "./src/controls/middleware.ts";
-export type { TrackingPlan } from "./src/controls/plan.ts";
-export type {
-  CloseSummary,
-  DeliveryResult,
-  FailedRecord,
-  OverflowPolicy,
-  PipelineHooks,
-} from "./src/pipeline/types.ts";
-export type { RetryOptions } from "./src/kit/retry.ts";
+export type { CloseSummary, DeliveryResult, FailedRecord } from "./src/pipeline/types.ts";
 
 // Events and idempotency keys.
 export {

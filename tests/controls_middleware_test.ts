@@ -1,14 +1,8 @@
 // Event middleware, through a real client and a loopback collector (portable: runs under Node too).
 import assert from "node:assert/strict";
-import {
-  Client,
-  type ClientOptions,
-  type EventInput,
-  isMiddlewareError,
-  type Middleware,
-} from "../mod.ts";
+import { Client, type ClientOptions, type EventInput, isMiddlewareError } from "../mod.ts";
 import { startCollector } from "./_controls_collector.ts";
-import type { FilterState } from "../src/controls/mod.ts";
+import type { FilterState, Middleware } from "../src/controls/mod.ts";
 
 function client(url: string, options: Partial<ClientOptions> = {}): Client {
   return new Client({ endpoint: url, exitHook: false, flushAt: Infinity, ...options });

@@ -9,8 +9,8 @@ import {
   type ClientOptions,
   type EventValidationError,
   isEventValidationError,
-  type TrackingPlan,
 } from "../mod.ts";
+import type { TrackingPlan } from "../src/controls/mod.ts";
 import { startCollector } from "./_controls_collector.ts";
 
 function client<Plan extends TrackingPlan>(

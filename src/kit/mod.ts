@@ -55,6 +55,8 @@ export type {
   BatchReport,
   BeforeRequestState,
   DropState,
+  OverflowPolicy,
+  PipelineHooks,
   PipelineStats,
 } from "../pipeline/types.ts";
 export type { PipelineOptions } from "../pipeline/options.ts";
@@ -92,5 +94,5 @@ export {
 } from "./response.ts";
 
 // Timing: backoff and rate limits.
-export { backoffDelayMs, DEFAULT_RETRY_OPTIONS } from "./retry.ts";
+export { backoffDelayMs, DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./retry.ts";
 export { type RateLimit, TokenBucket, type TokenBucketOptions } from "./token_bucket.ts";
