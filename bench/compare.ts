@@ -19,7 +19,8 @@ import { flag, machine, median, runContender, startPortPrinter } from "./_harnes
 interface Figures {
   wallMs: number;
   cpuMs: number;
-  peakRssMb: number;
+  /** Not every benchmark's contenders report it. */
+  peakRssMb?: number;
 }
 
 const BENCHES = ["e2e", "e2e_storage", "e2e_hamustro"] as const;
