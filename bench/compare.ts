@@ -85,7 +85,9 @@ for (const mode of modes) {
   const base = results.get(`${mode}\tbase`)!;
   const mine = results.get(`${mode}\tthis`)!;
   const rss = (runs: Figures[]) =>
-    Math.round(Math.max(...runs.map((figures) => figures.peakRssMb)));
+    runs.every((figures) => figures.peakRssMb !== undefined)
+      ? Math.round(Math.max(...runs.map((figures) => figures.peakRssMb!)))
+      : "–";
   console.log(
     `| ${mode} | ${Math.round(eventsPerSecond(base))} | ${Math.round(eventsPerSecond(mine))} | ${
       (eventsPerSecond(mine) / eventsPerSecond(base)).toFixed(2)
