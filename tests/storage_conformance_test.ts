@@ -8,9 +8,8 @@ import {
   type StorageBackend,
   WriteBehindStorage,
 } from "../src/drivers/storage/write_behind_storage.ts";
-import type { JsonValue } from "../src/event.ts";
-import type { QueuedRecord, StoredBatch } from "../src/ports/storage.ts";
 import { conformanceCases, type DriverFactory } from "./_storage_conformance.ts";
+import { MapModel } from "./_map_model.ts";
 
 function fileDriver(durability: Durability): DriverFactory {
   return {
@@ -26,47 +25,18 @@ function fileDriver(durability: Durability): DriverFactory {
   };
 }
 
-/** What a backend written against the public contract only keeps: maps, which outlive each driver. */
-interface MapData {
-  records: Map<string, QueuedRecord>;
-  batches: Map<string, StoredBatch>;
-  values: Map<string, JsonValue>;
-}
-
-/** A `StorageBackend` as an author outside the library would write it (maps, written op by op). */
-function mapBackend(data: MapData): StorageBackend {
+/** A `StorageBackend` as an author outside the library would write it: maps, written op by op. */
+function mapBackend(model: MapModel): StorageBackend {
   return {
     open: () =>
       Promise.resolve({
-        records: [...data.records.values()],
-        batches: [...data.batches.values()],
-        values: new Map(data.values),
+        records: [...model.records.values()],
+        batches: [...model.batches.values()],
+        values: new Map(model.values),
         skipped: { entries: 0, bytes: 0 },
       }),
     write(ops) {
-      for (const op of ops) {
-        switch (op.type) {
-          case "append":
-            for (const { id, key, group, stream, data: bytes, queuedAt } of op.records) {
-              data.records.set(id, { id, key, group, stream, data: bytes.slice(), queuedAt });
-            }
-            break;
-          case "saveBatch":
-            data.batches.set(op.batch.id, op.batch);
-            break;
-          case "settleBatch":
-            data.batches.delete(op.batchId);
-            for (const id of op.removedRecordIds) data.records.delete(id);
-            break;
-          case "remove":
-            for (const id of op.recordIds) data.records.delete(id);
-            break;
-          case "setValue":
-            if (op.value === undefined) data.values.delete(op.key);
-            else data.values.set(op.key, op.value);
-            break;
-        }
-      }
+      for (const op of ops) model.apply(op);
       return Promise.resolve();
     },
     close: () => {},
@@ -102,9 +72,9 @@ export const denoDrivers: DriverFactory[] = [
   {
     name: "WriteBehindStorage over a map backend",
     createStore() {
-      const data: MapData = { records: new Map(), batches: new Map(), values: new Map() };
+      const model = new MapModel();
       return Promise.resolve({
-        connect: () => new WriteBehindStorage("map", mapBackend(data), { delayMs: 5 }),
+        connect: () => new WriteBehindStorage("map", mapBackend(model), { delayMs: 5 }),
         destroy: () => Promise.resolve(),
       });
     },
