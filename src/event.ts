@@ -156,15 +156,7 @@ function checkId(field: string, value: unknown, maxLength: number): string | und
   if (trimmed.length === 0) {
     throw new EventValidationError(field, "required", "is empty", "a non-empty string");
   }
-  if (trimmed.length > maxLength) {
-    throw new EventValidationError(
-      field,
-      "maxLength",
-      `has ${trimmed.length} characters`,
-      `at most ${maxLength}`,
-    );
-  }
-  return trimmed;
+  return checkMaxLength(field, trimmed, maxLength);
 }
 
 function checkJson(field: string, value: unknown, depth: number): void {
@@ -357,15 +349,7 @@ export function createEvent(input: EventInput, rules: EventRules = {}): Idemtrac
   if (typeof input.name !== "string" || input.name.trim().length === 0) {
     throw new EventValidationError("name", "required", "is empty", "a non-empty string");
   }
-  const name = input.name.trim();
-  if (name.length > maxIdLength) {
-    throw new EventValidationError(
-      "name",
-      "maxLength",
-      `has ${name.length} characters`,
-      `at most ${maxIdLength}`,
-    );
-  }
+  const name = checkMaxLength("name", input.name.trim(), maxIdLength);
   const prefix = reservedPrefixOf(name, reservedPrefixes);
   if (prefix !== undefined && !allowedReservedNames.includes(name)) {
     throw new EventValidationError(
@@ -442,6 +426,23 @@ export function createEvent(input: EventInput, rules: EventRules = {}): Idemtrac
     event.attachments = input.attachments.map(checkAttachment);
   }
   return event;
+}
+
+/**
+ * Returns `value` if it has at most `maxLength` characters (UTF-16 code units).
+ *
+ * @throws {EventValidationError} with rule `maxLength`, naming `field`, when it is longer.
+ */
+export function checkMaxLength(field: string, value: string, maxLength: number): string {
+  if (value.length > maxLength) {
+    throw new EventValidationError(
+      field,
+      "maxLength",
+      `has ${value.length} characters`,
+      `at most ${maxLength}`,
+    );
+  }
+  return value;
 }
 
 /**

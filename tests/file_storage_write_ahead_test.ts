@@ -10,6 +10,7 @@ import { FileStorage } from "../src/drivers/storage/file/file_storage.ts";
 import type { QueuedRecord, StorageSnapshot, StoredBatch } from "../src/ports/storage.ts";
 import { makeRecord } from "./_storage_conformance.ts";
 import { seededRandom } from "./_random.ts";
+import { MapModel } from "./_map_model.ts";
 
 const CHILD = new URL("./_file_storage_child.ts", import.meta.url).pathname;
 
@@ -143,35 +144,6 @@ interface LiveView {
   records: ReadonlyMap<string, QueuedRecord>;
   batches: ReadonlyMap<string, StoredBatch>;
   values: ReadonlyMap<string, JsonValue>;
-}
-
-/** The state the ops describe, as plain maps: the oracle the file is checked against. */
-class MapModel implements LiveView {
-  readonly records = new Map<string, QueuedRecord>();
-  readonly batches = new Map<string, StoredBatch>();
-  readonly values = new Map<string, JsonValue>();
-
-  apply(op: StorageOp): void {
-    switch (op.type) {
-      case "append":
-        for (const record of op.records) this.records.set(record.id, record);
-        break;
-      case "saveBatch":
-        this.batches.set(op.batch.id, op.batch);
-        break;
-      case "settleBatch":
-        this.batches.delete(op.batchId);
-        for (const id of op.removedRecordIds) this.records.delete(id);
-        break;
-      case "remove":
-        for (const id of op.recordIds) this.records.delete(id);
-        break;
-      case "setValue":
-        if (op.value === undefined) this.values.delete(op.key);
-        else this.values.set(op.key, op.value);
-        break;
-    }
-  }
 }
 
 /** One key's state, canonical (field order does not matter), `undefined` when absent. */

@@ -4,7 +4,12 @@ import { MemoryStorage } from "../src/drivers/storage/memory_storage.ts";
 import { DenoKvStorage } from "../src/drivers/storage/deno_kv_storage.ts";
 import { FileStorage } from "../src/drivers/storage/file/file_storage.ts";
 import type { Durability } from "../src/drivers/storage/_options.ts";
+import {
+  type StorageBackend,
+  WriteBehindStorage,
+} from "../src/drivers/storage/write_behind_storage.ts";
 import { conformanceCases, type DriverFactory } from "./_storage_conformance.ts";
+import { MapModel } from "./_map_model.ts";
 
 function fileDriver(durability: Durability): DriverFactory {
   return {
@@ -17,6 +22,24 @@ function fileDriver(durability: Durability): DriverFactory {
         destroy: () => Deno.remove(dir, { recursive: true }),
       };
     },
+  };
+}
+
+/** A `StorageBackend` as an author outside the library would write it: maps, written op by op. */
+function mapBackend(model: MapModel): StorageBackend {
+  return {
+    open: () =>
+      Promise.resolve({
+        records: [...model.records.values()],
+        batches: [...model.batches.values()],
+        values: new Map(model.values),
+        skipped: { entries: 0, bytes: 0 },
+      }),
+    write(ops) {
+      for (const op of ops) model.apply(op);
+      return Promise.resolve();
+    },
+    close: () => {},
   };
 }
 
@@ -44,6 +67,16 @@ export const denoDrivers: DriverFactory[] = [
         connect: () => new DenoKvStorage({ path: `${dir}/queue.kv`, syncIntervalMs: 5 }),
         destroy: () => Deno.remove(dir, { recursive: true }),
       };
+    },
+  },
+  {
+    name: "WriteBehindStorage over a map backend",
+    createStore() {
+      const model = new MapModel();
+      return Promise.resolve({
+        connect: () => new WriteBehindStorage("map", mapBackend(model), { delayMs: 5 }),
+        destroy: () => Promise.resolve(),
+      });
     },
   },
 ];

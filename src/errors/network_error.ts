@@ -1,4 +1,5 @@
 import { guardFor, IdemtrackError } from "./idemtrack_error.ts";
+import { errorMessage } from "../_util/error_message.ts";
 
 /** The request never got an HTTP answer (refused, reset, DNS, TLS…); see `cause`. */
 export class NetworkError extends IdemtrackError {
@@ -7,7 +8,7 @@ export class NetworkError extends IdemtrackError {
 
   /** Creates the error for batch `batchId` whose request failed with `cause`. */
   constructor(batchId: string, cause: unknown) {
-    const detail = cause instanceof Error ? cause.message : String(cause);
+    const detail = errorMessage(cause);
     super(`Request for batch ${batchId} failed before an answer: ${detail}`, { cause });
     this.name = "NetworkError";
     this.batchId = batchId;

@@ -11,6 +11,7 @@ import { scanJsonObject } from "./_json_value.ts";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { type Collection, CollectionSchema, Environment } from "./gen/hamustro_pb.ts";
 import type { DecodedCollection } from "./decoded.ts";
+import { errorMessage } from "../_util/error_message.ts";
 
 export type { DecodedCollection, DecodedParameter, DecodedPayload } from "./decoded.ts";
 
@@ -111,9 +112,7 @@ export function decodeCollection(body: Uint8Array, format: HamustroFormat): Coll
 
 function decodeError(format: HamustroFormat, error: unknown): SyntaxError {
   return new SyntaxError(
-    `Cannot decode the ${format} collection: ${
-      error instanceof Error ? error.message : String(error)
-    }`,
+    `Cannot decode the ${format} collection: ${errorMessage(error)}`,
   );
 }
 

@@ -61,6 +61,15 @@ export type {
 } from "../pipeline/types.ts";
 export type { PipelineOptions } from "../pipeline/options.ts";
 
+// The write-behind storage the durable drivers share, for a storage over another backend.
+export {
+  DEFAULT_WRITE_BEHIND_OPTIONS,
+  type StorageBackend,
+  type StorageOp,
+  type WriteBehindOptions,
+  WriteBehindStorage,
+} from "../drivers/storage/write_behind_storage.ts";
+
 // The built-in drivers' and profile's options.
 export type { MemoryStorageOptions } from "../drivers/storage/memory_storage.ts";
 export type { FetchLike } from "../drivers/transport/fetch_transport.ts";

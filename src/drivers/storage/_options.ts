@@ -31,3 +31,15 @@ export function checkNumber(
   }
   return value;
 }
+
+/** Throws a std-style `TypeError` unless `value` is a non-empty string. */
+export function checkNonEmptyString(what: string, name: string, value: unknown): string {
+  if (typeof value !== "string" || value === "") {
+    throw new TypeError(
+      `Cannot ${what} as '${name}' must be a non-empty string: current value is ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  return value;
+}

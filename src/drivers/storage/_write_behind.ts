@@ -22,9 +22,9 @@ export interface WriteSchedule {
  * Writes one chunk of ops, in order. `durable`: the chunk ends a write
  * (someone waits for it, or nothing due is left), so it must be made durable
  * together with every chunk written before it (the file driver fsyncs only
- * then).
+ * then). `backlog`: appended records still pending behind the chunk.
  */
-export type ChunkWriter = (ops: StorageOp[], durable: boolean) => Promise<void>;
+export type ChunkWriter = (ops: StorageOp[], durable: boolean, backlog: number) => Promise<void>;
 
 /**
  * A pending op. `seq`: push order (the parts of a split append share it);
@@ -113,21 +113,6 @@ export class WriteBehind {
   constructor(write: ChunkWriter, schedule: WriteSchedule) {
     this.#write = write;
     this.#schedule = schedule;
-  }
-
-  /** Ops queued and not yet written. */
-  get pendingOps(): number {
-    return this.#pending.length;
-  }
-
-  /** Appended records not yet written. */
-  get pendingRecords(): number {
-    return this.#unwrittenRecords;
-  }
-
-  /** The error of the last write, until a write succeeds again. */
-  get failure(): unknown {
-    return this.#failure;
   }
 
   push(op: StorageOp): void {
@@ -289,7 +274,7 @@ export class WriteBehind {
       // Only a chunk that ends a write or completes a waiter is made durable.
       const durable = !this.#hasDue() || this.#waiters.some(this.#satisfied());
       try {
-        await this.#write(chunk.map((entry) => entry.op), durable);
+        await this.#write(chunk.map((entry) => entry.op), durable, this.#unwrittenRecords);
       } catch (error) {
         this.#writing = undefined;
         for (const entry of chunk) entry.attempted = true;

@@ -7,11 +7,12 @@
 import { type Clock, systemClock } from "../../ports/clock.ts";
 import type { JsonValue } from "../../event.ts";
 import { StorageError } from "../../errors/storage_error.ts";
-import type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "../../ports/storage.ts";
-import { errorMessage as message, Journal } from "./_journal.ts";
+import { errorMessage as message } from "../../_util/error_message.ts";
+import type { QueuedRecord, StorageSnapshot, StoredBatch } from "../../ports/storage.ts";
 import { LiveState } from "./_live_state.ts";
 import { ownBytes, type StorageOp } from "./_ops.ts";
-import { checkNumber } from "./_options.ts";
+import { checkNonEmptyString, checkNumber } from "./_options.ts";
+import { type StorageBackend, WriteBehindStorage } from "./write_behind_storage.ts";
 
 /** Options of {@linkcode DenoKvStorage}. */
 export interface DenoKvStorageOptions {
@@ -106,17 +107,7 @@ type Mutation =
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export class DenoKvStorage implements Storage {
-  readonly name = "deno-kv";
-  readonly #options: DenoKvStorageOptions & typeof DEFAULT_DENO_KV_STORAGE_OPTIONS;
-  readonly #journal: Journal;
-  /** Where each live record lives: its sequence number and part count. */
-  readonly #locations = new Map<string, { seq: number; parts: number }>();
-  /** Records deleted by a write that has not succeeded yet, so its retry deletes them again. */
-  readonly #tombstones = new Map<string, { seq: number; parts: number }>();
-  #kv: Deno.Kv | undefined;
-  #nextSeq = 0;
-
+export class DenoKvStorage extends WriteBehindStorage {
   /** Creates a store in a Deno KV database (opened when the client opens it). */
   constructor(options: DenoKvStorageOptions = {}) {
     const { path, kv, prefix, syncIntervalMs, clock } = {
@@ -124,74 +115,55 @@ export class DenoKvStorage implements Storage {
       ...options,
     };
     const what = "open DenoKvStorage";
-    if (typeof prefix !== "string" || prefix === "") {
-      throw new TypeError(
-        `Cannot ${what} as 'prefix' must be a non-empty string: current value is ${
-          JSON.stringify(prefix)
-        }`,
-      );
-    }
+    checkNonEmptyString(what, "prefix", prefix);
     checkNumber(what, "syncIntervalMs", syncIntervalMs, 0, 2 ** 31 - 1);
-    this.#options = { path, kv, prefix, syncIntervalMs, clock };
-    this.#journal = new Journal(this.name, (ops) => this.#commit(ops), {
-      mode: syncIntervalMs === 0 ? "eager" : "timer",
+    super("deno-kv", new KvLog(path, kv, prefix), {
+      eager: syncIntervalMs === 0,
       delayMs: syncIntervalMs,
-      maxPendingOps: 4096,
-      maxChunkRecords: 4096,
       clock,
     });
   }
+}
 
-  open(): Promise<StorageSnapshot> {
-    return this.#journal.open(async () => {
-      if (this.#options.kv === undefined && typeof Deno.openKv !== "function") {
-        throw new StorageError(
-          this.name,
-          `cannot open: Deno KV is unavailable; run Deno with --unstable-kv (or "unstable": ["kv"] in deno.json)`,
-        );
-      }
-      this.#kv = this.#options.kv ?? await Deno.openKv(this.#options.path);
-      return await this.#load(this.#kv);
-    }, () => this.#release());
+/** The keys behind {@linkcode DenoKvStorage}. */
+class KvLog implements StorageBackend {
+  readonly name = "deno-kv";
+  readonly #path: string | undefined;
+  /** The database the caller passed in (left open by `close()`). */
+  readonly #given: Deno.Kv | undefined;
+  readonly #prefix: string;
+  /** Where each live record lives: its sequence number and part count. */
+  readonly #locations = new Map<string, { seq: number; parts: number }>();
+  /** Records deleted by a write that has not succeeded yet, so its retry deletes them again. */
+  readonly #tombstones = new Map<string, { seq: number; parts: number }>();
+  #kv: Deno.Kv | undefined;
+  #nextSeq = 0;
+
+  constructor(path: string | undefined, kv: Deno.Kv | undefined, prefix: string) {
+    this.#path = path;
+    this.#given = kv;
+    this.#prefix = prefix;
   }
 
-  append(records: readonly QueuedRecord[]): void {
-    this.#journal.append(records);
-  }
-
-  /** Resolves once the batch and its records are committed, ahead of the rest of the backlog. */
-  saveBatch(batch: StoredBatch): Promise<void> {
-    return this.#journal.saveBatch(batch);
-  }
-
-  settleBatch(batchId: string, removedRecordIds: readonly string[]): void {
-    this.#journal.settleBatch(batchId, removedRecordIds);
-  }
-
-  remove(recordIds: readonly string[]): void {
-    this.#journal.remove(recordIds);
-  }
-
-  setValue(key: string, value: JsonValue | undefined): void {
-    this.#journal.setValue(key, value);
-  }
-
-  sync(): Promise<void> {
-    return this.#journal.sync();
-  }
-
-  close(): Promise<void> {
-    return this.#journal.close(() => this.#release());
+  async open(): Promise<StorageSnapshot> {
+    if (this.#given === undefined && typeof Deno.openKv !== "function") {
+      throw new StorageError(
+        this.name,
+        `cannot open: Deno KV is unavailable; run Deno with --unstable-kv (or "unstable": ["kv"] in deno.json)`,
+      );
+    }
+    this.#kv = this.#given ?? await Deno.openKv(this.#path);
+    return await this.#load(this.#kv);
   }
 
   /** Closes the database unless the caller passed it in. */
-  #release(): void {
-    if (this.#options.kv === undefined) this.#kv?.close();
+  close(): void {
+    if (this.#given === undefined) this.#kv?.close();
     this.#kv = undefined;
   }
 
   #key(...parts: Deno.KvKeyPart[]): Deno.KvKey {
-    return [this.#options.prefix, ...parts];
+    return [this.#prefix, ...parts];
   }
 
   async #load(kv: Deno.Kv): Promise<StorageSnapshot> {
@@ -258,7 +230,7 @@ export class DenoKvStorage implements Storage {
   }
 
   /** Turns ops into mutations, grouped so that each op commits atomically when it fits. */
-  async #commit(ops: StorageOp[]): Promise<void> {
+  async write(ops: StorageOp[]): Promise<void> {
     const groups: Mutation[][] = [];
     for (const op of ops) groups.push(this.#mutations(op));
     let commit: Mutation[] = [];

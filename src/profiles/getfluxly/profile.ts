@@ -47,6 +47,7 @@ import {
   requireString,
   trimBaseUrl,
 } from "../_common.ts";
+import { errorMessage } from "../../_util/error_message.ts";
 
 /** Options of {@linkcode getfluxlyProfile}. */
 export interface GetfluxlyProfileOptions {
@@ -480,7 +481,7 @@ export async function getfluxlyAlias(
       retryAfterMs = result.retryAfterMs;
     } catch (error) {
       if (error instanceof DeliveryError) throw error;
-      lastReason = error instanceof Error ? error.message : String(error);
+      lastReason = errorMessage(error);
       lastCode = (error as Error)?.name === "TimeoutError" ? "timeout" : "network";
     }
     if (attempt < maxRetries) {

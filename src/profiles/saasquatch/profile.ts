@@ -9,6 +9,7 @@ import type { Framing } from "../../kit/chunk.ts";
 import { EventValidationError } from "../../errors/event_validation_error.ts";
 import {
   checkEncodedSize,
+  checkMaxLength,
   type IdemtrackEvent,
   type JsonObject,
   type JsonValue,
@@ -154,17 +155,6 @@ function checkFields(field: string, value: JsonValue, insideArray: boolean): voi
   }
 }
 
-function checkId(field: string, value: string): void {
-  if (value.length > SAASQUATCH_MAX_ID_LENGTH) {
-    throw new EventValidationError(
-      field,
-      "maxLength",
-      `has ${value.length} characters`,
-      `at most ${SAASQUATCH_MAX_ID_LENGTH}`,
-    );
-  }
-}
-
 function streamOf(accountId: string, userId: string): string {
   return `${encodeURIComponent(accountId)}/${encodeURIComponent(userId)}`;
 }
@@ -306,8 +296,8 @@ export function saasquatchProfile(options: SaasquatchProfileOptions): Profile<En
         );
       }
       const accountId = contextString(event.context, "accountId") ?? event.userId;
-      checkId("userId", event.userId);
-      checkId("context.accountId", accountId);
+      checkMaxLength("userId", event.userId, SAASQUATCH_MAX_ID_LENGTH);
+      checkMaxLength("context.accountId", accountId, SAASQUATCH_MAX_ID_LENGTH);
       checkFields("properties", event.properties, false);
       const item: JsonObject = {
         key: event.name,

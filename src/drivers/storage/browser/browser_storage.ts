@@ -5,21 +5,16 @@
  * @module
  */
 import { type Clock, systemClock } from "../../../ports/clock.ts";
-import type { JsonValue } from "../../../event.ts";
 import { StorageError } from "../../../errors/storage_error.ts";
-import type {
-  QueuedRecord,
-  Storage,
-  StorageSnapshot,
-  StoredBatch,
-} from "../../../ports/storage.ts";
+import { errorMessage as message } from "../../../_util/error_message.ts";
+import type { StorageSnapshot } from "../../../ports/storage.ts";
 import type { BrowserBackend, BrowserMutation } from "./_browser_backend.ts";
 import { globalIndexedDb, openIndexedDbBackend } from "./_indexeddb_backend.ts";
 import { globalLocalStorage, localStorageBackend } from "./_local_storage_backend.ts";
-import { errorMessage as message, Journal } from "../_journal.ts";
 import { LiveState } from "../_live_state.ts";
 import type { StorageOp } from "../_ops.ts";
-import { checkNumber } from "../_options.ts";
+import { checkNonEmptyString, checkNumber } from "../_options.ts";
+import { type StorageBackend, WriteBehindStorage } from "../write_behind_storage.ts";
 
 /** Where {@linkcode BrowserStorage} keeps the queue. */
 export type BrowserBackendKind = "auto" | "indexedDB" | "localStorage";
@@ -82,15 +77,8 @@ const BACKENDS: readonly BrowserBackendKind[] = ["auto", "indexedDB", "localStor
  * console.log(`${snapshot.records.length} events waiting from the last visit`);
  * ```
  */
-export class BrowserStorage implements Storage {
-  readonly name = "browser";
-  readonly #options: Readonly<Required<BrowserStorageOptions>>;
-  readonly #journal: Journal;
-  readonly #seqs = new Map<string, number>();
-  /** Records deleted by a write that has not succeeded yet, so its retry deletes them again. */
-  readonly #tombstones = new Map<string, number>();
-  #backend: BrowserBackend | undefined;
-  #nextSeq = 0;
+export class BrowserStorage extends WriteBehindStorage {
+  readonly #store: BrowserStore;
 
   /** Creates a store in the browser (`options.backend` says which: IndexedDB or localStorage). */
   constructor(options: BrowserStorageOptions = {}) {
@@ -99,13 +87,7 @@ export class BrowserStorage implements Storage {
       ...options,
     };
     const what = "open BrowserStorage";
-    if (typeof name !== "string" || name === "") {
-      throw new TypeError(
-        `Cannot ${what} as 'name' must be a non-empty string: current value is ${
-          JSON.stringify(name)
-        }`,
-      );
-    }
+    checkNonEmptyString(what, "name", name);
     if (!BACKENDS.includes(backend)) {
       throw new TypeError(
         `Cannot ${what} as 'backend' must be one of "auto", "indexedDB", "localStorage": current value is ${
@@ -114,68 +96,58 @@ export class BrowserStorage implements Storage {
       );
     }
     checkNumber(what, "syncIntervalMs", syncIntervalMs, 0, 2 ** 31 - 1);
-    this.#options = { name, backend, syncIntervalMs, clock };
-    this.#journal = new Journal(this.name, (ops) => this.#write(ops), {
-      mode: syncIntervalMs === 0 ? "eager" : "timer",
-      delayMs: syncIntervalMs,
-      maxPendingOps: 4096,
-      maxChunkRecords: 4096,
-      clock,
-    });
+    const store = new BrowserStore(name, backend);
+    super("browser", store, { eager: syncIntervalMs === 0, delayMs: syncIntervalMs, clock });
+    this.#store = store;
   }
 
   /** The backend in use after `open()`. */
   get backend(): "indexedDB" | "localStorage" | undefined {
+    return this.#store.kind;
+  }
+}
+
+/** IndexedDB or localStorage behind {@linkcode BrowserStorage}: ops become keyed mutations. */
+class BrowserStore implements StorageBackend {
+  readonly name = "browser";
+  readonly #dbName: string;
+  readonly #kind: BrowserBackendKind;
+  readonly #seqs = new Map<string, number>();
+  /** Records deleted by a write that has not succeeded yet, so its retry deletes them again. */
+  readonly #tombstones = new Map<string, number>();
+  #backend: BrowserBackend | undefined;
+  #nextSeq = 0;
+
+  constructor(dbName: string, kind: BrowserBackendKind) {
+    this.#dbName = dbName;
+    this.#kind = kind;
+  }
+
+  get kind(): "indexedDB" | "localStorage" | undefined {
     return this.#backend?.kind;
   }
 
-  open(): Promise<StorageSnapshot> {
-    return this.#journal.open(async () => {
-      this.#backend = await this.#chooseBackend();
-      const contents = await this.#backend.load();
-      const live = new LiveState();
-      for (const { seq, record } of contents.records) {
-        live.records.append([record]);
-        this.#seqs.set(record.id, seq);
-        this.#nextSeq = Math.max(this.#nextSeq, seq + 1);
-      }
-      for (const batch of contents.batches) live.batches.set(batch.id, batch);
-      for (const [key, value] of contents.values) live.values.set(key, value);
-      return live.snapshot(contents.skipped);
-    }, () => this.#backend?.close());
+  async open(): Promise<StorageSnapshot> {
+    this.#backend = await this.#chooseBackend();
+    const contents = await this.#backend.load();
+    const live = new LiveState();
+    for (const { seq, record } of contents.records) {
+      live.records.append([record]);
+      this.#seqs.set(record.id, seq);
+      this.#nextSeq = Math.max(this.#nextSeq, seq + 1);
+    }
+    for (const batch of contents.batches) live.batches.set(batch.id, batch);
+    for (const [key, value] of contents.values) live.values.set(key, value);
+    return live.snapshot(contents.skipped);
   }
 
-  append(records: readonly QueuedRecord[]): void {
-    this.#journal.append(records);
-  }
-
-  /** Resolves once the batch and its records are committed, ahead of the rest of the backlog. */
-  saveBatch(batch: StoredBatch): Promise<void> {
-    return this.#journal.saveBatch(batch);
-  }
-
-  settleBatch(batchId: string, removedRecordIds: readonly string[]): void {
-    this.#journal.settleBatch(batchId, removedRecordIds);
-  }
-
-  remove(recordIds: readonly string[]): void {
-    this.#journal.remove(recordIds);
-  }
-
-  setValue(key: string, value: JsonValue | undefined): void {
-    this.#journal.setValue(key, value);
-  }
-
-  sync(): Promise<void> {
-    return this.#journal.sync();
-  }
-
-  close(): Promise<void> {
-    return this.#journal.close(() => this.#backend?.close());
+  close(): void | Promise<void> {
+    return this.#backend?.close();
   }
 
   async #chooseBackend(): Promise<BrowserBackend> {
-    const { backend, name } = this.#options;
+    const backend = this.#kind;
+    const name = this.#dbName;
     const idb = backend === "localStorage" ? undefined : globalIndexedDb();
     if (idb !== undefined) return await openIndexedDbBackend(idb, name);
     if (backend === "indexedDB") {
@@ -188,7 +160,7 @@ export class BrowserStorage implements Storage {
     return localStorageBackend(local, name);
   }
 
-  async #write(ops: StorageOp[]): Promise<void> {
+  async write(ops: StorageOp[]): Promise<void> {
     const mutations: BrowserMutation[] = [];
     const deleteRecord = (id: string) => {
       const seq = this.#seqs.get(id) ?? this.#tombstones.get(id);

@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import process from "node:process";
 import { StorageError } from "../../../errors/storage_error.ts";
+import { errorMessage } from "../../../_util/error_message.ts";
 
 /** A lock file younger than this with nothing readable in it is being written by its owner. */
 const EMPTY_LOCK_GRACE_MS = 5_000;
@@ -112,7 +113,7 @@ function signalAlive(pid: number, driver: string, lockPath: string): boolean {
     throw new StorageError(
       driver,
       `'${lockPath}' is held by process ${pid} and its liveness cannot be checked ` +
-        `(${error instanceof Error ? error.message : String(error)}); in Deno grant --allow-run`,
+        `(${errorMessage(error)}); in Deno grant --allow-run`,
       { cause: error },
     );
   }

@@ -8,20 +8,15 @@ import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { type Clock, systemClock } from "../../../ports/clock.ts";
-import type { JsonValue } from "../../../event.ts";
 import { StorageError } from "../../../errors/storage_error.ts";
-import type {
-  QueuedRecord,
-  Storage,
-  StorageSnapshot,
-  StoredBatch,
-} from "../../../ports/storage.ts";
-import { errorMessage as message, Journal } from "../_journal.ts";
+import { errorMessage as message } from "../../../_util/error_message.ts";
+import type { QueuedRecord, StorageSnapshot } from "../../../ports/storage.ts";
 import { acquireLock, releaseLock } from "./_lock_file.ts";
 import { FrameWriter, MAGIC, readLog } from "./_log_codec.ts";
 import { LiveState } from "../_live_state.ts";
 import type { StorageOp } from "../_ops.ts";
-import { checkDurability, checkNumber, type Durability } from "../_options.ts";
+import { checkDurability, checkNonEmptyString, checkNumber, type Durability } from "../_options.ts";
+import { type StorageBackend, WriteBehindStorage } from "../write_behind_storage.ts";
 
 export type { Durability } from "../_options.ts";
 
@@ -80,10 +75,6 @@ export const DEFAULT_FILE_STORAGE_OPTIONS: Readonly<Required<FileStorageOptions>
   clock: systemClock,
 });
 
-/** Ops pending in `"interval"`/`"none"` mode that trigger a write before the timer. */
-const MAX_PENDING_OPS = 4096;
-/** Records per write: an urgent `saveBatch()` waits for at most this much of a backlog. */
-const MAX_CHUNK_RECORDS = 4096;
 /** Compaction writes the new file in chunks of about this size. */
 const COMPACT_CHUNK_BYTES = 1024 * 1024;
 
@@ -151,13 +142,53 @@ function recordBytes(record: QueuedRecord): number {
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export class FileStorage implements Storage {
-  readonly name = "file";
+export class FileStorage extends WriteBehindStorage {
   /** The log file. */
   readonly path: string;
+  readonly #log: FileLog;
+
+  /** Creates a store in the file at `path` (opened, locked and read when the client opens it). */
+  constructor(path: string, options: FileStorageOptions = {}) {
+    const what = "open FileStorage";
+    const {
+      durability,
+      syncIntervalMs,
+      compactMinBytes,
+      compactDeadRatio,
+      clock,
+    } = { ...DEFAULT_FILE_STORAGE_OPTIONS, ...options };
+    checkNonEmptyString(what, "path", path);
+    checkDurability(what, durability);
+    checkNumber(what, "syncIntervalMs", syncIntervalMs, 0, 2 ** 31 - 1);
+    checkNumber(what, "compactMinBytes", compactMinBytes, 0);
+    checkNumber(what, "compactDeadRatio", compactDeadRatio, 0, 1);
+    const log = new FileLog(path, { durability, compactMinBytes, compactDeadRatio });
+    super("file", log, { eager: durability === "everyWrite", delayMs: syncIntervalMs, clock });
+    this.path = path;
+    this.#log = log;
+  }
+
+  /** Size of the log file, bytes (after the last write). */
+  get fileBytes(): number {
+    return this.#log.fileBytes;
+  }
+
+  /** Compactions done since `open()` (the one `open()` may do included). */
+  get compactions(): number {
+    return this.#log.compactions;
+  }
+}
+
+type FileLogOptions = Readonly<
+  Required<Pick<FileStorageOptions, "durability" | "compactMinBytes" | "compactDeadRatio">>
+>;
+
+/** The append-only log behind {@linkcode FileStorage}. */
+class FileLog implements StorageBackend {
+  readonly name = "file";
+  readonly path: string;
   readonly #lockPath: string;
-  readonly #options: Readonly<Required<FileStorageOptions>>;
-  readonly #journal: Journal;
+  readonly #options: FileLogOptions;
   readonly #live = new LiveState(recordBytes);
   /** Ops applied to `#live` (a failed write is retried with the same op objects). */
   #applied = new WeakSet<StorageOp>();
@@ -171,101 +202,38 @@ export class FileStorage implements Storage {
   #needsRewrite = false;
   #compactions = 0;
 
-  /** Creates a store in the file at `path` (opened, locked and read when the client opens it). */
-  constructor(path: string, options: FileStorageOptions = {}) {
-    const what = "open FileStorage";
-    const {
-      durability,
-      syncIntervalMs,
-      compactMinBytes,
-      compactDeadRatio,
-      clock,
-    } = { ...DEFAULT_FILE_STORAGE_OPTIONS, ...options };
-    if (typeof path !== "string" || path === "") {
-      throw new TypeError(
-        `Cannot ${what} as 'path' must be a non-empty string: current value is ${
-          JSON.stringify(path)
-        }`,
-      );
-    }
-    checkDurability(what, durability);
-    checkNumber(what, "syncIntervalMs", syncIntervalMs, 0, 2 ** 31 - 1);
-    checkNumber(what, "compactMinBytes", compactMinBytes, 0);
-    checkNumber(what, "compactDeadRatio", compactDeadRatio, 0, 1);
+  constructor(path: string, options: FileLogOptions) {
     this.path = path;
     this.#lockPath = `${path}.lock`;
-    this.#options = { durability, syncIntervalMs, compactMinBytes, compactDeadRatio, clock };
-    this.#journal = new Journal(this.name, (ops, durable) => this.#write(ops, durable), {
-      mode: durability === "everyWrite" ? "eager" : "timer",
-      delayMs: syncIntervalMs,
-      maxPendingOps: MAX_PENDING_OPS,
-      maxChunkRecords: MAX_CHUNK_RECORDS,
-      clock,
-    });
+    this.#options = options;
   }
 
-  /** Size of the log file, bytes (after the last write). */
   get fileBytes(): number {
     return this.#fileBytes;
   }
 
-  /** Compactions done since `open()` (the one `open()` may do included). */
   get compactions(): number {
     return this.#compactions;
   }
 
-  open(): Promise<StorageSnapshot> {
-    return this.#journal.open(async () => {
-      try {
-        await fsp.mkdir(path.dirname(this.path), { recursive: true });
-      } catch (error) {
-        throw new StorageError(
-          this.name,
-          `cannot create the folder of '${this.path}': ${message(error)}`,
-          { cause: error },
-        );
-      }
-      acquireLock(this.#lockPath, this.name);
-      try {
-        return await this.#recover();
-      } catch (error) {
-        releaseLock(this.#lockPath);
-        throw error;
-      }
-    }, () => {});
+  async open(): Promise<StorageSnapshot> {
+    try {
+      await fsp.mkdir(path.dirname(this.path), { recursive: true });
+    } catch (error) {
+      throw new StorageError(
+        this.name,
+        `cannot create the folder of '${this.path}': ${message(error)}`,
+        { cause: error },
+      );
+    }
+    acquireLock(this.#lockPath, this.name);
+    return await this.#recover();
   }
 
-  append(records: readonly QueuedRecord[]): void {
-    this.#journal.append(records);
-  }
-
-  /** Resolves once the batch and its records are durable, ahead of the rest of the backlog. */
-  saveBatch(batch: StoredBatch): Promise<void> {
-    return this.#journal.saveBatch(batch);
-  }
-
-  settleBatch(batchId: string, removedRecordIds: readonly string[]): void {
-    this.#journal.settleBatch(batchId, removedRecordIds);
-  }
-
-  remove(recordIds: readonly string[]): void {
-    this.#journal.remove(recordIds);
-  }
-
-  setValue(key: string, value: JsonValue | undefined): void {
-    this.#journal.setValue(key, value);
-  }
-
-  sync(): Promise<void> {
-    return this.#journal.sync();
-  }
-
-  close(): Promise<void> {
-    return this.#journal.close(async () => {
-      await this.#handle?.close().catch(() => {});
-      this.#handle = undefined;
-      releaseLock(this.#lockPath);
-    });
+  async close(): Promise<void> {
+    await this.#handle?.close().catch(() => {});
+    this.#handle = undefined;
+    releaseLock(this.#lockPath);
   }
 
   async #recover(): Promise<StorageSnapshot> {
@@ -320,9 +288,10 @@ export class FileStorage implements Storage {
    * backlog pending (its records would be live at once); so a draining burst
    * compacts once, not at every halving. Whatever the backlog, the log never
    * grows past 4× what is live or pending. `adding`: bytes of the write about
-   * to be appended (its ops are applied already).
+   * to be appended (its ops are applied already); `backlog`: records pending
+   * behind it.
    */
-  #compactionDue(settled = true, adding = 0): boolean {
+  #compactionDue(settled = true, adding = 0, backlog = 0): boolean {
     const { compactMinBytes, compactDeadRatio } = this.#options;
     const file = this.#fileBytes + adding;
     if (file < compactMinBytes || file - this.#live.records.bytes < file * compactDeadRatio) {
@@ -331,13 +300,13 @@ export class FileStorage implements Storage {
     // Pending records are sized like the live ones on average (sizing each would cost a pass).
     const { bytes, held } = this.#live.records;
     if (held > 0) this.#averageRecordBytes = bytes / held;
-    const kept = bytes + this.#journal.pendingRecords * this.#averageRecordBytes;
+    const kept = bytes + backlog * this.#averageRecordBytes;
     return kept <= compactMinBytes ||
-      (settled && this.#journal.pendingRecords === 0 && file >= 2 * this.#compactedBytes) ||
+      (settled && backlog === 0 && file >= 2 * this.#compactedBytes) ||
       file >= 4 * Math.max(kept, compactMinBytes);
   }
 
-  async #write(ops: StorageOp[], durable: boolean): Promise<void> {
+  async write(ops: StorageOp[], durable: boolean, backlog: number): Promise<void> {
     const writer = this.#writer;
     writer.reset();
     for (const op of ops) {
@@ -345,7 +314,7 @@ export class FileStorage implements Storage {
       writer.op(op);
     }
     try {
-      if (this.#needsRewrite || this.#compactionDue(durable, writer.length)) {
+      if (this.#needsRewrite || this.#compactionDue(durable, writer.length, backlog)) {
         await this.#compact();
         return;
       }
