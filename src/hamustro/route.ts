@@ -270,8 +270,13 @@ export function hamustroRoute(options: HamustroRouteOptions): HamustroRoute {
     );
   }
   const stats: HamustroRouteStats = { nrConflicts: 0 };
-  /** `session:nr` → digest of the payload first seen with it; insertion order is age. */
+  /** `session:nr` → digest of the payload first seen with it. */
   const recent = new Map<string, string>();
+  // `recent`'s keys, oldest at `oldest` once full: forgetting the oldest through the map's own
+  // order (`keys().next()`) walks past every deleted slot V8 has not compacted yet, which made
+  // each payload cost time proportional to the memory once it was full.
+  const ages: string[] = [];
+  let oldest = 0;
 
   /** Whether another payload was seen under `sessionNr`; remembers this one's digest if not. */
   function conflicts(sessionNr: string, digest: string, inRequest: Map<string, string>): boolean {
@@ -279,7 +284,12 @@ export function hamustroRoute(options: HamustroRouteOptions): HamustroRoute {
     inRequest.set(sessionNr, seen ?? digest);
     if (seen !== undefined) return seen !== digest;
     if (conflictMemory > 0) {
-      if (recent.size >= conflictMemory) recent.delete(recent.keys().next().value!);
+      if (ages.length < conflictMemory) ages.push(sessionNr);
+      else {
+        recent.delete(ages[oldest]!);
+        ages[oldest] = sessionNr;
+        oldest = (oldest + 1) % conflictMemory;
+      }
       recent.set(sessionNr, digest);
     }
     return false;
