@@ -216,7 +216,11 @@ export class MemoryDedupeStore implements DedupeStore {
       const key = keys[i]!;
       const entry = this.#live(events, key, timing.now);
       if (entry === undefined) {
-        this.#write(key, claimed);
+        // Known absent: #write's own lookup spared.
+        events.set(key, claimed);
+        claimed.keys.push(key);
+        claimed.live++;
+        this.#size++;
         claims[i] = "claimed";
       } else if (entry.done || entry.owner === owner) {
         claims[i] = "duplicate";
