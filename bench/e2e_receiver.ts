@@ -19,12 +19,19 @@
  * - `receiver`: the same command with `--route hamustro`.
  *
  * Reported per contender and concurrency (medians of `--runs`): events/s
- * (wall time of the whole load), the server's CPU µs per event
- * (/proc/<pid>/stat) and its peak RSS (VmHWM). Only same-run ratios mean
- * anything on a shared machine.
+ * (wall time of the whole load) and its ratio to the floor's, the server's
+ * CPU µs per event (/proc/<pid>/stat) and its ratio to the floor's, the
+ * server's RSS once listening (before any request) and its peak RSS (VmHWM)
+ * — both of the server process alone: the client, which holds every body of
+ * the load, is this process. Only same-run ratios mean anything on a shared
+ * machine; the CPU ratio is the steadier one there.
+ *
+ * `--v8-flags` is passed to both contenders (e.g.
+ * `--max-semi-space-size=1,--max-old-space-size=96` to see what a heap cap
+ * does to peak RSS and CPU).
  *
  *   deno task bench:e2e:receiver [--requests 200] [--runs 3] [--in-flight 1,4,16]
- *     [--routes json,hamustro]
+ *     [--routes json,hamustro] [--v8-flags …]
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -39,6 +46,7 @@ const REQUESTS = Number(flag("--requests") ?? 200);
 const RUNS = Number(flag("--runs") ?? 3);
 const IN_FLIGHT = (flag("--in-flight") ?? "1,4,16").split(",").map(Number);
 const ROUTES = (flag("--routes") ?? "json,hamustro").split(",");
+const V8_FLAGS = flag("--v8-flags");
 const ROOT = new URL("..", import.meta.url).pathname;
 const SECRET = "bench-shared-secret";
 const encoder = new TextEncoder();
@@ -180,6 +188,7 @@ async function serveFloor(route: string, sinkPath: string): Promise<void> {
 interface Figures {
   eventsPerSecond: number;
   cpuMicrosPerEvent: number;
+  idleRssMb: number;
   peakRssMb: number;
 }
 
@@ -191,9 +200,10 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
-function peakRss(pid: number): number {
+/** A process's current (`VmRSS`) or peak (`VmHWM`) resident set size, MB. */
+function rss(pid: number, field: "VmRSS" | "VmHWM"): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]) / 1024;
 }
 
 async function runOnce(
@@ -205,11 +215,11 @@ async function runOnce(
   const bench = ROUTE_BENCHES[route]!;
   const dir = await Deno.makeTempDir({ prefix: "idemtrack-bench-" });
   const sink = `${dir}/events.jsonl`;
+  const run = V8_FLAGS === undefined ? ["run", "-A"] : ["run", "-A", `--v8-flags=${V8_FLAGS}`];
   const args = contender === "floor"
-    ? ["run", "-A", new URL(import.meta.url).pathname, "--child-floor", route, sink]
+    ? [...run, new URL(import.meta.url).pathname, "--child-floor", route, sink]
     : [
-      "run",
-      "-A",
+      ...run,
       `${ROOT}scripts/receiver.ts`,
       "--port",
       "0",
@@ -231,6 +241,7 @@ async function runOnce(
     }
     reader.cancel().catch(() => {});
     const url = `${line.split("\n", 1)[0]}${bench.path}`;
+    const idleRssMb = rss(child.pid, "VmRSS");
     const cpuBefore = cpuSeconds(child.pid);
     const started = performance.now();
     let next = 0;
@@ -249,7 +260,8 @@ async function runOnce(
     return {
       eventsPerSecond: events / seconds,
       cpuMicrosPerEvent: ((cpuSeconds(child.pid) - cpuBefore) * 1e6) / events,
-      peakRssMb: peakRss(child.pid),
+      idleRssMb,
+      peakRssMb: rss(child.pid, "VmHWM"),
     };
   } finally {
     child.kill("SIGTERM");
@@ -262,6 +274,7 @@ if (Deno.args[0] === "--child-floor") {
   await serveFloor(Deno.args[1]!, Deno.args[2]!);
 } else {
   console.log(machine());
+  if (V8_FLAGS !== undefined) console.log(`V8 flags of both contenders: ${V8_FLAGS}`);
   console.log(
     `${REQUESTS} requests per run, fresh server per run, medians of ${RUNS}; bodies: ${
       ROUTES.map((route) => {
@@ -283,16 +296,20 @@ if (Deno.args[0] === "--child-floor") {
         }
       }
       const floorRate = median(figures.floor!.map((f) => f.eventsPerSecond));
+      const floorCpu = median(figures.floor!.map((f) => f.cpuMicrosPerEvent));
       for (const contender of ["floor", "receiver"] as const) {
         const list = figures[contender]!;
         const rate = median(list.map((f) => f.eventsPerSecond));
+        const cpu = median(list.map((f) => f.cpuMicrosPerEvent));
         rows.push({
           route,
           "in flight": inFlight,
           contender,
           "events/s": Math.round(rate),
           "× floor": (rate / floorRate).toFixed(2),
-          "CPU µs/event": median(list.map((f) => f.cpuMicrosPerEvent)).toFixed(2),
+          "CPU µs/event": cpu.toFixed(2),
+          "CPU × floor": (cpu / floorCpu).toFixed(2),
+          "idle RSS MB": Math.round(median(list.map((f) => f.idleRssMb))),
           "peak RSS MB": Math.round(median(list.map((f) => f.peakRssMb))),
         });
       }

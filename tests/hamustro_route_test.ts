@@ -449,3 +449,39 @@ Deno.test("the receiver still refuses a protobuf payload one byte over maxEventB
     assert.deepEqual(stored.map((e) => e.event.nr), largeAccepted ? [1, 2] : [1]);
   }
 });
+
+Deno.test("the conflict memory forgets the oldest session:nr first once full, and keeps the newer ones", async () => {
+  const route = hamustroRoute({
+    sharedSecretKey: "s3cret",
+    signature: "optional",
+    conflictMemory: 2,
+  });
+  const device = createHash("sha256").update("device-1").digest("hex");
+  const session = createHash("md5").update(`${device}:c1:14.1:2.3:0`).digest("hex");
+  const flags = async (payloads: unknown[]) => {
+    const body = new TextEncoder().encode(JSON.stringify({
+      device_id: device,
+      client_id: "c1",
+      session,
+      system_version: "14.1",
+      product_version: "2.3",
+      env: 0,
+      payloads,
+    }));
+    const request = new Request("http://127.0.0.1/api/v1/track", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    const batch = await route.decode(request, body, { now: Date.now(), params: {} });
+    assert.ok(!(batch instanceof Response));
+    return batch.records.map((record) => record.event.nr_conflict === true);
+  };
+  // Three numbers seen in turn: nr 1 is forgotten (the oldest), nr 2 and 3 are remembered.
+  for (const nr of [1, 2, 3]) assert.deepEqual(await flags([{ at: 1, event: "a", nr }]), [false]);
+  assert.deepEqual(await flags([{ at: 1, event: "other", nr: 3 }]), [true]);
+  assert.deepEqual(await flags([{ at: 1, event: "other", nr: 2 }]), [true]);
+  // nr 1 was forgotten: a different payload under it is no longer a conflict (and pushes out nr 2).
+  assert.deepEqual(await flags([{ at: 1, event: "other", nr: 1 }]), [false]);
+  assert.deepEqual(await flags([{ at: 1, event: "third", nr: 3 }]), [true]);
+});

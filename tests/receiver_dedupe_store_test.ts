@@ -138,3 +138,20 @@ Deno.test("memory: expired keys are swept, not counted as evicted", () => {
   assert.equal(store.size, 1);
   assert.equal(store.evicted, 0);
 });
+
+Deno.test("memory: a key taken over by a later claim outlives the earlier claim's lapse", () => {
+  const store = new MemoryDedupeStore({ maxKeys: 10 });
+  const timing = { now: T0, ttlMs: 10_000, leaseMs: 1_000 };
+  store.claimEvents("t", ["k", "other"], "o1", timing);
+  store.release("t", { owner: "o1", eventKeys: ["k"] });
+  store.claimEvents("t", ["k"], "o2", timing);
+  store.commit("t", { owner: "o2", eventKeys: ["k"] }, timing);
+  // o1's claim lapses and is swept; the key o2 committed stays, counted once.
+  store.claimEvents("t2", ["fresh"], "o3", { ...timing, now: T0 + 5_000 });
+  assert.equal(store.size, 2);
+  assert.deepEqual(store.claimEvents("t", ["k", "other"], "o4", { ...timing, now: T0 + 5_000 }), [
+    "duplicate",
+    "claimed",
+  ]);
+  assert.equal(store.evicted, 0);
+});

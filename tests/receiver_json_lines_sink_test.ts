@@ -115,3 +115,31 @@ Deno.test("JsonLinesSink writes each line byte for byte as JSON.stringify of the
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a write larger than the sink's buffer, with characters of every UTF-8 length, reads back whole", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".jsonl" });
+  try {
+    const sink = new JsonLinesSink(path);
+    const note = "aé€😀".repeat(20_000); // 1-, 2-, 3- and 4-byte characters, ~200 KB per event
+    const events = Array.from({ length: 4 }, (_, n) => ({
+      tenant: "t",
+      route: "json",
+      key: `k-${n}`,
+      receivedAt: n,
+      event: { n, note },
+    }));
+    await sink.write(events);
+    await sink.close();
+    const lines = (await Deno.readTextFile(path)).trimEnd().split("\n").map((line) =>
+      JSON.parse(line)
+    );
+    assert.deepEqual(lines.map((line) => [line.key, line.event.n, line.event.note === note]), [
+      ["k-0", 0, true],
+      ["k-1", 1, true],
+      ["k-2", 2, true],
+      ["k-3", 3, true],
+    ]);
+  } finally {
+    await Deno.remove(path);
+  }
+});

@@ -270,18 +270,51 @@ export function hamustroRoute(options: HamustroRouteOptions): HamustroRoute {
     );
   }
   const stats: HamustroRouteStats = { nrConflicts: 0 };
-  /** `session:nr` → digest of the payload first seen with it; insertion order is age. */
-  const recent = new Map<string, string>();
+  /** session → nr → digest of the payload first seen with that `session:nr`. */
+  const recent = new Map<string, Map<number, string>>();
+  // What `recent` holds, oldest at `oldest` once full. Forgetting the oldest through a map's own
+  // order (`keys().next()`) would walk past every deleted slot V8 has not compacted yet: time
+  // proportional to the memory for each payload once it is full.
+  const agedSessions: string[] = [];
+  const agedNumbers: number[] = [];
+  let oldest = 0;
 
-  /** Whether another payload was seen under `sessionNr`; remembers this one's digest if not. */
-  function conflicts(sessionNr: string, digest: string, inRequest: Map<string, string>): boolean {
-    const seen = inRequest.get(sessionNr) ?? recent.get(sessionNr);
-    inRequest.set(sessionNr, seen ?? digest);
-    if (seen !== undefined) return seen !== digest;
-    if (conflictMemory > 0) {
-      if (recent.size >= conflictMemory) recent.delete(recent.keys().next().value!);
-      recent.set(sessionNr, digest);
+  function forgetOldest(): void {
+    const session = agedSessions[oldest]!;
+    const numbers = recent.get(session)!;
+    numbers.delete(agedNumbers[oldest]!);
+    if (numbers.size === 0) recent.delete(session);
+  }
+
+  function remember(session: string, nr: number, digest: string): void {
+    if (agedNumbers.length < conflictMemory) {
+      agedSessions.push(session);
+      agedNumbers.push(nr);
+    } else {
+      forgetOldest();
+      agedSessions[oldest] = session;
+      agedNumbers[oldest] = nr;
+      oldest = (oldest + 1) % conflictMemory;
     }
+    let numbers = recent.get(session);
+    if (numbers === undefined) recent.set(session, numbers = new Map());
+    numbers.set(nr, digest);
+  }
+
+  /**
+   * Whether another payload was seen under `session:nr` (keyed by number: no string is built per
+   * lookup); remembers this one's digest if not.
+   */
+  function conflicts(
+    session: string,
+    nr: number,
+    digest: string,
+    inRequest: Map<number, string>,
+  ): boolean {
+    const seen = inRequest.get(nr) ?? recent.get(session)?.get(nr);
+    inRequest.set(nr, seen ?? digest);
+    if (seen !== undefined) return seen !== digest;
+    if (conflictMemory > 0) remember(session, nr, digest);
     return false;
   }
 
@@ -351,14 +384,14 @@ export function hamustroRoute(options: HamustroRouteOptions): HamustroRoute {
       const base = collectionJson(collection);
       const baseBytes = utf8ByteLength(JSON.stringify(base));
       const clientIp = forwardedClientIpv4(request.headers);
-      const inRequest = new Map<string, string>();
+      const inRequest = new Map<number, string>();
+      const { session } = collection;
       const records: DecodedRecord[] = collection.payloads.map((payload) => {
-        const sessionNr = `${collection.session}:${payload.nr}`;
         const digest = payloadDigest(payload);
         const event = payloadJson(base, payload, format, clientIp);
-        if (conflicts(sessionNr, digest, inRequest)) event.nr_conflict = true;
+        if (conflicts(session, payload.nr, digest, inRequest)) event.nr_conflict = true;
         return {
-          key: `${sessionNr}:${digest}`,
+          key: `${session}:${payload.nr}:${digest}`,
           event,
           jsonBytesUpperBound: payload.byteLength === undefined
             ? undefined

@@ -113,7 +113,13 @@ export async function readBody(request: Request, limits: BodyLimits): Promise<Bo
   if (encoding !== "identity" && encoding !== "gzip" && encoding !== "deflate") {
     return { problem: { kind: "unsupported_encoding", encoding } };
   }
-  if (request.body === null) return { bytes: new Uint8Array(0) };
+  // Whether there is a body is asked only without a Content-Length: on Deno.serve, touching
+  // `request.body` makes the runtime read the body chunk by chunk in JS (~2× the CPU time of
+  // `arrayBuffer()` on an untouched request, which reads it whole in one native call).
+  const whole = declared !== null && Number.isSafeInteger(declaredBytes);
+  if (whole ? declaredBytes === 0 : request.body === null) {
+    return { bytes: new Uint8Array(0) };
+  }
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = timeoutMs > 0
     ? new Promise<never>((_, reject) => {
@@ -124,7 +130,7 @@ export async function readBody(request: Request, limits: BodyLimits): Promise<Bo
   try {
     let raw: Uint8Array | undefined;
     try {
-      if (declared !== null && Number.isSafeInteger(declaredBytes)) {
+      if (whole) {
         // The server delivers exactly Content-Length bytes (checked against the cap above), so
         // the body is read whole: runtimes then read it into one buffer (Deno.serve reads each
         // packet of a streamed body into a fresh 64 KiB buffer: ~47 KB per byte when dribbled).
@@ -135,7 +141,7 @@ export async function readBody(request: Request, limits: BodyLimits): Promise<Bo
         );
         if (raw.byteLength > maxBytes) raw = undefined;
       } else {
-        raw = await collect(request.body, maxBytes, 0, deadline);
+        raw = await collect(request.body!, maxBytes, 0, deadline);
       }
     } catch (error) {
       if (error instanceof Timeout) return { problem: { kind: "timeout", timeoutMs } };

@@ -19,6 +19,7 @@ interface Pending {
 }
 
 const encoder = new TextEncoder();
+const WRITE_BUFFER_BYTES = 256 * 1024;
 
 /**
  * Appends accepted events to a file, one JSON object per line:
@@ -95,6 +96,23 @@ export class JsonLinesSink implements Sink {
     });
   }
 
+  // Writes are one at a time, each encoded piece by piece into this one buffer rather than
+  // whole into a fresh one (~1 MB per request, lingering until garbage collection).
+  readonly #buffer = new Uint8Array(WRITE_BUFFER_BYTES);
+
+  async #writeText(handle: FileHandle, text: string): Promise<void> {
+    let read = 0;
+    while (read < text.length) {
+      const encoded = encoder.encodeInto(read === 0 ? text : text.slice(read), this.#buffer);
+      read += encoded.read;
+      let offset = 0;
+      while (offset < encoded.written) {
+        const { bytesWritten } = await handle.write(this.#buffer, offset, encoded.written - offset);
+        offset += bytesWritten;
+      }
+    }
+  }
+
   async #drain(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
@@ -103,12 +121,10 @@ export class JsonLinesSink implements Sink {
         try {
           this.#handle ??= open(this.#path, "a");
           const handle = await this.#handle;
-          const bytes = encoder.encode(batch.map((pending) => pending.text).join(""));
-          let offset = 0;
-          while (offset < bytes.byteLength) {
-            const { bytesWritten } = await handle.write(bytes, offset);
-            offset += bytesWritten;
-          }
+          await this.#writeText(
+            handle,
+            batch.length === 1 ? batch[0]!.text : batch.map((pending) => pending.text).join(""),
+          );
           if (this.#sync) await handle.datasync();
           for (const pending of batch) pending.resolve();
         } catch (error) {
