@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { callbackSink, createJsonRoute, createReceiver } from "../src/receiver/mod.ts";
 import { hamustroRoute } from "../src/hamustro/mod.ts";
+import { serviceUrl } from "./_services.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const SECRET = "permissions-secret";
@@ -129,6 +130,22 @@ function programFor(what: string): string | undefined {
       `import { KvDedupeStore } from "${src("src/receiver/kv_dedupe_store.ts")}";`,
     );
   }
+  if (/RedisDedupeStore/.test(what)) {
+    return `
+      import { RedisDedupeStore } from "${src("src/receiver/redis_dedupe_store.ts")}";
+      const store = await RedisDedupeStore.connect(Deno.args[4], { prefix: "permissions-test" });
+      await store.close();
+      console.log("ok");`;
+  }
+  if (/Postgres/.test(what)) {
+    return `
+      import { PostgresDedupeStore, PostgresSink } from "${src("src/receiver/postgres/mod.ts")}";
+      const sink = await PostgresSink.connect(Deno.args[5], { createTable: false });
+      await sink.close();
+      const store = await PostgresDedupeStore.connect(Deno.args[5], { createTable: false });
+      await store.close();
+      console.log("ok");`;
+  }
   if (/createReceiver/.test(what)) return receiver("callbackSink(() => {})", "");
   return undefined;
 }
@@ -159,6 +176,10 @@ Deno.test("every row of README's Deno permissions table runs with exactly the fl
     for (const [index, row] of rows.entries()) {
       const program = programFor(row.what);
       assert.ok(program !== undefined, `no program checks the row "${row.what}"`);
+      const needs = row.flags.join(" ");
+      const redis = needs.includes("<redis>") ? serviceUrl("redis") : "";
+      const postgres = needs.includes("<postgres>") ? serviceUrl("postgres") : "";
+      if (redis === undefined || postgres === undefined) continue; // skipped, with a notice
       const dir = `${work}/row-${index}`;
       await Deno.mkdir(dir);
       const file = `${dir}/events.jsonl`;
@@ -166,6 +187,8 @@ Deno.test("every row of README's Deno permissions table runs with exactly the fl
       const flags = row.flags.map((flag) =>
         flag.replaceAll("<collector>", collectorHost).replaceAll("<listen>", listen)
           .replaceAll("<dir>", dir).replaceAll("<file>", file)
+          .replaceAll("<redis>", redis === "" ? "" : new URL(redis).host)
+          .replaceAll("<postgres>", postgres === "" ? "" : new URL(postgres).host)
       );
       const script = `${work}/row_${index}.ts`;
       await Deno.writeTextFile(script, program);
@@ -181,6 +204,8 @@ Deno.test("every row of README's Deno permissions table runs with exactly the fl
           listen,
           dir,
           file,
+          redis,
+          postgres,
         ],
         stdout: "piped",
         stderr: "piped",
