@@ -315,7 +315,7 @@ export class Client<Plan extends TrackingPlan = Record<never, never>> {
   }
 
   /**
-   * Delivers these events now (the second seed's bulk API), chunked and
+   * Delivers these events now (SuprSend's bulk API), chunked and
    * retried like the queue but never mixed with it, and resolves with
    * the bulk result. Invalid events do not stop the others: they come back in
    * `failedRecords` with code `invalid`.

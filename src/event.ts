@@ -15,7 +15,7 @@ export type JsonObject = { [key: string]: JsonValue };
 /** The three kinds of call a client logs. */
 export type EventType = "track" | "identify" | "alias";
 
-/** A file attached to an event by public URL (the second seed's `add_attachment`). */
+/** A file attached to an event by public URL (SuprSend's `add_attachment`). */
 export interface Attachment {
   /** Publicly reachable `http:` or `https:` URL. */
   url: string;

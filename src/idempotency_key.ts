@@ -18,7 +18,7 @@ export interface KeyPolicy {
 }
 
 /**
- * SaaSquatch's rule (first seed): 8–64 characters of `[A-Za-z0-9._-]`. The
+ * SaaSquatch's rule: 8–64 characters of `[A-Za-z0-9._-]`. The
  * default, because a key valid here is valid everywhere else too.
  */
 export const STRICT_KEY_POLICY: KeyPolicy = Object.freeze({
@@ -30,7 +30,7 @@ export const STRICT_KEY_POLICY: KeyPolicy = Object.freeze({
   trim: false,
 });
 
-/** SuprSend's rule (second seed): any string of 1–255 characters after trimming. */
+/** SuprSend's rule: any string of 1–255 characters after trimming. */
 export const LENIENT_KEY_POLICY: KeyPolicy = Object.freeze({
   name: "lenient",
   minLength: 1,

@@ -9,8 +9,8 @@ const scratch = new Uint8Array(3 * SCRATCH_UNITS);
  * bytes, as TextEncoder writes them as U+FFFD.
  */
 export function utf8ByteLength(text: string): number {
-  // Encoding into a reused buffer is native and ~5× faster than scanning for
-  // non-ASCII (0.1 vs 0.5 µs for a 320-character event, Deno 2.9).
+  // Encoding into a reused buffer is native, and faster than scanning for
+  // non-ASCII in JavaScript (bench/core_bench.ts).
   if (text.length <= SCRATCH_UNITS) return encoder.encodeInto(text, scratch).written;
   // Longer strings: V8's regex scan finds the first non-ASCII character about
   // twice as fast as a charCodeAt loop; count from there.

@@ -7,8 +7,8 @@ const SAFE_PART = /^[A-Za-z0-9._]+$/;
 const HASH_CHARS = 16;
 
 /**
- * Builds a deterministic key from meaningful parts, as the second seed
- * suggests (`user147-new-comment-1687437670`), made valid for the strict policy.
+ * Builds a deterministic key from meaningful parts, as SuprSend's
+ * documentation suggests (`user147-new-comment-1687437670`), made valid for the strict policy.
  *
  * Parts are joined with `-`. A part that is empty, contains a character outside
  * `[A-Za-z0-9._]` (including `-`, which would make two different part lists

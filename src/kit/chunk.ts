@@ -43,7 +43,7 @@ export interface ChunkOptions<T> {
   maxBytes?: number;
   /** Most items per chunk. @default {Infinity} */
   maxItems?: number;
-  /** Most items of one group per chunk (the third seed's 100 identities / 100 features). @default {Infinity} */
+  /** Most items of one group per chunk (Skalin's 100 identities / 100 features). @default {Infinity} */
   maxItemsPerGroup?: number;
 }
 

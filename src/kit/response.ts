@@ -101,7 +101,7 @@ export function readErrorBody(body: string): ErrorBody {
 /**
  * True when a 409 body means "this key is still being processed" (the IETF
  * Idempotency-Key draft's meaning: retry later) rather than "already done"
- * (the first seed's meaning: delivered).
+ * (SaaSquatch's meaning: delivered).
  */
 export function isInProgressConflict(body: string): boolean {
   const { error, reason } = readErrorBody(body);

@@ -44,14 +44,13 @@ export function crc32(bytes: Uint8Array, crc = 0, start = 0, end = bytes.length)
 export type Crc32 = (data: Uint8Array, value?: number) => number;
 
 /**
- * `node:zlib`'s native CRC-32 (Deno, Node 22.2+; undefined in Node 20): ~25×
- * faster than the WebAssembly one on a 600 KB frame (1.1 vs 30 ms per 60 MB,
- * Deno 2.9); the WebAssembly one was a third of the writer's CPU in the
- * end-to-end benchmark, on the path of every batch's save.
+ * `node:zlib`'s native CRC-32 (Deno, Node 22.2+; undefined in Node 20): much
+ * faster than the WebAssembly one on large frames, and checksumming is on the
+ * path of every batch's save (figures: bench/HISTORY.md).
  */
 const nativeCrc32 = (zlib as { crc32?: Crc32 }).crc32;
 
-/** Frames at least this long are checksummed natively (a call costs ~30 ns, ~40 bytes of the JS loop). */
+/** Frames at least this long are checksummed natively (below it, the native call costs more than the JS loop). */
 const NATIVE_MIN_BYTES = 256;
 /** Without the native one: frames at least this long are checksummed in WebAssembly (1.6× faster per byte; a call costs more). */
 const WASM_MIN_BYTES = 4096;
