@@ -1,8 +1,18 @@
 /**
  * Builds the npm package in `npm/`: ESM + `.d.ts` compiled by the TypeScript
- * compiler from npm, a `package.json` generated from `deno.json`, and the
+ * compiler from npm, a `package.json` generated from `deno.json`, the npm
+ * README (scripts/npm/README.md, written for Node), LICENSE and docs/, and the
  * portable tests (those that need nothing from Deno but `Deno.test`) compiled
  * to run under `node --test` through a small shim.
+ *
+ * Every entry point is plain ESM without top-level await, exported under the
+ * `default` condition: `import` everywhere, `require()` on Node ≥ 20.19
+ * (require(esm)), one copy of every class either way (no dual-package hazard).
+ * Packages only some entry points need are optional peer dependencies.
+ *
+ * The tests are not shipped: `npm pack`/`npm publish` run `prepack`, which
+ * drops `scripts` and `devDependencies` from the packed manifest, and
+ * `postpack`, which puts them back.
  *
  * Run with `deno task build:npm`, then `cd npm && npm install && npm test`.
  *
@@ -19,6 +29,23 @@ const STAGE = "_src"; // sources copied here, so npm/node_modules resolves their
 const ESM = "esm";
 /** Commands the package installs (`npx idemtrack-receiver`), each a Node entry point. */
 const BINS: Record<string, string> = { "idemtrack-receiver": "scripts/receiver_node.ts" };
+/** Where the package's sources, issues and docs live (an assumed address: the project's public home). */
+const REPOSITORY = "https://github.com/idemtrack/idemtrack";
+/**
+ * npm packages only some entry points import: optional peer dependencies, so
+ * that installing the package for a `Client` does not pull them. Importing an
+ * entry point that needs a missing one fails with Node's "Cannot find package
+ * '<name>'" (see docs/runtimes.md).
+ */
+const OPTIONAL_PEERS: Record<string, string> = {
+  "@bufbuild/protobuf": "./hamustro (protobuf codecs)",
+  "hash-wasm": "faster MD5/SHA-256/CRC-32 (WebAssembly) where @noble/hashes answers otherwise",
+};
+/** `.d.ts` files that name these need a lib a DOM project may lack: they reference it themselves. */
+const LIB_REFERENCES: [RegExp, string][] = [[
+  /\b(Symbol\.asyncDispose|AsyncDisposable)\b/,
+  "esnext.disposable",
+]];
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const outDir = join(root, OUT);
@@ -79,6 +106,23 @@ function toJsPath(path: string): string {
   return `./${ESM}/${path.replace(/^\.\//, "").replace(/\.ts$/, ".js")}`;
 }
 
+/**
+ * Prepends `/// <reference lib>` to the declaration files that need a lib
+ * beyond ES2022 + DOM, so that a project with `lib: ["ES2022", "DOM"]` and
+ * `skipLibCheck: false` compiles (tsc ≥ 5.5 emits no such reference itself).
+ */
+async function addLibReferences(dir: string): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) await addLibReferences(path);
+    if (!entry.isFile || !entry.name.endsWith(".d.ts")) continue;
+    const text = await Deno.readTextFile(path);
+    const references = LIB_REFERENCES.filter(([pattern]) => pattern.test(text))
+      .map(([, lib]) => `/// <reference lib="${lib}" />\n`);
+    if (references.length > 0) await Deno.writeTextFile(path, references.join("") + text);
+  }
+}
+
 async function main(): Promise<void> {
   const denoJson = JSON.parse(await Deno.readTextFile(join(root, "deno.json"))) as DenoJson;
   const exports = typeof denoJson.exports === "string"
@@ -99,7 +143,7 @@ async function main(): Promise<void> {
   }
 
   const files = new Set<string>();
-  const packageExports: Record<string, { types: string; import: string }> = {};
+  const packageExports: Record<string, { types: string; default: string }> = {};
   for (const [subpath, entry] of Object.entries(exports)) {
     const graph = await localGraph(entry);
     const offenders = await isPortable(graph);
@@ -111,7 +155,7 @@ async function main(): Promise<void> {
     }
     graph.forEach((file) => files.add(file));
     const js = toJsPath(entry);
-    packageExports[subpath] = { types: js.replace(/\.js$/, ".d.ts"), import: js };
+    packageExports[subpath] = { types: js.replace(/\.js$/, ".d.ts"), default: js };
   }
 
   const bins: Record<string, string> = {};
@@ -159,26 +203,45 @@ async function main(): Promise<void> {
     ].join("\n"),
   );
   await Deno.copyFile(join(root, "scripts/node_test_shim.mjs"), join(outDir, "test_shim.mjs"));
-  for (const doc of ["README.md", "CHANGELOG.md", "LICENSE"]) {
-    await Deno.copyFile(join(root, doc), join(outDir, doc)).catch(() => {});
+  await Deno.copyFile(
+    join(root, "scripts/npm/pack_manifest.mjs"),
+    join(outDir, "pack_manifest.mjs"),
+  );
+  await Deno.copyFile(join(root, "scripts/npm/README.md"), join(outDir, "README.md"));
+  for (const doc of ["CHANGELOG.md", "LICENSE"]) {
+    await Deno.copyFile(join(root, doc), join(outDir, doc));
+  }
+  await Deno.mkdir(join(outDir, "docs"));
+  for await (const entry of Deno.readDir(join(root, "docs"))) {
+    if (entry.isFile && entry.name.endsWith(".md")) {
+      await Deno.copyFile(join(root, "docs", entry.name), join(outDir, "docs", entry.name));
+    }
   }
 
   const dependencies: Record<string, string> = {};
+  const peerDependencies: Record<string, string> = {};
   for (const specifier of Object.values(denoJson.imports ?? {})) {
     const parsed = parseNpmSpecifier(specifier);
-    if (parsed) dependencies[parsed[0]] = parsed[1];
+    if (parsed) {
+      (parsed[0] in OPTIONAL_PEERS ? peerDependencies : dependencies)[parsed[0]] = parsed[1];
+    }
   }
   const testFiles = tests.map((test) => toJsPath(test).slice(2));
-  // Imports every export by package name, as a user would: proves `exports` resolves.
+  // Imports and require()s every export by package name, as a user would: proves `exports`
+  // resolves and that no entry point's graph has a top-level await.
+  const specifiers = Object.keys(packageExports).map((subpath) => join(PACKAGE_NAME, subpath));
   await Deno.writeTextFile(
     join(outDir, "exports_smoke.mjs"),
     [
       `import assert from "node:assert/strict";`,
-      ...Object.keys(packageExports).map((subpath, i) =>
-        `const m${i} = await import(${JSON.stringify(join(PACKAGE_NAME, subpath))});\n` +
-        `assert.ok(Object.keys(m${i}).length > 0, ${JSON.stringify(`${subpath} exports nothing`)});`
-      ),
-      `console.log("exports resolve: ${Object.keys(packageExports).join(", ")}");`,
+      `import { createRequire } from "node:module";`,
+      `const require = createRequire(import.meta.url);`,
+      `for (const specifier of ${JSON.stringify(specifiers, null, 2)}) {`,
+      `  const imported = await import(specifier);`,
+      `  assert.ok(Object.keys(imported).length > 0, \`\${specifier} exports nothing\`);`,
+      `  assert.equal(require(specifier), imported, \`require("\${specifier}") is the same module\`);`,
+      `}`,
+      `console.log("exports import and require(): ${Object.keys(packageExports).join(", ")}");`,
       "",
     ].join("\n"),
   );
@@ -187,21 +250,33 @@ async function main(): Promise<void> {
     version: denoJson.version,
     description: "Product events delivered to a collector exactly once",
     license: denoJson.license ?? "MIT",
+    repository: { type: "git", url: `git+${REPOSITORY}.git` },
+    homepage: `${REPOSITORY}#readme`,
+    bugs: { url: `${REPOSITORY}/issues` },
+    keywords: ["analytics", "events", "exactly-once", "idempotency", "batching", "retry"],
     type: "module",
-    engines: { node: ">=20" },
-    main: packageExports["."]?.import,
+    // require() of ESM without a flag (and @noble/hashes' own minimum).
+    engines: { node: ">=20.19" },
+    main: packageExports["."]?.default,
     types: packageExports["."]?.types,
     exports: packageExports,
     bin: bins,
-    files: [ESM, `!${ESM}/tests`, "README.md", "CHANGELOG.md", "LICENSE"],
+    files: [ESM, `!${ESM}/tests`, "README.md", "CHANGELOG.md", "LICENSE", "docs"],
     sideEffects: false,
     scripts: {
       test: `node exports_smoke.mjs && node --import ./test_shim.mjs --test --test-reporter=spec ${
         testFiles.join(" ")
       }`,
+      prepack: "node pack_manifest.mjs strip",
+      postpack: "node pack_manifest.mjs restore",
     },
     dependencies,
-    devDependencies: { "@types/node": TYPES_NODE },
+    peerDependencies,
+    peerDependenciesMeta: Object.fromEntries(
+      Object.keys(peerDependencies).map((name) => [name, { optional: true }]),
+    ),
+    // The optional peers too: the build compiles against them and the tests use them.
+    devDependencies: { "@types/node": TYPES_NODE, ...peerDependencies },
   };
   await Deno.writeTextFile(
     join(outDir, "package.json"),
@@ -232,6 +307,7 @@ async function main(): Promise<void> {
   await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], outDir);
   await run("npx", ["-y", "-p", TYPESCRIPT, "tsc", "-p", "tsconfig.json"], outDir);
   await Deno.remove(join(outDir, STAGE), { recursive: true });
+  await addLibReferences(join(outDir, ESM));
 
   console.log(
     `build:npm: ${PACKAGE_NAME}@${denoJson.version} in ${

@@ -1,0 +1,171 @@
+// The packed npm package on Bun and in workerd (Cloudflare's runtime), both from npm: run by
+// `node --test` in .ci/run, which installs them into .tools/runtimes (see tests/npm/_project.mjs).
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createServer } from "node:net";
+import { after, before, test } from "node:test";
+import { assertExactlyOnce, CLIENT_SCRIPT, SEND_MODULE, startLossyReceiver } from "./_delivery.mjs";
+import {
+  createProject,
+  PACKAGE,
+  removeProjects,
+  run,
+  runOk,
+  tool,
+  writeProjectFile,
+} from "./_project.mjs";
+
+/** The package and hash-wasm (so that workerd gets the WebAssembly hashers it must refuse). */
+let project;
+
+before(async () => {
+  project = await createProject("runtimes", ["hash-wasm@4.13.0"]);
+  await writeProjectFile(project, "send.mjs", SEND_MODULE);
+  await writeProjectFile(project, "client.mjs", CLIENT_SCRIPT);
+});
+after(removeProjects);
+
+test("a Client on Bun delivers every event exactly once to a loopback receiver that loses an answer", async (t) => {
+  const bun = tool("bun", t);
+  if (bun === undefined) return;
+  const collector = await startLossyReceiver(project);
+  try {
+    const out = await runOk(bun, ["client.mjs", collector.url, "50", "bun"], { cwd: project });
+    assertExactlyOnce(collector, JSON.parse(out), "bun", 50);
+  } finally {
+    await collector.close();
+  }
+});
+
+/** A port free a moment ago on 127.0.0.1. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const WORKER = `import { send } from "./send.mjs";
+import { loadHashers, md5Hex, sha256Hex } from "${PACKAGE}/hash";
+
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (url.pathname === "/hash") {
+      const texts = await request.json();
+      const hash = (text) => ({ md5: md5Hex(text), sha256: sha256Hex(text) });
+      const first = texts.map(hash); // before the WebAssembly hashers could be ready
+      const implementation = await loadHashers();
+      return Response.json({ implementation, first, then: texts.map(hash) });
+    }
+    if (url.pathname === "/send") {
+      const { endpoint, count, prefix } = await request.json();
+      return Response.json(await send(endpoint, count, prefix));
+    }
+    return new Response("not found", { status: 404 });
+  },
+};
+`;
+
+const CONFIG = `using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .worker),
+    # The worker's fetch() may reach loopback addresses only (the test's receiver).
+    (name = "loopback", network = (allow = ["local"])),
+  ],
+  sockets = [(name = "http", address = "127.0.0.1:8080", http = (), service = "main")],
+);
+
+const worker :Workerd.Worker = (
+  modules = [(name = "worker.js", esModule = embed "worker.js")],
+  compatibilityDate = "2025-09-01",
+  globalOutbound = "loopback",
+);
+`;
+
+/** Bundles the worker with esbuild, serves it with workerd, resolves its URL and a stop function. */
+async function startWorkerd(esbuild, workerd) {
+  await writeProjectFile(project, "worker_entry.mjs", WORKER);
+  await writeProjectFile(project, "config.capnp", CONFIG);
+  await runOk(esbuild, [
+    "worker_entry.mjs",
+    "--bundle",
+    "--format=esm",
+    "--platform=neutral",
+    "--main-fields=module,main",
+    "--outfile=worker.js",
+  ], { cwd: project });
+  const bundle = await readFile(join(project, "worker.js"), "utf8");
+  assert.match(bundle, /node_modules\/hash-wasm\//, "hash-wasm is bundled: workerd is offered it");
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const controller = new AbortController();
+  const exited = run(workerd, ["serve", "config.capnp", `--socket-addr=http=127.0.0.1:${port}`], {
+    cwd: project,
+    signal: controller.signal,
+    timeoutMs: 60_000,
+  });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      await fetch(`${url}/ready`);
+      break;
+    } catch (error) {
+      if (Date.now() > deadline) {
+        controller.abort();
+        const { stderr } = await exited;
+        throw new Error(`workerd did not start: ${stderr}`, { cause: error });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return {
+    url,
+    async stop() {
+      controller.abort();
+      return await exited;
+    },
+  };
+}
+
+test("in workerd a Client delivers every event exactly once, and the hashers fall back to JavaScript with the same digests", async (t) => {
+  const esbuild = tool("esbuild", t);
+  const workerd = esbuild && tool("workerd", t);
+  if (workerd === undefined) return;
+  const worker = await startWorkerd(esbuild, workerd);
+  const collector = await startLossyReceiver(project);
+  try {
+    const texts = ["", "abc", "héllo wörld ✓ 🎉", "x".repeat(70_000)];
+    const hashed = await (await fetch(`${worker.url}/hash`, {
+      method: "POST",
+      body: JSON.stringify(texts),
+    })).json();
+    assert.equal(hashed.implementation, "javascript", "workerd refuses to compile WebAssembly");
+    const expected = texts.map((text) => ({
+      md5: createHash("md5").update(text).digest("hex"),
+      sha256: createHash("sha256").update(text).digest("hex"),
+    }));
+    assert.deepEqual(hashed.first, expected);
+    assert.deepEqual(hashed.then, expected);
+
+    const response = await fetch(`${worker.url}/send`, {
+      method: "POST",
+      body: JSON.stringify({ endpoint: collector.url, count: 50, prefix: "workerd" }),
+    });
+    const text = await response.text();
+    assert.equal(response.status, 200, text);
+    assertExactlyOnce(collector, JSON.parse(text), "workerd", 50);
+  } finally {
+    await collector.close();
+    const { stderr } = await worker.stop();
+    t.diagnostic(stderr.slice(0, 2000));
+  }
+});
