@@ -37,7 +37,7 @@ const REPOSITORY = "https://github.com/idemtrack/idemtrack";
  * entry point that needs a missing one fails with Node's "Cannot find package
  * '<name>'" (see docs/runtimes.md).
  */
-const OPTIONAL_PEERS: Record<string, string> = {
+const OPTIONAL_PEERS: Record<string, string> = { // name → what needs it
   "@bufbuild/protobuf": "./hamustro (protobuf codecs)",
   "hash-wasm": "faster MD5/SHA-256/CRC-32 (WebAssembly) where @noble/hashes answers otherwise",
 };
@@ -220,11 +220,16 @@ async function main(): Promise<void> {
 
   const dependencies: Record<string, string> = {};
   const peerDependencies: Record<string, string> = {};
+  const pinnedPeers: Record<string, string> = {};
   for (const specifier of Object.values(denoJson.imports ?? {})) {
     const parsed = parseNpmSpecifier(specifier);
-    if (parsed) {
-      (parsed[0] in OPTIONAL_PEERS ? peerDependencies : dependencies)[parsed[0]] = parsed[1];
-    }
+    if (parsed === undefined) continue;
+    const [name, version] = parsed;
+    if (name in OPTIONAL_PEERS) {
+      // A range: the user installs the peer, and later compatible releases must satisfy it.
+      peerDependencies[name] = `^${version}`;
+      pinnedPeers[name] = version;
+    } else dependencies[name] = version;
   }
   const testFiles = tests.map((test) => toJsPath(test).slice(2));
   // Imports and require()s every export by package name, as a user would: proves `exports`
@@ -275,8 +280,8 @@ async function main(): Promise<void> {
     peerDependenciesMeta: Object.fromEntries(
       Object.keys(peerDependencies).map((name) => [name, { optional: true }]),
     ),
-    // The optional peers too: the build compiles against them and the tests use them.
-    devDependencies: { "@types/node": TYPES_NODE, ...peerDependencies },
+    // The optional peers too, pinned: the build compiles against them and the tests use them.
+    devDependencies: { "@types/node": TYPES_NODE, ...pinnedPeers },
   };
   await Deno.writeTextFile(
     join(outDir, "package.json"),

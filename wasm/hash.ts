@@ -8,8 +8,8 @@
  * run time (workerd, Vercel Edge). So the first call starts creating them in
  * the background and is answered by @noble/hashes, as is every call until they
  * are ready; from then on each call runs on one reused WebAssembly hasher
- * (2× faster for SHA-256, 4–8× for MD5, on inputs of 1 KB–1 MB). Both give the
- * same digests. {@linkcode loadHashers} waits for the choice.
+ * (faster: 1.2–2.5× for SHA-256, 3–5× for MD5 in bench/core_bench.ts). Both
+ * give the same digests. {@linkcode loadHashers} waits for the choice.
  *
  * @module
  */

@@ -3,8 +3,8 @@
  * your own ids. The digests come from hash-wasm's WebAssembly hashers
  * (created in the background on first use, when hash-wasm is installed and
  * the platform can compile WebAssembly) or, until then and everywhere else,
- * from @noble/hashes' pure JavaScript: the same digests, 2–8× slower on
- * inputs of 1 KB and more. {@linkcode loadHashers} tells which is used.
+ * from @noble/hashes' pure JavaScript: the same digests, 1.2–5× slower
+ * (bench/core_bench.ts). {@linkcode loadHashers} tells which is used.
  *
  * Kept out of the package root on purpose: the hashers cost ~8 MB of
  * resident memory and some start-up time, which a `Client` on its own never

@@ -133,11 +133,12 @@ export async function writeProjectFile(dir, name, text) {
 }
 
 /**
- * A tool .ci/run installs into .tools/runtimes: its path, or `undefined` (with a visible
- * notice) where it is missing — an error under CI=true, where .ci/run must have installed it.
+ * A tool .ci/run installs into .tools/runtimes (a name in node_modules/.bin, or a path under
+ * node_modules): its path, or `undefined` (with a visible notice) where it is missing — an
+ * error under CI=true, where .ci/run must have installed it.
  */
 export function tool(name, t) {
-  const path = join(TOOLS, ".bin", name);
+  const path = join(TOOLS, name.includes("/") ? name : join(".bin", name));
   if (existsSync(path)) return path;
   const notice = `${name} is not installed in ${TOOLS} (.ci/run installs it)`;
   if (process.env.CI === "true") throw new Error(notice);

@@ -15,6 +15,7 @@ import {
   removeProjects,
   run,
   runOk,
+  tool,
   TYPESCRIPT,
   writeProjectFile,
 } from "./_project.mjs";
@@ -79,10 +80,12 @@ test("installing the package for a Client pulls only @noble/hashes", async () =>
   );
 });
 
-test("every entry point loads with import and with require() on Node, from ESM and CommonJS", async () => {
-  const subpaths = Object.keys((await manifest(full)).exports);
-  assert.ok(subpaths.length >= 10, subpaths.join(", "));
-  const specifiers = subpaths.map((subpath) => join(PACKAGE, subpath));
+/** Writes load.mjs and load.cjs into the full project: they import and require() every entry point. */
+async function writeLoaders() {
+  const specifiers = Object.keys((await manifest(full)).exports).map((subpath) =>
+    join(PACKAGE, subpath)
+  );
+  assert.ok(specifiers.length >= 10, specifiers.join(", "));
   await writeProjectFile(
     full,
     "load.mjs",
@@ -108,8 +111,36 @@ assert.equal(typeof Client, "function");
 assert.equal(typeof IdemtrackError, "function");
 `,
   );
+}
+
+test("every entry point loads with import and with require() on Node, from ESM and CommonJS", async () => {
+  await writeLoaders();
   await runOk("node", ["load.mjs"], { cwd: full });
   await runOk("node", ["load.cjs"], { cwd: full });
+});
+
+test("on Node 20.19.0, the declared minimum, every entry point loads with import and require()", async (t) => {
+  const node = tool("node-20.19.0/bin/node", t);
+  if (node === undefined) return;
+  await writeLoaders();
+  assert.equal((await runOk(node, ["--version"])).trim(), "v20.19.0");
+  await runOk(node, ["load.mjs"], { cwd: full });
+  await runOk(node, ["load.cjs"], { cwd: full });
+});
+
+test("on Node 20.18, older than the minimum, require() fails with Node's ERR_REQUIRE_ESM pointing to import(), which works", async (t) => {
+  const node = tool("node-20.18.3/bin/node", t);
+  if (node === undefined) return;
+  const required = await run(node, ["-e", `require("${PACKAGE}")`], { cwd: bare });
+  assert.notEqual(required.code, 0);
+  assert.match(required.stderr, /ERR_REQUIRE_ESM/);
+  assert.match(required.stderr, /change the require of mod\.js .* to a dynamic import\(\)/);
+  const imported = await runOk(node, [
+    "--input-type=module",
+    "-e",
+    `const { Client } = await import("${PACKAGE}"); console.log(typeof Client);`,
+  ], { cwd: bare });
+  assert.equal(imported.trim(), "function");
 });
 
 test("without its optional peer, ./hamustro fails naming the package to install; the rest loads", async () => {

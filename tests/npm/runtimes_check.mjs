@@ -52,10 +52,11 @@ function freePort() {
 }
 
 const WORKER = `import { send } from "./send.mjs";
+import { Client } from "${PACKAGE}";
 import { loadHashers, md5Hex, sha256Hex } from "${PACKAGE}/hash";
 
 export default {
-  async fetch(request) {
+  async fetch(request, env, ctx) {
     const url = new URL(request.url);
     if (url.pathname === "/hash") {
       const texts = await request.json();
@@ -67,6 +68,16 @@ export default {
     if (url.pathname === "/send") {
       const { endpoint, count, prefix } = await request.json();
       return Response.json(await send(endpoint, count, prefix));
+    }
+    if (url.pathname === "/track") {
+      // The edge pattern: answer at once, deliver after the response within ctx.waitUntil.
+      const { endpoint, count, prefix } = await request.json();
+      const client = new Client({ endpoint, token: "token-of-acme" });
+      for (let i = 0; i < count; i++) {
+        client.track("edge_checked", { i }, { userId: "u1", idempotencyKey: \`\${prefix}-event-\${i}\` });
+      }
+      ctx.waitUntil(client.close());
+      return new Response(null, { status: 202 });
     }
     return new Response("not found", { status: 404 });
   },
@@ -167,5 +178,39 @@ test("in workerd a Client delivers every event exactly once, and the hashers fal
     await collector.close();
     const { stderr } = await worker.stop();
     t.diagnostic(stderr.slice(0, 2000));
+  }
+});
+
+test("in workerd a Client closed within ctx.waitUntil delivers after the response, exactly once", async (t) => {
+  const esbuild = tool("esbuild", t);
+  const workerd = esbuild && tool("workerd", t);
+  if (workerd === undefined) return;
+  const worker = await startWorkerd(esbuild, workerd);
+  const collector = await startLossyReceiver(project);
+  try {
+    const response = await fetch(`${worker.url}/track`, {
+      method: "POST",
+      body: JSON.stringify({ endpoint: collector.url, count: 30, prefix: "edge" }),
+    });
+    if (response.status !== 202) {
+      const { stderr } = await worker.stop();
+      assert.fail(`${response.status} ${await response.text()}\n${stderr}`);
+    }
+    const deadline = Date.now() + 20_000;
+    // Done once every event reached the sink and the batch whose answer was lost came back.
+    while (
+      (collector.keys.length < 30 || !collector.statuses.includes(409)) && Date.now() < deadline
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assertExactlyOnce(
+      collector,
+      { delivered: 30, duplicates: 0, failed: 0, dropped: 0, pending: 0 },
+      "edge",
+      30,
+    );
+  } finally {
+    await collector.close();
+    await worker.stop();
   }
 });
