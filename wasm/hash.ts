@@ -83,8 +83,7 @@ function digestHex(
   input: HashInput,
 ): string {
   if (wasm !== undefined) return wasm.init().update(bytesOf(input)).digest("hex");
-  void loadHashers();
-  return bytesToHex(js(bytesOf(input)));
+  return bytesToHex(digestBytes(wasm, js, input));
 }
 
 /**

@@ -178,7 +178,7 @@ test("a Client on Node delivers every event exactly once to a loopback receiver 
   const collector = await startLossyReceiver(bare);
   try {
     const out = await runOk("node", ["client.mjs", collector.url, "50", "node"], { cwd: bare });
-    assertExactlyOnce(collector, JSON.parse(out), "node", 50);
+    assertExactlyOnce(collector, "node", 50, JSON.parse(out));
   } finally {
     await collector.close();
   }
