@@ -63,7 +63,8 @@ let tarball;
 /** Packs npm/ once (`npm pack`, as `npm publish` would); resolves the tarball's path. */
 export function packedTarball() {
   return tarball ??= (async () => {
-    const npmDir = join(ROOT, "npm");
+    // IDEMTRACK_NPM_DIR: another build to check (e.g. an older commit's npm/, to compare).
+    const npmDir = process.env.IDEMTRACK_NPM_DIR ?? join(ROOT, "npm");
     if (!existsSync(join(npmDir, "package.json"))) {
       throw new Error("npm/ is missing: run `deno task build:npm` first");
     }
