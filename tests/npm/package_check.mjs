@@ -208,7 +208,7 @@ const TYPE_CHECKS = {
       module: "ESNext",
       moduleResolution: "bundler",
     },
-    subpaths: [".", "./profiles/json", "./storage/browser", "./hash", "./profiles/getfluxly"],
+    subpaths: [".", "./kit", "./storage/browser", "./hash", "./profiles/getfluxly"],
   },
   "a Node project under node16": {
     compilerOptions: { target: "ES2022", module: "Node16", moduleResolution: "Node16" },
