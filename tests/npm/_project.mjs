@@ -2,7 +2,7 @@
 // the way a user does, for tests/npm/*_check.mjs (run by `node --test` in .ci/run).
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -146,4 +146,28 @@ export function tool(name, t) {
   t.diagnostic(`SKIPPED: ${notice}`);
   t.skip(notice);
   return undefined;
+}
+
+/**
+ * Runs every `js` code block of the installed package's README with a runtime (`node`, `bun`)
+ * in a project, as a user would copy it: a block that calls `require()` as CommonJS (`.cjs`),
+ * the others as ES modules. Fails with the block and its output when one exits non-zero.
+ */
+export async function runReadmeExamples(runtime, project) {
+  const readme = await readFile(join(project, "node_modules", PACKAGE, "README.md"), "utf8");
+  const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1]);
+  if (blocks.length < 3) {
+    throw new Error(`the README has ${blocks.length} js examples, expected 3+`);
+  }
+  for (const [i, code] of blocks.entries()) {
+    const name = `readme_${i}.${/\brequire\(/.test(code) ? "cjs" : "mjs"}`;
+    await writeProjectFile(project, name, code);
+    const result = await run(runtime, [name], { cwd: project, timeoutMs: 30_000 });
+    if (result.code !== 0) {
+      throw new Error(
+        `README example ${i + 1} exited with ${result.code ?? result.signal} under ${runtime}:\n` +
+          `${code}\n${result.stdout}\n${result.stderr}`,
+      );
+    }
+  }
 }

@@ -15,6 +15,7 @@ import {
   removeProjects,
   run,
   runOk,
+  runReadmeExamples,
   tool,
   TYPESCRIPT,
   writeProjectFile,
@@ -185,18 +186,7 @@ test("a Client on Node delivers every event exactly once to a loopback receiver 
 });
 
 test("the README's examples run on Node as written", async () => {
-  const readme = await readFile(join(bare, "node_modules", PACKAGE, "README.md"), "utf8");
-  const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1]);
-  assert.ok(blocks.length >= 3, `${blocks.length} examples`);
-  for (const [i, code] of blocks.entries()) {
-    const name = `readme_${i}.${/\brequire\(/.test(code) ? "cjs" : "mjs"}`;
-    await writeProjectFile(bare, name, code);
-    const { code: exit, stdout, stderr } = await run("node", [name], {
-      cwd: bare,
-      timeoutMs: 30_000,
-    });
-    assert.equal(exit, 0, `README example ${i + 1}:\n${code}\n${stdout}\n${stderr}`);
-  }
+  await runReadmeExamples("node", bare);
 });
 
 const TYPE_CHECKS = {

@@ -13,6 +13,7 @@ import {
   removeProjects,
   run,
   runOk,
+  runReadmeExamples,
   tool,
   writeProjectFile,
 } from "./_project.mjs";
@@ -37,6 +38,12 @@ test("a Client on Bun delivers every event exactly once to a loopback receiver t
   } finally {
     await collector.close();
   }
+});
+
+test("the README's examples run on Bun as written (the receiver's serveNode, FileStorage, require())", async (t) => {
+  const bun = tool("bun", t);
+  if (bun === undefined) return;
+  await runReadmeExamples(bun, project);
 });
 
 /** A port free a moment ago on 127.0.0.1. */
