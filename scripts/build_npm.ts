@@ -40,6 +40,8 @@ const REPOSITORY = "https://github.com/idemtrack/idemtrack";
 const OPTIONAL_PEERS: Record<string, string> = { // name → what needs it
   "@bufbuild/protobuf": "./hamustro (protobuf codecs)",
   "hash-wasm": "faster MD5/SHA-256/CRC-32 (WebAssembly) where @noble/hashes answers otherwise",
+  "ioredis": "./receiver/redis",
+  "postgres": "./receiver/postgres",
 };
 /** `.d.ts` files that name these need a lib a DOM project may lack: they reference it themselves. */
 const LIB_REFERENCES: [RegExp, string][] = [[

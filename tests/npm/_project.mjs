@@ -11,8 +11,19 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const PACKAGE = "@idemtrack/idemtrack";
 /** The TypeScript compiler build_npm.ts compiles with. */
 export const TYPESCRIPT = "typescript@5.9.3";
-/** The package's optional peer dependencies, as its manifest pins them. */
-export const PEERS = ["@bufbuild/protobuf@2.17.0", "hash-wasm@4.13.0"];
+/** The package's optional peer dependencies, at the versions the build compiles against. */
+export const PEERS = [
+  "@bufbuild/protobuf@2.17.0",
+  "hash-wasm@4.13.0",
+  "ioredis@6.0.0",
+  "postgres@3.4.9",
+];
+/** The entry points that need an optional peer, and which. */
+export const NEEDS_PEER = {
+  "./hamustro": "@bufbuild/protobuf",
+  "./receiver/redis": "ioredis",
+  "./receiver/postgres": "postgres",
+};
 /** Where .ci/run installs Bun, workerd and esbuild (git-ignored). */
 export const TOOLS = join(ROOT, ".tools", "runtimes", "node_modules");
 
