@@ -62,7 +62,8 @@ interface DenoJson {
 
 interface ModuleInfo {
   specifier: string;
-  local?: string;
+  /** `name@version` of an npm module. */
+  npmPackage?: string;
 }
 
 async function run(command: string, args: string[], cwd: string): Promise<void> {
@@ -76,8 +77,15 @@ async function run(command: string, args: string[], cwd: string): Promise<void> 
   if (code !== 0) throw new Error(`'${command} ${args.join(" ")}' failed with exit code ${code}`);
 }
 
-/** Local files of a module graph (the entry and everything it imports), as repo-relative paths. */
-async function localGraph(entry: string): Promise<string[]> {
+/** A module graph: its local files (repo-relative paths) and the npm packages it imports. */
+interface Graph {
+  files: string[];
+  /** Package name → version, for each npm package a module of the graph imports. */
+  packages: Map<string, string>;
+}
+
+/** The module graph of an entry (the entry and everything it imports, dynamic imports too). */
+async function moduleGraph(entry: string): Promise<Graph> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", entry],
     cwd: root,
@@ -86,9 +94,16 @@ async function localGraph(entry: string): Promise<string[]> {
   }).output();
   if (code !== 0) throw new Error(`deno info ${entry} failed: ${new TextDecoder().decode(stderr)}`);
   const info = JSON.parse(new TextDecoder().decode(stdout)) as { modules: ModuleInfo[] };
-  return info.modules
+  const packages = new Map<string, string>();
+  for (const { npmPackage } of info.modules) {
+    // "name@1.2.3", "@scope/name@1.2.3", or with its peers resolved: "name@1.2.3_peer@4.5.6".
+    const match = npmPackage === undefined ? null : /^(@?[^@]+)@([^_]+)/.exec(npmPackage);
+    if (match !== null) packages.set(match[1]!, match[2]!);
+  }
+  const files = info.modules
     .filter((module) => module.specifier.startsWith("file://"))
     .map((module) => relative(root, fileURLToPath(module.specifier)));
+  return { files, packages };
 }
 
 /** Code lines (comments dropped, roughly) that use a Deno API other than `Deno.test`. */
@@ -96,12 +111,6 @@ function denoApiUses(source: string): string[] {
   return source.split("\n")
     .filter((line) => !/^\s*(\/\/|\*|\/\*)/.test(line))
     .filter((line) => /\bDeno\.(?!test\b)/.test(line));
-}
-
-/** `npm:name@version/sub` → [name, version]. */
-function parseNpmSpecifier(specifier: string): [string, string] | undefined {
-  const match = /^npm:(@[^/@]+\/[^/@]+|[^/@]+)@([^/]+)/.exec(specifier);
-  return match ? [match[1]!, match[2]!] : undefined;
 }
 
 function toJsPath(path: string): string {
@@ -145,29 +154,34 @@ async function main(): Promise<void> {
   }
 
   const files = new Set<string>();
+  /** npm packages the shipped code imports, and those only the portable tests import. */
+  const runtimePackages = new Map<string, string>();
+  const testPackages = new Map<string, string>();
   const packageExports: Record<string, { types: string; default: string }> = {};
   for (const [subpath, entry] of Object.entries(exports)) {
-    const graph = await localGraph(entry);
-    const offenders = await isPortable(graph);
+    const graph = await moduleGraph(entry);
+    const offenders = await isPortable(graph.files);
     if (offenders.length > 0) {
       console.warn(
         `build:npm: skipping export '${subpath}': ${offenders.join(", ")} use Deno APIs`,
       );
       continue;
     }
-    graph.forEach((file) => files.add(file));
+    graph.files.forEach((file) => files.add(file));
+    graph.packages.forEach((version, name) => runtimePackages.set(name, version));
     const js = toJsPath(entry);
     packageExports[subpath] = { types: js.replace(/\.js$/, ".d.ts"), default: js };
   }
 
   const bins: Record<string, string> = {};
   for (const [name, entry] of Object.entries(BINS)) {
-    const graph = await localGraph(entry);
-    const offenders = await isPortable(graph);
+    const graph = await moduleGraph(entry);
+    const offenders = await isPortable(graph.files);
     if (offenders.length > 0) {
       throw new Error(`bin '${name}' cannot run on Node: ${offenders.join(", ")} use Deno APIs`);
     }
-    graph.forEach((file) => files.add(file));
+    graph.files.forEach((file) => files.add(file));
+    graph.packages.forEach((version, name) => runtimePackages.set(name, version));
     bins[name] = toJsPath(entry);
   }
 
@@ -175,10 +189,11 @@ async function main(): Promise<void> {
   for await (const entry of Deno.readDir(join(root, "tests"))) {
     if (!entry.isFile || !entry.name.endsWith("_test.ts")) continue;
     const test = `tests/${entry.name}`;
-    const graph = await localGraph(test);
-    if ((await isPortable(graph)).length > 0) continue;
+    const graph = await moduleGraph(test);
+    if ((await isPortable(graph.files)).length > 0) continue;
     tests.push(test);
-    graph.forEach((file) => files.add(file));
+    graph.files.forEach((file) => files.add(file));
+    graph.packages.forEach((version, name) => testPackages.set(name, version));
   }
   tests.sort();
 
@@ -220,18 +235,19 @@ async function main(): Promise<void> {
     }
   }
 
+  // Exact versions for what npm installs with the package; ranges for the optional peers the user
+  // installs (later compatible releases must satisfy them); the tests' packages for development.
   const dependencies: Record<string, string> = {};
   const peerDependencies: Record<string, string> = {};
-  const pinnedPeers: Record<string, string> = {};
-  for (const specifier of Object.values(denoJson.imports ?? {})) {
-    const parsed = parseNpmSpecifier(specifier);
-    if (parsed === undefined) continue;
-    const [name, version] = parsed;
+  const devDependencies: Record<string, string> = { "@types/node": TYPES_NODE };
+  for (const [name, version] of [...runtimePackages].sort()) {
     if (name in OPTIONAL_PEERS) {
-      // A range: the user installs the peer, and later compatible releases must satisfy it.
       peerDependencies[name] = `^${version}`;
-      pinnedPeers[name] = version;
+      devDependencies[name] = version; // the build compiles against it, the tests use it
     } else dependencies[name] = version;
+  }
+  for (const [name, version] of [...testPackages].sort()) {
+    if (!(name in dependencies)) devDependencies[name] = version;
   }
   const testFiles = tests.map((test) => toJsPath(test).slice(2));
   // Imports and require()s every export by package name, as a user would: proves `exports`
@@ -282,8 +298,7 @@ async function main(): Promise<void> {
     peerDependenciesMeta: Object.fromEntries(
       Object.keys(peerDependencies).map((name) => [name, { optional: true }]),
     ),
-    // The optional peers too, pinned: the build compiles against them and the tests use them.
-    devDependencies: { "@types/node": TYPES_NODE, ...pinnedPeers },
+    devDependencies,
   };
   await Deno.writeTextFile(
     join(outDir, "package.json"),
