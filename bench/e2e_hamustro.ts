@@ -32,6 +32,10 @@ import { CollectionSchema, PayloadSchema } from "../src/hamustro/gen/hamustro_pb
 import { createReceiver } from "../src/receiver/receiver.ts";
 import { hamustroRoute } from "../src/hamustro/route.ts";
 import { MemoryDedupeStore } from "../src/receiver/memory_dedupe_store.ts";
+import { loadHashers } from "../wasm/hash.ts";
+
+// The hash functions answer with @noble/hashes until hash-wasm's hashers are ready: measure those.
+await loadHashers();
 
 const SECRET = "bench-shared-secret";
 const EVENTS = Number(flag("--events") ?? 100_000);

@@ -26,6 +26,10 @@ import { decodeCollection, readCollection } from "../src/hamustro/decode.ts";
 import { hamustroProfile } from "../src/hamustro/profile.ts";
 import { hamustroRoute } from "../src/hamustro/route.ts";
 import { createReceiver } from "../src/receiver/receiver.ts";
+import { loadHashers } from "../wasm/hash.ts";
+
+// The hash functions answer with @noble/hashes until hash-wasm's hashers are ready: measure those.
+await loadHashers();
 
 const SECRET = "bench-secret";
 const profile = hamustroProfile({

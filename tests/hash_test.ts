@@ -1,17 +1,16 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { md5Bytes, md5Hex, sha256Bytes, sha256Hex } from "../wasm/hash.ts";
-
-function randomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let offset = 0; offset < length; offset += 65536) {
-    crypto.getRandomValues(bytes.subarray(offset, Math.min(length, offset + 65536)));
-  }
-  return bytes;
-}
+import { Buffer } from "node:buffer";
+import {
+  HASH_TEST_SIZES,
+  HASH_TEST_TEXTS,
+  randomBytes,
+  referenceDigests,
+} from "./_hash_vectors.ts";
+import { loadHashers, md5Bytes, md5Hex, sha256Bytes, sha256Hex } from "../wasm/hash.ts";
 
 Deno.test("md5Hex() and sha256Hex() match node:crypto for strings and bytes of many sizes", () => {
-  for (const size of [0, 1, 55, 56, 63, 64, 65, 1000, 4096, 70_000]) {
+  for (const size of HASH_TEST_SIZES) {
     const bytes = randomBytes(size);
     assert.equal(md5Hex(bytes), createHash("md5").update(bytes).digest("hex"), `md5 ${size}`);
     assert.equal(
@@ -36,4 +35,15 @@ Deno.test("reused hashers do not leak state between calls", () => {
   const first = sha256Hex("a");
   sha256Hex(randomBytes(10_000));
   assert.equal(sha256Hex("a"), first);
+});
+
+Deno.test("once loadHashers() resolves 'webassembly', the WebAssembly hashers give node:crypto's digests", async () => {
+  assert.equal(await loadHashers(), "webassembly");
+  for (const value of [...HASH_TEST_SIZES.map(randomBytes), ...HASH_TEST_TEXTS]) {
+    const expected = referenceDigests(value);
+    assert.equal(md5Hex(value), expected.md5);
+    assert.equal(sha256Hex(value), expected.sha256);
+    assert.equal(Buffer.from(md5Bytes(value)).toString("hex"), expected.md5);
+    assert.equal(Buffer.from(sha256Bytes(value)).toString("hex"), expected.sha256);
+  }
 });

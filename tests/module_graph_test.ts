@@ -18,7 +18,9 @@ async function moduleGraph(entry: string): Promise<string[]> {
 }
 
 const heavy = (specifiers: string[]) =>
-  specifiers.filter((specifier) => /hash-wasm|@bufbuild\/protobuf|\/wasm\//.test(specifier));
+  specifiers.filter((specifier) =>
+    /hash-wasm|@noble\/hashes|@bufbuild\/protobuf|\/wasm\//.test(specifier)
+  );
 
 Deno.test("the package root loads neither the WASM hashers nor protobuf-es", async () => {
   // Instantiating hash-wasm's hashers costs ~8 MB of RSS a Client alone never uses.

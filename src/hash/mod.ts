@@ -1,12 +1,15 @@
 /**
- * What needs the WebAssembly hashers: synchronous MD5 and SHA-256 (hash-wasm
- * instances created once when this module loads) and deterministic
- * idempotency keys derived from your own ids.
+ * Synchronous MD5 and SHA-256 and deterministic idempotency keys derived from
+ * your own ids. The digests come from hash-wasm's WebAssembly hashers
+ * (created in the background on first use, when hash-wasm is installed and
+ * the platform can compile WebAssembly) or, until then and everywhere else,
+ * from @noble/hashes' pure JavaScript: the same digests, 1.2–5× slower
+ * (bench/core_bench.ts). {@linkcode loadHashers} tells which is used.
  *
- * Kept out of the package root on purpose: loading hash-wasm and
- * instantiating its two hashers costs ~8 MB of resident memory and some
- * start-up time, which a `Client` on its own never needs. Hamustro's session
- * ids and request signatures (which use them) are in `./hamustro`.
+ * Kept out of the package root on purpose: the hashers cost ~8 MB of
+ * resident memory and some start-up time, which a `Client` on its own never
+ * needs. Hamustro's session ids and request signatures (which use them) are
+ * in `./hamustro`.
  *
  * @example Usage
  * ```ts
@@ -19,5 +22,13 @@
  *
  * @module
  */
-export { type HashInput, md5Bytes, md5Hex, sha256Bytes, sha256Hex } from "../../wasm/hash.ts";
+export {
+  type HashImplementation,
+  type HashInput,
+  loadHashers,
+  md5Bytes,
+  md5Hex,
+  sha256Bytes,
+  sha256Hex,
+} from "../../wasm/hash.ts";
 export { deriveIdempotencyKey } from "./derive_idempotency_key.ts";

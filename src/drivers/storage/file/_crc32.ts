@@ -52,7 +52,7 @@ const nativeCrc32 = (zlib as { crc32?: Crc32 }).crc32;
 
 /** Frames at least this long are checksummed natively (below it, the native call costs more than the JS loop). */
 const NATIVE_MIN_BYTES = 256;
-/** Without the native one: frames at least this long are checksummed in WebAssembly (1.6× faster per byte; a call costs more). */
+/** Without the native one: frames at least this long are checksummed in WebAssembly once it is loaded (1.6× faster per byte; a call costs more). */
 const WASM_MIN_BYTES = 4096;
 
 /**
@@ -72,8 +72,7 @@ export function frameChecksum(
   if (native !== undefined && size >= NATIVE_MIN_BYTES) {
     return native(bytes.subarray(payloadStart, end), crc32(bytes, 0, lengthAt, lengthAt + 4)) >>> 0;
   }
-  if (size < WASM_MIN_BYTES) {
-    return crc32(bytes, crc32(bytes, 0, lengthAt, lengthAt + 4), payloadStart, end);
-  }
-  return crc32Of(bytes.subarray(lengthAt, lengthAt + 4), bytes.subarray(payloadStart, end));
+  return (size >= WASM_MIN_BYTES
+    ? crc32Of(bytes.subarray(lengthAt, lengthAt + 4), bytes.subarray(payloadStart, end))
+    : undefined) ?? crc32(bytes, crc32(bytes, 0, lengthAt, lengthAt + 4), payloadStart, end);
 }
