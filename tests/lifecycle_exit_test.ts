@@ -140,7 +140,7 @@ Deno.test("a script awaiting flush() while its batch waits to retry stays alive 
     const result = await runChild(`
       const client = new Client({
         endpoint: "${collector.url}", flushAt: 100, flushIntervalMs: 60_000,
-        backoffBaseMs: 300, backoffCapMs: 300, retryAfterFloorMs: 300,
+        retry: { backoffBaseMs: 300, backoffCapMs: 300, retryAfterFloorMs: 300 },
       });
       for (let i = 0; i < 3; i++) client.track("in_backoff", { i }, { userId: "u1" });
       const result = await client.flush();
@@ -149,6 +149,33 @@ Deno.test("a script awaiting flush() while its batch waits to retry stays alive 
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.trim(), "success");
     assertDelivered(collector, 3, result);
+  } finally {
+    await collector.close();
+  }
+});
+
+Deno.test("a script awaiting close({ timeoutMs }) while its batch waits to retry gets its summary at the deadline", async () => {
+  const collector = await startCollector();
+  collector.answers.push("503");
+  try {
+    const result = await runChild(`
+      const client = new Client({
+        endpoint: "${collector.url}", flushAt: 100, flushIntervalMs: 60_000, exitHook: false,
+        retry: { backoffBaseMs: 30_000, backoffCapMs: 30_000, retryAfterFloorMs: 30_000 },
+      });
+      for (let i = 0; i < 3; i++) client.track("closing_in_backoff", { i }, { userId: "u1" });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const summary = await client.close({ timeoutMs: 500 });
+      console.log(JSON.stringify(summary));
+    `);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout.trim()), {
+      delivered: 0,
+      duplicates: 0,
+      failed: 0,
+      dropped: 0,
+      pending: 3,
+    });
   } finally {
     await collector.close();
   }

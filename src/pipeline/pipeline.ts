@@ -406,7 +406,13 @@ export class Pipeline {
    * deadline and what is left is reported (`pending`, `hooks.error`).
    */
   close(options: { timeoutMs?: number } = {}): Promise<CloseSummary> {
-    this.#closePromise ??= this.#close(options.timeoutMs ?? Infinity);
+    if (this.#closePromise === undefined) {
+      // The engine's timers are unref'd so that an idle client never keeps a process alive; a
+      // close that someone awaits must, or Node ends the process mid-close (exit code 13).
+      const keepAlive = setInterval(() => {}, 2 ** 30);
+      this.#closePromise = this.#close(options.timeoutMs ?? Infinity)
+        .finally(() => clearInterval(keepAlive));
+    }
     return this.#closePromise;
   }
 
