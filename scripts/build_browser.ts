@@ -6,7 +6,8 @@
  * as the first argument.
  *
  * Run with `deno task build:browser`; `.ci/run` builds it and
- * tests/browser_lifecycle_test.ts drives it in headless Chromium.
+ * tests/browser_lifecycle_test.ts and tests/browser_controls_test.ts drive it
+ * in headless Chromium.
  *
  * @module
  */

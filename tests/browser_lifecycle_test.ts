@@ -3,11 +3,7 @@
 // back, clicks again and leaves again. Every tracked event reaches the collector once, sent
 // with a relative endpoint, and no "Leave site?" dialog is ever shown.
 import assert from "node:assert/strict";
-// A test-only dependency, so not in deno.json's imports (which become the npm package's).
-// deno-lint-ignore no-import-prefix
-import { chromium as playwright, type Page } from "npm:playwright-core@1.65.1";
-import { buildBrowserBundle } from "../scripts/build_browser.ts";
-import { findChromium } from "./_chromium.ts";
+import { type Page, type PageRun, withBundlePage } from "./_bundle_page.ts";
 import { waitFor } from "./_helpers.ts";
 
 const WAIT_MS = 15_000;
@@ -48,107 +44,13 @@ function trackingPage(storage: "memory" | "browser", flushAt = 100): string {
 </script>`;
 }
 
-interface Collector {
-  readonly origin: string;
-  /** Event keys in every request received, duplicates included. */
-  readonly arrivals: string[];
-  /** Size of every request body received. */
-  readonly bodyBytes: number[];
-  /** Event keys accepted the first time they arrived. */
-  readonly accepted: Set<string>;
-  close(): Promise<void>;
-}
-
-function serve(page: string, bundleDir: string): Collector {
-  const arrivals: string[] = [];
-  const bodyBytes: number[] = [];
-  const accepted = new Set<string>();
-  const requestKeys = new Set<string>();
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    async (request) => {
-      const { pathname } = new URL(request.url);
-      if (pathname === "/") return new Response(page, { headers: { "content-type": "text/html" } });
-      if (pathname === "/away") {
-        return new Response("<!doctype html><p>away</p>", {
-          headers: { "content-type": "text/html" },
-        });
-      }
-      if (pathname.startsWith("/bundle/")) {
-        const file = await Deno.readFile(`${bundleDir}/${pathname.slice("/bundle/".length)}`);
-        return new Response(file, { headers: { "content-type": "text/javascript" } });
-      }
-      if (pathname === "/v1/events/batch" && request.method === "POST") {
-        let body: string;
-        try {
-          body = await request.text();
-        } catch {
-          return new Response("body cut off", { status: 400 }); // a request cancelled with its page
-        }
-        bodyBytes.push(new TextEncoder().encode(body).length);
-        const { events } = JSON.parse(body) as { events: Array<{ idempotency_key: string }> };
-        const keys = events.map((event) => event.idempotency_key);
-        arrivals.push(...keys);
-        const requestKey = request.headers.get("x-idempotency-key") ?? "";
-        if (requestKeys.has(requestKey)) return new Response("{}", { status: 409 });
-        requestKeys.add(requestKey);
-        const results = keys.map((key) => {
-          if (accepted.has(key)) return { status: "duplicate" };
-          accepted.add(key);
-          return { status: "accepted" };
-        });
-        return Response.json({ results });
-      }
-      return new Response("not found", { status: 404 });
-    },
-  );
-  return {
-    origin: `http://127.0.0.1:${server.addr.port}`,
-    arrivals,
-    bodyBytes,
-    accepted,
-    close: () => server.shutdown(),
-  };
-}
-
-interface PageRun {
-  readonly page: Page;
-  readonly collector: Collector;
-  /** Dialogs the page opened (their types) and errors it threw. */
-  readonly dialogs: string[];
-  readonly errors: string[];
-}
-
-/** Serves the tracking page (bundle built for the test) and runs `use` on it in Chromium. */
-async function withTrackingPage(
+/** Serves the tracking page and runs `use` on it in Chromium. */
+function withTrackingPage(
   storage: "memory" | "browser",
   flushAt: number,
   use: (run: PageRun) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "idemtrack-browser-bundle-" });
-  await buildBrowserBundle(dir);
-  const collector = serve(trackingPage(storage, flushAt), dir);
-  const browser = await playwright.launch({
-    executablePath: await findChromium(),
-    args: ["--no-sandbox", "--disable-gpu"],
-  });
-  try {
-    const page = await browser.newPage();
-    const dialogs: string[] = [];
-    page.on("dialog", (dialog) => {
-      dialogs.push(dialog.type());
-      dialog.accept().catch(() => {});
-    });
-    const errors: string[] = [];
-    page.on("pageerror", (error) => errors.push(error.message));
-    await page.goto(`${collector.origin}/`);
-    await page.waitForSelector("body[data-ready=yes]");
-    await use({ page, collector, dialogs, errors });
-  } finally {
-    await browser.close();
-    await collector.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  return withBundlePage(trackingPage(storage, flushAt), use);
 }
 
 /** The keys the page tracked so far (kept in its sessionStorage across visits). */
