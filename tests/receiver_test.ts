@@ -408,6 +408,38 @@ Deno.test("direct: an event over maxEventBytes is rejected and the rest accepted
   assert.deepEqual(sink.events.map((e) => e.key), ["evt-00000001", "evt-00000003"]);
 });
 
+Deno.test("direct: maxEventBytes counts an event's UTF-8 bytes: at the limit accepted, one byte over rejected", async () => {
+  // "é" is 1 UTF-16 unit and 2 UTF-8 bytes, "😀" 2 units and 4 bytes: the length alone misjudges both.
+  const sized = (n: number, bytes: number, char: string) => {
+    const base = new TextEncoder().encode(JSON.stringify(wireEvent(n, { properties: { t: "" } })))
+      .byteLength;
+    const charBytes = new TextEncoder().encode(char).byteLength;
+    const fill = bytes - base;
+    const text = char.repeat(Math.floor(fill / charBytes)) + "x".repeat(fill % charBytes);
+    const event = wireEvent(n, { properties: { t: text } });
+    assert.equal(new TextEncoder().encode(JSON.stringify(event)).byteLength, bytes);
+    return event;
+  };
+  const max = 1200;
+  const { sink, receiver } = setup({ maxEventBytes: max });
+  const answer = await json(
+    await receiver(batchRequest({
+      events: [
+        sized(1, max, "é"),
+        sized(2, max + 1, "é"),
+        sized(3, max, "😀"),
+        sized(4, max + 1, "😀"),
+        sized(5, max + 1, "x"),
+      ],
+    })),
+  );
+  assert.deepEqual(
+    (answer.results as { status: string; code?: string }[]).map((r) => r.code ?? r.status),
+    ["accepted", "event_too_large", "accepted", "event_too_large", "event_too_large"],
+  );
+  assert.deepEqual(sink.events.map((e) => e.key), ["evt-00000001", "evt-00000003"]);
+});
+
 Deno.test("direct: more events than maxEventsPerRequest is 413 too_many_events", async () => {
   const { sink, receiver } = setup({ maxEventsPerRequest: 5 });
   const response = await receiver(batchRequest({ events: events(1, 6) }));
