@@ -21,8 +21,6 @@ export const DEFAULT_JSON_ROUTE_OPTIONS: Required<JsonRouteOptions> = Object.fre
   keyPolicy: STRICT_KEY_POLICY,
 });
 
-const EVENT_TYPES = ["track", "identify", "alias"];
-const OPTIONAL_STRING_FIELDS = ["previous_id", "tenant_id", "brand_id"];
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -100,7 +98,7 @@ function checkAttachments(value: JsonValue | undefined): void {
 /** Checks one wire event (docs/wire-json.md) and returns its idempotency key. */
 function checkEvent(event: JsonObject, keyPolicy: KeyPolicy): string {
   const type = requireField(event, "type", "one of track, identify, alias");
-  if (typeof type !== "string" || !EVENT_TYPES.includes(type)) {
+  if (type !== "track" && type !== "identify" && type !== "alias") {
     throw new FieldProblem(
       "invalid_field",
       `'type' is ${
@@ -150,7 +148,9 @@ function checkEvent(event: JsonObject, keyPolicy: KeyPolicy): string {
       "'user_id' and 'anonymous_id' are both missing: expected at least one",
     );
   }
-  for (const field of OPTIONAL_STRING_FIELDS) optionalString(event, field);
+  optionalString(event, "previous_id");
+  optionalString(event, "tenant_id");
+  optionalString(event, "brand_id");
   if (event.context !== undefined && !isObject(event.context)) {
     throw new FieldProblem(
       "invalid_field",
