@@ -393,6 +393,42 @@ Deno.test("direct: records with bad fields are rejected with clear reasons and t
   assert.deepEqual(sink.events.map((e) => e.key), ["evt-00000008"]);
 });
 
+Deno.test("direct: a timestamp is taken at every field's bound and refused one past it", async () => {
+  const taken = [
+    "2026-01-01T00:00:00Z",
+    "2026-12-31T23:59:59.999999999Z",
+    "2026-02-30T00:00:00Z",
+    "2026-01-01T24:00:00Z",
+    "2026-01-01T24:00:00.000Z",
+    "2026-01-01T00:00:00+23:59",
+    "2026-01-01T00:00:00-00:00",
+    "0000-01-01T00:00:00Z",
+  ];
+  const refused = [
+    "2026-13-01T00:00:00Z",
+    "2026-00-10T00:00:00Z",
+    "2026-01-00T00:00:00Z",
+    "2026-01-32T00:00:00Z",
+    "2026-01-01T24:00:01Z",
+    "2026-01-01T24:00:00.001Z",
+    "2026-01-01T25:00:00Z",
+    "2026-01-01T23:60:00Z",
+    "2026-01-01T23:59:60Z",
+    "2026-01-01T00:00:00+24:00",
+    "2026-01-01T00:00:00+12:60",
+  ];
+  const { receiver } = setup();
+  const answer = await json(
+    await receiver(batchRequest({
+      events: [...taken, ...refused].map((timestamp, i) => wireEvent(i + 1, { timestamp })),
+    })),
+  );
+  assert.deepEqual(
+    (answer.results as { status: string }[]).map((r) => r.status),
+    [...taken.map(() => "accepted"), ...refused.map(() => "rejected")],
+  );
+});
+
 Deno.test("direct: an event over maxEventBytes is rejected and the rest accepted", async () => {
   const { sink, receiver } = setup({ maxEventBytes: 1000 });
   const huge = wireEvent(2, { properties: { blob: "y".repeat(2000) } });

@@ -24,6 +24,27 @@ export const DEFAULT_JSON_ROUTE_OPTIONS: Required<JsonRouteOptions> = Object.fre
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** The two-digit number at `at` of a string the ISO_TIMESTAMP pattern matched. */
+function twoDigits(text: string, at: number): number {
+  return (text.charCodeAt(at) - 48) * 10 + text.charCodeAt(at + 1) - 48;
+}
+
+/**
+ * Whether a string ISO_TIMESTAMP matched is a date-time `Date.parse` takes. Fields plainly in
+ * range are accepted without parsing (`Date.parse` takes any day 1–31 in any month); the rest
+ * (hour 24, out-of-range fields) is left to `Date.parse`.
+ */
+function isValidTimestamp(text: string): boolean {
+  const month = twoDigits(text, 5);
+  const day = twoDigits(text, 8);
+  let plain = month >= 1 && month <= 12 && day >= 1 && day <= 31 && twoDigits(text, 11) <= 23 &&
+    twoDigits(text, 14) <= 59 && twoDigits(text, 17) <= 59;
+  if (plain && text.charCodeAt(text.length - 1) !== 90 /* Z */) {
+    plain = twoDigits(text, text.length - 5) <= 23 && twoDigits(text, text.length - 2) <= 59;
+  }
+  return plain || Number.isFinite(Date.parse(text));
+}
+
 class FieldProblem {
   constructor(readonly code: string, readonly reason: string) {}
 }
@@ -123,7 +144,7 @@ function checkEvent(event: JsonObject, keyPolicy: KeyPolicy): string {
   const timestamp = requireField(event, "timestamp", "an ISO 8601 date-time string");
   if (
     typeof timestamp !== "string" || !ISO_TIMESTAMP.test(timestamp) ||
-    !Number.isFinite(Date.parse(timestamp))
+    !isValidTimestamp(timestamp)
   ) {
     throw new FieldProblem(
       "invalid_field",
