@@ -31,7 +31,9 @@
  * does to peak RSS and CPU).
  *
  *   deno task bench:e2e:receiver [--requests 200] [--runs 3] [--in-flight 1,4,16]
- *     [--routes json,hamustro] [--v8-flags …]
+ *     [--routes json,hamustro] [--v8-flags …] [--cpu-prof-dir DIR]
+ *
+ * `--cpu-prof-dir DIR` writes each server's V8 CPU profile under DIR/floor and DIR/receiver.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -47,6 +49,7 @@ const RUNS = Number(flag("--runs") ?? 3);
 const IN_FLIGHT = (flag("--in-flight") ?? "1,4,16").split(",").map(Number);
 const ROUTES = (flag("--routes") ?? "json,hamustro").split(",");
 const V8_FLAGS = flag("--v8-flags");
+const CPU_PROF_DIR = flag("--cpu-prof-dir");
 const ROOT = new URL("..", import.meta.url).pathname;
 const SECRET = "bench-shared-secret";
 const encoder = new TextEncoder();
@@ -216,6 +219,9 @@ async function runOnce(
   const dir = await Deno.makeTempDir({ prefix: "idemtrack-bench-" });
   const sink = `${dir}/events.jsonl`;
   const run = V8_FLAGS === undefined ? ["run", "-A"] : ["run", "-A", `--v8-flags=${V8_FLAGS}`];
+  if (CPU_PROF_DIR !== undefined) {
+    run.push("--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}/${contender}`);
+  }
   const args = contender === "floor"
     ? [...run, new URL(import.meta.url).pathname, "--child-floor", route, sink]
     : [

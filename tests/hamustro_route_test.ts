@@ -106,6 +106,80 @@ Deno.test("a signed JSON collection decodes into one record per payload keyed se
   assert.equal(answer.status, 200);
 });
 
+/**
+ * The payload digest as first released (every field as its decimal or text form, mixed unit by
+ * unit): keys already in dedupe stores must keep matching resends after an upgrade.
+ */
+function releasedDigest(payload: {
+  at: string;
+  event: string;
+  nr: number;
+  timezone?: string;
+  tenant_id?: string;
+  user_id?: string;
+  ip?: string;
+  country?: string;
+  parameters?: { name: string; value: string }[];
+}): string {
+  let lane1 = 0xdeadbeef ^ payload.nr;
+  let lane2 = 0x41c6ce57 ^ payload.nr;
+  const mix = (text: string) => {
+    let h1 = lane1;
+    let h2 = lane2;
+    for (let i = 0; i < text.length; i++) {
+      h1 = Math.imul(h1 ^ text.charCodeAt(i), 2654435761);
+      h2 = Math.imul(h2 ^ text.charCodeAt(i), 1597334677);
+    }
+    lane1 = Math.imul(h1 ^ text.length ^ 0x9e3779b9, 2654435761);
+    lane2 = Math.imul(h2 ^ text.length ^ 0x85ebca6b, 1597334677);
+  };
+  mix(payload.at);
+  for (const field of ["event", "timezone", "tenant_id", "user_id", "ip", "country"] as const) {
+    mix(payload[field] ?? "");
+  }
+  for (const { name, value } of payload.parameters ?? []) {
+    mix(name);
+    mix(value);
+  }
+  mix(String((payload.parameters ?? []).length));
+  const h1 = Math.imul(lane1 ^ (lane1 >>> 16), 2246822507) ^
+    Math.imul(lane2 ^ (lane2 >>> 13), 3266489909);
+  const h2 = Math.imul(lane2 ^ (lane2 >>> 16), 2246822507) ^
+    Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (h2 >>> 0).toString(16).padStart(8, "0") + (h1 >>> 0).toString(16).padStart(8, "0");
+}
+
+Deno.test("payload keys stay those of the released digest for every kind of 'at' and parameter count", async () => {
+  const parameters = (count: number) =>
+    Array.from({ length: count }, (_, i) => ({ name: `k${i}`, value: `välue ${i} 😀` }));
+  const payloads = [
+    "0",
+    "7",
+    "10",
+    "1454514088",
+    "1454514088000",
+    "9007199254740991",
+    "9007199254740993",
+    "18446744073709551615",
+  ].map((at, i) => ({
+    at,
+    event: `Event.${i}`,
+    nr: i + 1,
+    timezone: i % 2 === 0 ? "Europe/Budapest" : undefined,
+    tenant_id: i === 3 ? "t" : undefined,
+    user_id: `u${i}`,
+    country: i === 5 ? "HU" : undefined,
+    parameters: parameters([0, 1, 9, 10, 12][i % 5]!),
+  }));
+  const body = jsonBody(payloads);
+  const decoded = await route.decode(request(body), body, context());
+  assert.ok(!(decoded instanceof Response));
+  assert.deepEqual(
+    decoded.records.map((record) => record.key),
+    payloads.map((payload) => `${SESSION}:${payload.nr}:${releasedDigest(payload)}`),
+  );
+});
+
 Deno.test("what the profile sends in either format decodes and authenticates at the route", async () => {
   for (const format of ["protobuf", "json"] as const) {
     const options: HamustroProfileOptions = {

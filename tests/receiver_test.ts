@@ -393,6 +393,42 @@ Deno.test("direct: records with bad fields are rejected with clear reasons and t
   assert.deepEqual(sink.events.map((e) => e.key), ["evt-00000008"]);
 });
 
+Deno.test("direct: a timestamp is taken at every field's bound and refused one past it", async () => {
+  const taken = [
+    "2026-01-01T00:00:00Z",
+    "2026-12-31T23:59:59.999999999Z",
+    "2026-02-30T00:00:00Z",
+    "2026-01-01T24:00:00Z",
+    "2026-01-01T24:00:00.000Z",
+    "2026-01-01T00:00:00+23:59",
+    "2026-01-01T00:00:00-00:00",
+    "0000-01-01T00:00:00Z",
+  ];
+  const refused = [
+    "2026-13-01T00:00:00Z",
+    "2026-00-10T00:00:00Z",
+    "2026-01-00T00:00:00Z",
+    "2026-01-32T00:00:00Z",
+    "2026-01-01T24:00:01Z",
+    "2026-01-01T24:00:00.001Z",
+    "2026-01-01T25:00:00Z",
+    "2026-01-01T23:60:00Z",
+    "2026-01-01T23:59:60Z",
+    "2026-01-01T00:00:00+24:00",
+    "2026-01-01T00:00:00+12:60",
+  ];
+  const { receiver } = setup();
+  const answer = await json(
+    await receiver(batchRequest({
+      events: [...taken, ...refused].map((timestamp, i) => wireEvent(i + 1, { timestamp })),
+    })),
+  );
+  assert.deepEqual(
+    (answer.results as { status: string }[]).map((r) => r.status),
+    [...taken.map(() => "accepted"), ...refused.map(() => "rejected")],
+  );
+});
+
 Deno.test("direct: an event over maxEventBytes is rejected and the rest accepted", async () => {
   const { sink, receiver } = setup({ maxEventBytes: 1000 });
   const huge = wireEvent(2, { properties: { blob: "y".repeat(2000) } });
@@ -405,6 +441,38 @@ Deno.test("direct: an event over maxEventBytes is rejected and the rest accepted
     reason: "the event is larger than 1000 bytes",
     retryable: false,
   });
+  assert.deepEqual(sink.events.map((e) => e.key), ["evt-00000001", "evt-00000003"]);
+});
+
+Deno.test("direct: maxEventBytes counts an event's UTF-8 bytes: at the limit accepted, one byte over rejected", async () => {
+  // "é" is 1 UTF-16 unit and 2 UTF-8 bytes, "😀" 2 units and 4 bytes: the length alone misjudges both.
+  const sized = (n: number, bytes: number, char: string) => {
+    const base = new TextEncoder().encode(JSON.stringify(wireEvent(n, { properties: { t: "" } })))
+      .byteLength;
+    const charBytes = new TextEncoder().encode(char).byteLength;
+    const fill = bytes - base;
+    const text = char.repeat(Math.floor(fill / charBytes)) + "x".repeat(fill % charBytes);
+    const event = wireEvent(n, { properties: { t: text } });
+    assert.equal(new TextEncoder().encode(JSON.stringify(event)).byteLength, bytes);
+    return event;
+  };
+  const max = 1200;
+  const { sink, receiver } = setup({ maxEventBytes: max });
+  const answer = await json(
+    await receiver(batchRequest({
+      events: [
+        sized(1, max, "é"),
+        sized(2, max + 1, "é"),
+        sized(3, max, "😀"),
+        sized(4, max + 1, "😀"),
+        sized(5, max + 1, "x"),
+      ],
+    })),
+  );
+  assert.deepEqual(
+    (answer.results as { status: string; code?: string }[]).map((r) => r.code ?? r.status),
+    ["accepted", "event_too_large", "accepted", "event_too_large", "event_too_large"],
+  );
   assert.deepEqual(sink.events.map((e) => e.key), ["evt-00000001", "evt-00000003"]);
 });
 

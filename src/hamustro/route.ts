@@ -158,6 +158,62 @@ function mixDigest(text: string): void {
   lane2 = Math.imul(h2 ^ text.length ^ 0x85ebca6b, 1597334677);
 }
 
+// Decimal digits of a number being mixed, least significant first (one at a time, synchronously).
+const digits = new Uint8Array(16);
+
+/**
+ * Mixes `String(value)` as {@linkcode mixDigest} does, without building the string when `value`
+ * is a safe non-negative integer (a timestamp: the usual case).
+ */
+function mixIntegerDigest(value: number | bigint): void {
+  if (typeof value !== "number" || !(value >= 0) || !Number.isSafeInteger(value)) {
+    mixDigest(String(value));
+    return;
+  }
+  let count = 0;
+  let rest = value;
+  do {
+    const next = Math.floor(rest / 10);
+    digits[count++] = rest - next * 10;
+    rest = next;
+  } while (rest > 0);
+  let h1 = lane1;
+  let h2 = lane2;
+  for (let i = count - 1; i >= 0; i--) {
+    const unit = 48 + digits[i]!;
+    h1 = Math.imul(h1 ^ unit, 2654435761);
+    h2 = Math.imul(h2 ^ unit, 1597334677);
+  }
+  lane1 = Math.imul(h1 ^ count ^ 0x9e3779b9, 2654435761);
+  lane2 = Math.imul(h2 ^ count ^ 0x85ebca6b, 1597334677);
+}
+
+/** Character codes of the lowercase hexadecimal digits. */
+const HEX_CODES = Array.from("0123456789abcdef", (digit) => digit.charCodeAt(0));
+
+/** `high` then `low` as 8 lowercase hexadecimal digits each, built as one string. */
+function hex64(high: number, low: number): string {
+  const h = (word: number, shift: number) => HEX_CODES[(word >>> shift) & 15]!;
+  return String.fromCharCode(
+    h(high, 28),
+    h(high, 24),
+    h(high, 20),
+    h(high, 16),
+    h(high, 12),
+    h(high, 8),
+    h(high, 4),
+    h(high, 0),
+    h(low, 28),
+    h(low, 24),
+    h(low, 20),
+    h(low, 16),
+    h(low, 12),
+    h(low, 8),
+    h(low, 4),
+    h(low, 0),
+  );
+}
+
 /**
  * A 64-bit digest of what a payload says (not the `ip` the route fills in),
  * so a resend of the same payload has the same dedupe key and a different
@@ -169,7 +225,7 @@ function mixDigest(text: string): void {
 function payloadDigest(payload: DecodedPayload): string {
   lane1 = 0xdeadbeef ^ payload.nr;
   lane2 = 0x41c6ce57 ^ payload.nr;
-  mixDigest(String(payload.at));
+  mixIntegerDigest(payload.at);
   mixDigest(payload.event);
   mixDigest(payload.timezone);
   mixDigest(payload.tenantId);
@@ -180,12 +236,12 @@ function payloadDigest(payload: DecodedPayload): string {
     mixDigest(name);
     mixDigest(value);
   }
-  mixDigest(String(payload.parameters.length));
+  mixIntegerDigest(payload.parameters.length);
   const h1 = Math.imul(lane1 ^ (lane1 >>> 16), 2246822507) ^
     Math.imul(lane2 ^ (lane2 >>> 13), 3266489909);
   const h2 = Math.imul(lane2 ^ (lane2 >>> 16), 2246822507) ^
     Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return (h2 >>> 0).toString(16).padStart(8, "0") + (h1 >>> 0).toString(16).padStart(8, "0");
+  return hex64(h2, h1);
 }
 
 /** Counters of a {@linkcode HamustroRoute}. */

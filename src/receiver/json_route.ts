@@ -21,10 +21,29 @@ export const DEFAULT_JSON_ROUTE_OPTIONS: Required<JsonRouteOptions> = Object.fre
   keyPolicy: STRICT_KEY_POLICY,
 });
 
-const EVENT_TYPES = ["track", "identify", "alias"];
-const OPTIONAL_STRING_FIELDS = ["previous_id", "tenant_id", "brand_id"];
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** The two-digit number at `at` of a string the ISO_TIMESTAMP pattern matched. */
+function twoDigits(text: string, at: number): number {
+  return (text.charCodeAt(at) - 48) * 10 + text.charCodeAt(at + 1) - 48;
+}
+
+/**
+ * Whether a string ISO_TIMESTAMP matched is a date-time `Date.parse` takes. Fields plainly in
+ * range are accepted without parsing (`Date.parse` takes any day 1–31 in any month); the rest
+ * (hour 24, out-of-range fields) is left to `Date.parse`.
+ */
+function isValidTimestamp(text: string): boolean {
+  const month = twoDigits(text, 5);
+  const day = twoDigits(text, 8);
+  let plain = month >= 1 && month <= 12 && day >= 1 && day <= 31 && twoDigits(text, 11) <= 23 &&
+    twoDigits(text, 14) <= 59 && twoDigits(text, 17) <= 59;
+  if (plain && text.charCodeAt(text.length - 1) !== 90 /* Z */) {
+    plain = twoDigits(text, text.length - 5) <= 23 && twoDigits(text, text.length - 2) <= 59;
+  }
+  return plain || Number.isFinite(Date.parse(text));
+}
 
 class FieldProblem {
   constructor(readonly code: string, readonly reason: string) {}
@@ -100,7 +119,7 @@ function checkAttachments(value: JsonValue | undefined): void {
 /** Checks one wire event (docs/wire-json.md) and returns its idempotency key. */
 function checkEvent(event: JsonObject, keyPolicy: KeyPolicy): string {
   const type = requireField(event, "type", "one of track, identify, alias");
-  if (typeof type !== "string" || !EVENT_TYPES.includes(type)) {
+  if (type !== "track" && type !== "identify" && type !== "alias") {
     throw new FieldProblem(
       "invalid_field",
       `'type' is ${
@@ -125,7 +144,7 @@ function checkEvent(event: JsonObject, keyPolicy: KeyPolicy): string {
   const timestamp = requireField(event, "timestamp", "an ISO 8601 date-time string");
   if (
     typeof timestamp !== "string" || !ISO_TIMESTAMP.test(timestamp) ||
-    !Number.isFinite(Date.parse(timestamp))
+    !isValidTimestamp(timestamp)
   ) {
     throw new FieldProblem(
       "invalid_field",
@@ -150,7 +169,9 @@ function checkEvent(event: JsonObject, keyPolicy: KeyPolicy): string {
       "'user_id' and 'anonymous_id' are both missing: expected at least one",
     );
   }
-  for (const field of OPTIONAL_STRING_FIELDS) optionalString(event, field);
+  optionalString(event, "previous_id");
+  optionalString(event, "tenant_id");
+  optionalString(event, "brand_id");
   if (event.context !== undefined && !isObject(event.context)) {
     throw new FieldProblem(
       "invalid_field",

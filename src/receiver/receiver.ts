@@ -222,6 +222,16 @@ async function sha256Hex(body: Uint8Array): Promise<string> {
   return hex;
 }
 
+/**
+ * Whether `json` is over `maxBytes` in UTF-8. A UTF-16 unit is 1 to 3 bytes: the
+ * length alone decides most events, without encoding them.
+ */
+function tooLargeJson(json: string, maxBytes: number): boolean {
+  if (json.length * 3 <= maxBytes) return false;
+  if (json.length > maxBytes) return true;
+  return utf8ByteLength(json) > maxBytes;
+}
+
 interface CompiledRoute {
   readonly route: Route;
   readonly pattern: PathPattern;
@@ -577,7 +587,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
           results[index] = { status: "rejected", ...record.rejected, retryable: false };
         } else if (
           (record.jsonBytesUpperBound ?? Infinity) > maxEventBytes &&
-          utf8ByteLength(jsons[index] = JSON.stringify(record.event)) > maxEventBytes
+          tooLargeJson(jsons[index] = JSON.stringify(record.event), maxEventBytes)
         ) {
           results[index] = {
             status: "rejected",
