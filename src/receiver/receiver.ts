@@ -576,6 +576,12 @@ export function createReceiver(options: ReceiverOptions): Receiver {
       ? ""
       : batch.requestFingerprint ?? await sha256Hex(body);
     const claimedKeys: string[] = [];
+    /** Reports `error`, frees the keys this request took and answers 503: the client retries. */
+    const unavailable = async (error: unknown, taken: string[], what: string) => {
+      onError(error);
+      await release(tenant, owner, requestKey, taken);
+      return refuse(route.errorBody, 503, "unavailable", `${what}; retry`, { "retry-after": "1" });
+    };
     try {
       const results: RecordResult[] = new Array(records.length);
       // Each event's JSON when its size had to be measured, kept for the sink.
@@ -619,17 +625,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
       } catch (error) {
         // The store is away: nothing is accepted without de-duplication.
         stats.storeFailures++;
-        onError(error);
-        await release(tenant, owner, requestKey, keys);
-        return refuse(
-          route.errorBody,
-          503,
-          "unavailable",
-          "the idempotency keys could not be checked; retry",
-          {
-            "retry-after": "1",
-          },
-        );
+        return await unavailable(error, keys, "the idempotency keys could not be checked");
       }
       switch (claim.request?.state) {
         case "completed":
@@ -699,17 +695,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
           }
         } catch (error) {
           stats.sinkFailures++;
-          onError(error);
-          await release(tenant, owner, requestKey, claimedKeys);
-          return refuse(
-            route.errorBody,
-            503,
-            "unavailable",
-            "the events could not be stored; retry",
-            {
-              "retry-after": "1",
-            },
-          );
+          return await unavailable(error, claimedKeys, "the events could not be stored");
         }
       }
       try {
@@ -739,17 +725,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
       trace.results = results;
       return route.respond(batch, results);
     } catch (error) {
-      onError(error);
-      await release(tenant, owner, requestKey, claimedKeys);
-      return refuse(
-        route.errorBody,
-        503,
-        "unavailable",
-        "the request could not be processed; retry",
-        {
-          "retry-after": "1",
-        },
-      );
+      return await unavailable(error, claimedKeys, "the request could not be processed");
     }
   }
 
