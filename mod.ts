@@ -85,3 +85,55 @@ export type { Profile } from "./src/ports/profile.ts";
 export { MemoryStorage } from "./src/drivers/storage/memory_storage.ts";
 export { fetchTransport } from "./src/drivers/transport/fetch_transport.ts";
 export { jsonProfile } from "./src/profiles/json/profile.ts";
+
+// Types that the exports above name in their signatures: an application rarely writes them,
+// but each is importable from where it is used.
+export type { ConsentState } from "./src/controls/consent.ts";
+export type {
+  ControlsOptions,
+  ControlsStats,
+  FilterReason,
+  FilterState,
+} from "./src/controls/controls.ts";
+export type { Middleware } from "./src/controls/middleware.ts";
+export type { PlannedProperties, TrackingPlan, UnplannedPolicy } from "./src/controls/plan.ts";
+export type { SamplingRates } from "./src/controls/sampling.ts";
+export type {
+  InferSchemaInput,
+  StandardSchemaIssue,
+  StandardSchemaProps,
+  StandardSchemaResult,
+  StandardSchemaV1,
+} from "./src/controls/standard_schema.ts";
+export type { FetchLike } from "./src/drivers/transport/fetch_transport.ts";
+export type { ValidationIssue } from "./src/errors/event_validation_error.ts";
+export type { IdempotencyKeyRule } from "./src/errors/idempotency_key_error.ts";
+export type { Attachment, EventRules, EventType } from "./src/event.ts";
+export type { KeyPolicyOptions } from "./src/idempotency_key.ts";
+export type { RetryOptions } from "./src/kit/retry.ts";
+export type { PipelineOptions } from "./src/pipeline/options.ts";
+export type {
+  AfterResponseState,
+  BatchReport,
+  BeforeRequestState,
+  DropState,
+  OverflowPolicy,
+  PipelineHooks,
+  PipelineStats,
+} from "./src/pipeline/types.ts";
+export type { Clock, TimerId } from "./src/ports/clock.ts";
+export type {
+  BatchOutcome,
+  EncodedBytes,
+  EncodedEvent,
+  EncodedText,
+  Framing,
+  OutgoingBatch,
+  PreparedRequest,
+  ProfileLimits,
+  RateLimit,
+  RecordOutcome,
+} from "./src/ports/profile.ts";
+export type { QueuedRecord, StorageSnapshot, StoredBatch } from "./src/ports/storage.ts";
+export type { TransportRequest, TransportResponse } from "./src/ports/transport.ts";
+export type { JsonProfileOptions } from "./src/profiles/json/profile.ts";
