@@ -44,3 +44,6 @@ export type {
   StandardSchemaResult,
   StandardSchemaV1,
 } from "./standard_schema.ts";
+
+// Types that the exports above name in their signatures.
+export type { Attachment, EventInput, EventType, JsonObject, JsonValue } from "../event.ts";

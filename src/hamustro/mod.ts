@@ -96,3 +96,37 @@ export {
   type Payload,
   PayloadSchema,
 } from "./gen/hamustro_pb.ts";
+
+// Types that the exports above name in their signatures (protobuf-es's own types are its own).
+export type { IdemtrackError } from "../errors/idemtrack_error.ts";
+export type { Attachment, EventType, IdemtrackEvent, JsonObject, JsonValue } from "../event.ts";
+export type { KeyPolicy } from "../idempotency_key.ts";
+export type {
+  CloseSummary,
+  DeliveryResult,
+  FailedRecord,
+  PipelineStats,
+} from "../pipeline/types.ts";
+export type { Clock, TimerId } from "../ports/clock.ts";
+export type {
+  BatchOutcome,
+  EncodedBytes,
+  EncodedEvent,
+  EncodedText,
+  Framing,
+  OutgoingBatch,
+  PreparedRequest,
+  Profile,
+  ProfileLimits,
+  RateLimit,
+  RecordOutcome,
+} from "../ports/profile.ts";
+export type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "../ports/storage.ts";
+export type { Transport, TransportRequest, TransportResponse } from "../ports/transport.ts";
+export type {
+  DecodedBatch,
+  DecodedRecord,
+  RecordResult,
+  Route,
+  RouteContext,
+} from "../receiver/route.ts";

@@ -32,3 +32,6 @@ export {
   sha256Hex,
 } from "../../wasm/hash.ts";
 export { deriveIdempotencyKey } from "./derive_idempotency_key.ts";
+
+// Types that the exports above name in their signatures.
+export type { KeyPolicy } from "../idempotency_key.ts";

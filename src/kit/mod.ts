@@ -105,3 +105,13 @@ export {
 // Timing: backoff and rate limits.
 export { backoffDelayMs, DEFAULT_RETRY_OPTIONS, type RetryOptions } from "./retry.ts";
 export { type RateLimit, TokenBucket, type TokenBucketOptions } from "./token_bucket.ts";
+
+// Types that the exports above name in their signatures.
+export type { MemoryStorage } from "../drivers/storage/memory_storage.ts";
+export type { IdemtrackError } from "../errors/idemtrack_error.ts";
+export type { IdemtrackEvent, JsonObject, JsonValue } from "../event.ts";
+export type { KeyPolicy } from "../idempotency_key.ts";
+export type { FailedRecord } from "../pipeline/types.ts";
+export type { Profile } from "../ports/profile.ts";
+export type { Storage } from "../ports/storage.ts";
+export type { Transport } from "../ports/transport.ts";

@@ -326,3 +326,15 @@ export class KvDedupeStore implements DedupeStore {
     if (this.#ownsKv) this.#kv.close();
   }
 }
+
+// Types that the exports above name in their signatures.
+export type {
+  BatchClaim,
+  DedupeCommit,
+  DedupeRelease,
+  DedupeStore,
+  DedupeTiming,
+  EventClaim,
+  RequestClaim,
+} from "./dedupe_store.ts";
+export type { RecordResult } from "./route.ts";

@@ -87,3 +87,9 @@ export {
   type ServeNodeOptions,
   toNodeListener,
 } from "./node_adapter.ts";
+
+// Types that the exports above name in their signatures.
+export type { JsonObject, JsonValue } from "../event.ts";
+export type { KeyPolicy } from "../idempotency_key.ts";
+export type { Clock, TimerId } from "../ports/clock.ts";
+export type { RateLimit } from "../ports/profile.ts";

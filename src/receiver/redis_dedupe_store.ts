@@ -356,3 +356,15 @@ export class RedisDedupeStore implements DedupeStore {
     }
   }
 }
+
+// Types that the exports above name in their signatures.
+export type {
+  BatchClaim,
+  DedupeCommit,
+  DedupeRelease,
+  DedupeStore,
+  DedupeTiming,
+  EventClaim,
+  RequestClaim,
+} from "./dedupe_store.ts";
+export type { RecordResult } from "./route.ts";

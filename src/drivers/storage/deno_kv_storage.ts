@@ -367,3 +367,9 @@ function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+// Types that the exports above name in their signatures.
+export type { JsonObject, JsonValue } from "../../event.ts";
+export type { Clock, TimerId } from "../../ports/clock.ts";
+export type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "../../ports/storage.ts";
+export type { WriteBehindStorage } from "./write_behind_storage.ts";

@@ -292,3 +292,6 @@ function shareCounter(worker: WorkerHandle): Int32Array | undefined {
     return undefined;
   }
 }
+
+// Types that the exports above name in their signatures.
+export type { Transport, TransportRequest, TransportResponse } from "../../ports/transport.ts";

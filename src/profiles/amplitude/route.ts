@@ -212,3 +212,14 @@ export function amplitudeRoutes(options: AmplitudeRouteOptions): [Route, Route] 
     route("amplitude-batch", "/batch", AMPLITUDE_BATCH_LIMITS.maxBatchBytes),
   ];
 }
+
+// Types that the exports above name in their signatures.
+export type { JsonObject, JsonValue } from "../../event.ts";
+export type { RateLimit } from "../../ports/profile.ts";
+export type {
+  DecodedBatch,
+  DecodedRecord,
+  RecordResult,
+  Route,
+  RouteContext,
+} from "../../receiver/route.ts";

@@ -228,3 +228,14 @@ export function getfluxlyRoutes(options: GetfluxlyRouteOptions): [Route, Route] 
 
   return [batchRoute, aliasRoute];
 }
+
+// Types that the exports above name in their signatures.
+export type { JsonObject, JsonValue } from "../../event.ts";
+export type { RateLimit } from "../../ports/profile.ts";
+export type {
+  DecodedBatch,
+  DecodedRecord,
+  RecordResult,
+  Route,
+  RouteContext,
+} from "../../receiver/route.ts";

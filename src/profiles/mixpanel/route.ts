@@ -218,3 +218,13 @@ export function mixpanelRoutes(options: MixpanelRouteOptions): [Route, Route, Ro
 
   return [importRoute, trackRoute("POST"), trackRoute("GET")];
 }
+
+// Types that the exports above name in their signatures.
+export type { JsonObject, JsonValue } from "../../event.ts";
+export type {
+  DecodedBatch,
+  DecodedRecord,
+  RecordResult,
+  Route,
+  RouteContext,
+} from "../../receiver/route.ts";

@@ -41,3 +41,13 @@ export function rudderstackRoute(options: RudderstackRouteOptions): Route {
     accepted: () => new Response("OK", { status: 200, headers: { "content-type": "text/plain" } }),
   });
 }
+
+// Types that the exports above name in their signatures.
+export type { JsonObject, JsonValue } from "../../event.ts";
+export type {
+  DecodedBatch,
+  DecodedRecord,
+  RecordResult,
+  Route,
+  RouteContext,
+} from "../../receiver/route.ts";

@@ -232,3 +232,13 @@ export function saasquatchRoute(options: SaasquatchRouteOptions): Route {
     },
   };
 }
+
+// Types that the exports above name in their signatures.
+export type { JsonObject, JsonValue } from "../../event.ts";
+export type {
+  DecodedBatch,
+  DecodedRecord,
+  RecordResult,
+  Route,
+  RouteContext,
+} from "../../receiver/route.ts";

@@ -42,3 +42,13 @@ export function segmentRoute(options: SegmentRouteOptions): Route {
     accepted: () => jsonResponse(200, { success: true }),
   });
 }
+
+// Types that the exports above name in their signatures.
+export type { JsonObject, JsonValue } from "../../event.ts";
+export type {
+  DecodedBatch,
+  DecodedRecord,
+  RecordResult,
+  Route,
+  RouteContext,
+} from "../../receiver/route.ts";

@@ -280,3 +280,13 @@ export function suprsendRoutes(options: Omit<SuprsendRouteOptions, "endpoint">):
     suprsendRoute({ ...options, endpoint })
   );
 }
+
+// Types that the exports above name in their signatures.
+export type { JsonObject, JsonValue } from "../../event.ts";
+export type {
+  DecodedBatch,
+  DecodedRecord,
+  RecordResult,
+  Route,
+  RouteContext,
+} from "../../receiver/route.ts";

@@ -18,3 +18,17 @@ export {
   type PostgresDedupeStoreOptions,
 } from "./postgres_dedupe_store.ts";
 export { DEFAULT_POSTGRES_CLIENT_OPTIONS } from "./_sql.ts";
+
+// Types that the exports above name in their signatures.
+export type { JsonObject, JsonValue } from "../../event.ts";
+export type {
+  BatchClaim,
+  DedupeCommit,
+  DedupeRelease,
+  DedupeStore,
+  DedupeTiming,
+  EventClaim,
+  RequestClaim,
+} from "../dedupe_store.ts";
+export type { RecordResult } from "../route.ts";
+export type { AcceptedEvent, Sink } from "../sink.ts";
