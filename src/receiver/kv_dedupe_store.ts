@@ -328,13 +328,4 @@ export class KvDedupeStore implements DedupeStore {
 }
 
 // Types that the exports above name in their signatures.
-export type {
-  BatchClaim,
-  DedupeCommit,
-  DedupeRelease,
-  DedupeStore,
-  DedupeTiming,
-  EventClaim,
-  RequestClaim,
-} from "./dedupe_store.ts";
-export type { RecordResult } from "./route.ts";
+export type * from "./_dedupe_store_types.ts";

@@ -369,7 +369,4 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 // Types that the exports above name in their signatures.
-export type { JsonObject, JsonValue } from "../../event.ts";
-export type { Clock, TimerId } from "../../ports/clock.ts";
-export type { QueuedRecord, Storage, StorageSnapshot, StoredBatch } from "../../ports/storage.ts";
-export type { WriteBehindStorage } from "./write_behind_storage.ts";
+export type * from "./_storage_types.ts";

@@ -230,12 +230,5 @@ export function getfluxlyRoutes(options: GetfluxlyRouteOptions): [Route, Route] 
 }
 
 // Types that the exports above name in their signatures.
-export type { JsonObject, JsonValue } from "../../event.ts";
+export type * from "../_route_types.ts";
 export type { RateLimit } from "../../ports/profile.ts";
-export type {
-  DecodedBatch,
-  DecodedRecord,
-  RecordResult,
-  Route,
-  RouteContext,
-} from "../../receiver/route.ts";

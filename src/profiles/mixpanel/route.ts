@@ -220,11 +220,4 @@ export function mixpanelRoutes(options: MixpanelRouteOptions): [Route, Route, Ro
 }
 
 // Types that the exports above name in their signatures.
-export type { JsonObject, JsonValue } from "../../event.ts";
-export type {
-  DecodedBatch,
-  DecodedRecord,
-  RecordResult,
-  Route,
-  RouteContext,
-} from "../../receiver/route.ts";
+export type * from "../_route_types.ts";

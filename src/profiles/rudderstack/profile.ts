@@ -75,21 +75,5 @@ export function rudderstackProfile(options: RudderstackProfileOptions): Profile<
 }
 
 // Types that the exports above name in their signatures.
-export type { Attachment, EventType, IdemtrackEvent, JsonObject, JsonValue } from "../../event.ts";
-export type { KeyPolicy } from "../../idempotency_key.ts";
+export type * from "../_profile_types.ts";
 export type { StatusTable, StatusVerdict } from "../../kit/response.ts";
-export type {
-  BatchOutcome,
-  EncodedBytes,
-  EncodedEvent,
-  EncodedText,
-  Framing,
-  OutgoingBatch,
-  PreparedRequest,
-  Profile,
-  ProfileLimits,
-  RateLimit,
-  RecordOutcome,
-} from "../../ports/profile.ts";
-export type { QueuedRecord } from "../../ports/storage.ts";
-export type { TransportResponse } from "../../ports/transport.ts";
