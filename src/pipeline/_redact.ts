@@ -54,7 +54,17 @@ function redactRecord(outcome: RecordOutcome, credentials: readonly string[]): R
  * request sent: a server that echoes request headers in its error bodies
  * must not put a token into `failedRecords[].error` or `onError`.
  */
-export function redactOutcome(outcome: BatchOutcome, credentials: readonly string[]): BatchOutcome {
+export function redactOutcome(
+  outcome: BatchOutcome,
+  headers: Readonly<Record<string, string>>,
+): BatchOutcome {
+  // Most answers carry no reason (delivered, duplicate): nothing to search, no credentials to list.
+  const reasons = outcome.kind === "split" ||
+    (outcome.kind === "all"
+      ? "reason" in outcome.outcome
+      : outcome.outcomes.some((each) => "reason" in each));
+  if (!reasons) return outcome;
+  const credentials = credentialsOf(headers);
   if (credentials.length === 0) return outcome;
   switch (outcome.kind) {
     case "split":

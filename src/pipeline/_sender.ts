@@ -10,7 +10,7 @@ import type { Transport } from "../ports/transport.ts";
 import { type BatchBody, carry } from "../_util/internal.ts";
 import { isPromiseLike } from "../_util/promise.ts";
 import type { ActiveBatch } from "./_batch.ts";
-import { credentialsOf, redactOutcome } from "./_redact.ts";
+import { redactOutcome } from "./_redact.ts";
 import type { PipelineHooks } from "./types.ts";
 
 /** Body buffers kept for reuse, at most (each is free again once its request was handed over). */
@@ -211,10 +211,7 @@ export class Sender {
       const response = await answer;
       this.requests++;
       for (const hook of hooks.afterResponse ?? []) hook({ response, batch: outgoing });
-      const outcome = redactOutcome(
-        profile.readResponse(response, outgoing),
-        credentialsOf(request.headers),
-      );
+      const outcome = redactOutcome(profile.readResponse(response, outgoing), request.headers);
       const cause = response.status >= 300
         ? new HttpError(response.status, batch.id, readReason(outcome))
         : undefined;
