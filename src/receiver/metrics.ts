@@ -180,6 +180,14 @@ export class ReceiverMetrics {
     family("requests_in_flight", "gauge", "Requests being handled.", [
       `${p}requests_in_flight ${stats.inFlight}`,
     ]);
+    family(
+      "requests_waiting",
+      "gauge",
+      "Requests with their body read, waiting for maxProcessingBytes.",
+      [
+        `${p}requests_waiting ${stats.waiting}`,
+      ],
+    );
     return lines.join("\n") + "\n";
   }
 }

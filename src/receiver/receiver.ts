@@ -3,7 +3,8 @@ import { compilePathPattern, type PathPattern } from "./_path_pattern.ts";
 import { utf8ByteLength } from "../_util/utf8.ts";
 import { type Clock, systemClock } from "../ports/clock.ts";
 import type { RateLimit } from "../kit/token_bucket.ts";
-import { type BodyProblem, readBody } from "./_body.ts";
+import { type BodyProblem, readBody, releaseBuffer } from "./_body.ts";
+import { ProcessingBudget } from "./_processing_budget.ts";
 import { type CorsOptions, type CorsPolicy, corsPolicy } from "./cors.ts";
 import { RateLimiter } from "./rate_limiter.ts";
 import { errorResponse, jsonResponse, retryAfterSeconds } from "./http.ts";
@@ -44,6 +45,18 @@ export interface ReceiverOptions {
    * @default {64}
    */
   maxConcurrentRequests?: number;
+  /**
+   * Body bytes decoded, de-duplicated and stored at once, summed over the
+   * requests doing so; a request that would pass it waits, in arrival order,
+   * with its body read but not decoded (raw bytes are several times smaller
+   * than the events decoded from them). A request is let through alone
+   * however large, so the default lets one 512 KB body or many small ones
+   * through at a time: on one JavaScript thread more at once adds memory, not
+   * speed. Raise it for a sink or store far away (each request holds its
+   * slot through their round trips). `Infinity` turns the budget off.
+   * @default {524288} (512 KB)
+   */
+  maxProcessingBytes?: number;
   /**
    * Refuse bodies without `Content-Length` (chunked uploads) with 411. On
    * `Deno.serve` a chunked body dribbled a byte per packet costs ~64 KiB of
@@ -101,6 +114,7 @@ export const DEFAULT_RECEIVER_OPTIONS: Readonly<{
   maxBodyBytes: number;
   bodyTimeoutMs: number;
   maxConcurrentRequests: number;
+  maxProcessingBytes: number;
   requireContentLength: boolean;
   maxKeyLength: number;
   maxEventsPerRequest: number;
@@ -114,6 +128,7 @@ export const DEFAULT_RECEIVER_OPTIONS: Readonly<{
   maxBodyBytes: 512 * 1024,
   bodyTimeoutMs: 10_000,
   maxConcurrentRequests: 64,
+  maxProcessingBytes: 512 * 1024,
   requireContentLength: false,
   maxKeyLength: 255,
   maxEventsPerRequest: 10_000,
@@ -159,6 +174,8 @@ export interface ReceiverStats {
   timedOut: number;
   /** Requests handled right now. */
   inFlight: number;
+  /** Of those, requests waiting for `maxProcessingBytes` to have room (bodies read). */
+  waiting: number;
 }
 
 /** Answer of {@linkcode Receiver.ready}: each part's failure, when it failed. */
@@ -297,6 +314,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     maxBodyBytes = DEFAULT_RECEIVER_OPTIONS.maxBodyBytes,
     bodyTimeoutMs = DEFAULT_RECEIVER_OPTIONS.bodyTimeoutMs,
     maxConcurrentRequests = DEFAULT_RECEIVER_OPTIONS.maxConcurrentRequests,
+    maxProcessingBytes = DEFAULT_RECEIVER_OPTIONS.maxProcessingBytes,
     maxKeyLength = DEFAULT_RECEIVER_OPTIONS.maxKeyLength,
     requireContentLength = DEFAULT_RECEIVER_OPTIONS.requireContentLength,
     cors,
@@ -315,6 +333,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
   positiveInteger("maxBodyBytes", maxBodyBytes);
   nonNegative("bodyTimeoutMs", bodyTimeoutMs);
   positiveInteger("maxConcurrentRequests", maxConcurrentRequests, true);
+  positiveInteger("maxProcessingBytes", maxProcessingBytes, true);
   positiveInteger("maxKeyLength", maxKeyLength);
   positiveInteger("maxEventsPerRequest", maxEventsPerRequest);
   positiveInteger("maxEventBytes", maxEventBytes);
@@ -354,9 +373,11 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     overloaded: 0,
     timedOut: 0,
     inFlight: 0,
+    waiting: 0,
   };
   const inFlight = new Set<Promise<unknown>>();
   let closing = false;
+  const admission = new ProcessingBudget(maxProcessingBytes);
 
   /** What the current request did so far, for its {@linkcode RequestReport}. */
   interface Trace {
@@ -513,8 +534,31 @@ export function createReceiver(options: ReceiverOptions): Receiver {
       timeoutMs: bodyTimeoutMs,
     });
     if ("problem" in read) return bodyProblem(route, read.problem);
-    const body = read.bytes;
-    trace.bodyBytes = body.byteLength;
+    const { bytes } = read;
+    trace.bodyBytes = bytes.byteLength;
+    const entering = admission.enter(bytes.byteLength);
+    if (entering !== undefined) {
+      stats.waiting++;
+      await entering;
+      stats.waiting--;
+    }
+    try {
+      return await decodeAndProcess(request, route, bytes, context, trace);
+    } finally {
+      admission.leave(bytes.byteLength);
+      // Freed now rather than at the next full collection (external memory lingers there).
+      if (read.owned) releaseBuffer(bytes);
+    }
+  }
+
+  async function decodeAndProcess(
+    request: Request,
+    route: Route,
+    body: Uint8Array,
+    context: RouteContext,
+    trace: Trace,
+  ): Promise<Response> {
+    const { now } = context;
     let decoded: DecodedBatch | Response;
     try {
       decoded = await route.decode(request, body, context);

@@ -103,7 +103,9 @@ export interface Route {
   ): string | Response | Promise<string | Response>;
   /**
    * Authenticates and decodes. Returns a `Response` to answer at once (401 bad
-   * credentials, 400 malformed, 204 empty collection…).
+   * credentials, 400 malformed, 204 empty collection…). `body` is the
+   * receiver's and is freed once the request is answered: what the batch
+   * keeps must be copied out of it (decoded strings and numbers are).
    */
   decode(
     request: Request,
