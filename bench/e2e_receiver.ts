@@ -34,6 +34,9 @@
  *     [--routes json,hamustro] [--v8-flags …] [--cpu-prof-dir DIR]
  *
  * `--cpu-prof-dir DIR` writes each server's V8 CPU profile under DIR/floor and DIR/receiver.
+ * `--heap` runs both servers under bench/_memory_probe.ts and adds their peak
+ * V8 heap (total and used) and external (ArrayBuffer) memory, so a peak RSS
+ * can be split into heap, buffers and the runtime's own memory.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -50,6 +53,7 @@ const IN_FLIGHT = (flag("--in-flight") ?? "1,4,16").split(",").map(Number);
 const ROUTES = (flag("--routes") ?? "json,hamustro").split(",");
 const V8_FLAGS = flag("--v8-flags");
 const CPU_PROF_DIR = flag("--cpu-prof-dir");
+const HEAP = Deno.args.includes("--heap");
 const ROOT = new URL("..", import.meta.url).pathname;
 const SECRET = "bench-shared-secret";
 const encoder = new TextEncoder();
@@ -193,6 +197,8 @@ interface Figures {
   cpuMicrosPerEvent: number;
   idleRssMb: number;
   peakRssMb: number;
+  /** Peak `Deno.memoryUsage()` figures, MB (with `--heap`). */
+  heap?: { heapTotal: number; heapUsed: number; external: number };
 }
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
@@ -222,21 +228,29 @@ async function runOnce(
   if (CPU_PROF_DIR !== undefined) {
     run.push("--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}/${contender}`);
   }
-  const args = contender === "floor"
-    ? [...run, new URL(import.meta.url).pathname, "--child-floor", route, sink]
-    : [
-      ...run,
-      `${ROOT}scripts/receiver.ts`,
-      "--port",
-      "0",
-      "--store",
-      "memory",
-      "--sink",
-      `jsonl:${sink}`,
-      ...bench.receiverArgs,
-    ];
-  const child = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "null" })
-    .spawn();
+  const server = contender === "floor"
+    ? new URL(import.meta.url).pathname
+    : `${ROOT}scripts/receiver.ts`;
+  const main = HEAP ? new URL("./_memory_probe.ts", import.meta.url).pathname : server;
+  const args = contender === "floor" ? [...run, main, "--child-floor", route, sink] : [
+    ...run,
+    main,
+    "--port",
+    "0",
+    "--store",
+    "memory",
+    "--sink",
+    `jsonl:${sink}`,
+    ...bench.receiverArgs,
+  ];
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdout: "piped",
+    stderr: HEAP ? "piped" : "null",
+    env: { IDEMTRACK_BENCH_PROBE_TARGET: server },
+  }).spawn();
+  const stderr = HEAP ? new Response(child.stderr).text() : Promise.resolve("");
+  let figures: Figures;
   try {
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let line = "";
@@ -263,7 +277,7 @@ async function runOnce(
     }));
     const seconds = (performance.now() - started) / 1000;
     const events = load.length * bench.eventsPerRequest;
-    return {
+    figures = {
       eventsPerSecond: events / seconds,
       cpuMicrosPerEvent: ((cpuSeconds(child.pid) - cpuBefore) * 1e6) / events,
       idleRssMb,
@@ -274,6 +288,17 @@ async function runOnce(
     await child.status;
     await Deno.remove(dir, { recursive: true });
   }
+  const probed = /memory-probe (\{.*\})/.exec(await stderr)?.[1];
+  if (probed !== undefined) {
+    const peak = JSON.parse(probed) as Record<"heapTotal" | "heapUsed" | "external", number>;
+    const mb = (bytes: number) => bytes / 1024 / 1024;
+    figures.heap = {
+      heapTotal: mb(peak.heapTotal),
+      heapUsed: mb(peak.heapUsed),
+      external: mb(peak.external),
+    };
+  }
+  return figures;
 }
 
 if (Deno.args[0] === "--child-floor") {
@@ -317,6 +342,12 @@ if (Deno.args[0] === "--child-floor") {
           "CPU × floor": (cpu / floorCpu).toFixed(2),
           "idle RSS MB": Math.round(median(list.map((f) => f.idleRssMb))),
           "peak RSS MB": Math.round(median(list.map((f) => f.peakRssMb))),
+          ...(HEAP && {
+            "peak heap MB (used)": `${
+              Math.round(median(list.map((f) => f.heap?.heapTotal ?? NaN)))
+            } (${Math.round(median(list.map((f) => f.heap?.heapUsed ?? NaN)))})`,
+            "peak external MB": Math.round(median(list.map((f) => f.heap?.external ?? NaN))),
+          }),
         });
       }
     }
