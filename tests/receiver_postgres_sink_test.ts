@@ -140,6 +140,95 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "tabs, newlines, carriage returns and backslashes in tenants, keys and events come back as sent",
+  ignore,
+  fn: () =>
+    withTable(async (table, sql) => {
+      const sink = await PostgresSink.connect(url!, { table });
+      try {
+        const odd = "a\tb\nc\rd\\e\\N\\.";
+        const events: AcceptedEvent[] = [
+          { ...accepted(odd, odd, 1), event: { s: odd, nested: { t: `\\${odd}` } } },
+          { ...accepted("\\.", "\\N", 2), event: { s: "\\N" } },
+        ];
+        assert.deepEqual(await sink.writeOnce(events), [true, true]);
+        const rows = await sql.unsafe(
+          `select tenant, key, event::text as event from ${table} order by received_at`,
+        );
+        assert.deepEqual(
+          rows.map((row) => ({ tenant: row.tenant, key: row.key, event: JSON.parse(row.event) })),
+          events.map((e) => ({ tenant: e.tenant, key: e.key, event: e.event })),
+        );
+        // Keys compare by bytes, whatever the database's locale.
+        const collations = await sql`select column_name, collation_name
+          from information_schema.columns where table_name = ${table}
+          and column_name in ('tenant', 'key') order by column_name`;
+        assert.deepEqual(collations.map((row) => row.collation_name), ["C", "C"]);
+      } finally {
+        await sink.close();
+      }
+    }),
+});
+
+Deno.test({
+  name:
+    "a write whose last key is already stored stores the others once, and the connection serves the next writes",
+  ignore,
+  fn: () =>
+    withTable(async (table, sql) => {
+      // One connection: the failed COPY and every later write go through it.
+      const sink = await PostgresSink.connect(url!, { table, maxRowsPerInsert: 100 }, { max: 1 });
+      try {
+        assert.deepEqual(await sink.writeOnce([accepted("t", "k-299", 0)]), [true]);
+        const events = Array.from({ length: 300 }, (_, i) => accepted("t", `k-${i}`, i));
+        const stored = await sink.writeOnce(events);
+        assert.deepEqual(stored, events.map((_, i) => i !== 299));
+        assert.deepEqual(await sink.writeOnce([accepted("t", "k-300", 300)]), [true]);
+        assert.deepEqual(await sink.writeOnce([accepted("t", "k-300", 301)]), [false]);
+        const [row] = await sql.unsafe(
+          `select count(*)::int as events, count(distinct key)::int as keys from ${table}`,
+        );
+        assert.deepEqual({ ...row }, { events: 301, keys: 301 });
+      } finally {
+        await sink.close();
+      }
+    }),
+});
+
+Deno.test({
+  name: "receivers writing overlapping keys at once store each key once and report it new once",
+  ignore,
+  fn: () =>
+    withTable(async (table, sql) => {
+      const sinks = await Promise.all(
+        Array.from({ length: 3 }, () => PostgresSink.connect(url!, { table })),
+      );
+      try {
+        // Each write shares half its keys with the next one's.
+        const writes = Array.from(
+          { length: 12 },
+          (_, w) => Array.from({ length: 200 }, (_, i) => accepted("t", `k-${w * 100 + i}`, i)),
+        );
+        const answers = await Promise.all(
+          writes.map((events, w) => sinks[w % sinks.length]!.writeOnce(events)),
+        );
+        const newKeys = writes.flatMap((events, w) =>
+          events.filter((_, i) => answers[w]![i]).map((e) => e.key)
+        );
+        assert.equal(newKeys.length, 1_300);
+        assert.equal(new Set(newKeys).size, 1_300);
+        const [row] = await sql.unsafe(
+          `select count(*)::int as events, count(distinct key)::int as keys from ${table}`,
+        );
+        assert.deepEqual({ ...row }, { events: 1_300, keys: 1_300 });
+      } finally {
+        await Promise.all(sinks.map((sink) => sink.close()));
+      }
+    }),
+});
+
+Deno.test({
   name: "a write larger than maxRowsPerInsert is several inserts in one transaction",
   ignore,
   fn: () =>

@@ -1,11 +1,31 @@
+import { connect, type Socket } from "node:net";
+import type { Writable } from "node:stream";
 import postgres, { type Options, type Sql } from "postgres";
 import { sha256Hex } from "../../../wasm/hash.ts";
 import { keyText } from "../_key_text.ts";
 
+// postgres.js opens sockets with Nagle's algorithm on: the last message of a COPY (CopyDone,
+// sent after the data) then waits for the server's delayed ACK, ~40 ms a write. Its `socket`
+// option (missing from its typings) lets a pool open its own.
+function noDelaySocket(): (
+  options: { host: string[]; port: number[]; path?: string | false },
+) => Socket {
+  let next = 0;
+  return ({ host, port, path }) => {
+    const index = next++ % host.length;
+    const socket = path ? connect(path) : connect(port[index]!, host[index]);
+    socket.setNoDelay(true);
+    return socket;
+  };
+}
+
 /**
  * Pool settings of the `connect()` helpers: a server that is away fails a
  * query within seconds (the receiver answers 503 and the client retries)
- * instead of holding requests for the default 30 s.
+ * instead of holding requests for the default 30 s, and sockets send each
+ * message at once (`TCP_NODELAY`). Spread them into a pool you open yourself
+ * for {@linkcode PostgresSink}: without `TCP_NODELAY` each of its writes
+ * can wait ~40 ms for the server's delayed ACK.
  */
 export const DEFAULT_POSTGRES_CLIENT_OPTIONS: Readonly<Options<Record<string, never>>> = Object
   .freeze({
@@ -13,7 +33,8 @@ export const DEFAULT_POSTGRES_CLIENT_OPTIONS: Readonly<Options<Record<string, ne
     connect_timeout: 5,
     idle_timeout: 60,
     onnotice: () => {},
-  });
+    socket: noDelaySocket(),
+  } as Options<Record<string, never>>);
 
 /** Opens a pool and checks that the server answers, so a wrong URL fails at once. */
 export async function connectPostgres(
@@ -32,6 +53,49 @@ export async function connectPostgres(
     throw new Error(`Cannot connect ${what} to ${new URL(url).host}`, { cause: error });
   }
   return sql;
+}
+
+/** What postgres.js calls when the server answers a query with an error. */
+interface Rejectable {
+  reject(error: unknown): void;
+}
+
+/**
+ * Runs `statement` (`copy … from stdin`) with `chunks` as its data, on a
+ * connection of its own (the pool would otherwise pipeline other queries
+ * into the copy), and settles once the server answered: resolves when the
+ * copy committed, rejects with the server's error. postgres.js resolves its
+ * copy stream only on success: an error that comes after the last chunk
+ * (a unique violation found while the server works through the data) reaches
+ * nothing but the query's own `reject`, which is therefore watched too.
+ */
+export async function copyIn(
+  sql: Sql,
+  statement: string,
+  chunks: readonly string[],
+): Promise<void> {
+  const reserved = await sql.reserve();
+  try {
+    const query = reserved.unsafe(statement);
+    const failed = new Promise<never>((_, reject) => {
+      const settle = (query as unknown as Rejectable).reject;
+      (query as unknown as Rejectable).reject = (error) => {
+        settle(error);
+        reject(error);
+      };
+    });
+    failed.catch(() => {}); // also rejects when the query fails before any data
+    const stream = (await query.writable()) as Writable;
+    const finished = new Promise<void>((resolve, reject) => {
+      stream.once("finish", resolve);
+      stream.on("error", reject);
+    });
+    for (const chunk of chunks) stream.write(chunk);
+    stream.end();
+    await Promise.race([finished, failed]);
+  } finally {
+    reserved.release();
+  }
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;

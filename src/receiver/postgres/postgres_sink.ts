@@ -1,7 +1,7 @@
 import type { Options, Sql } from "postgres";
 import { optionChecks } from "../../_util/checks.ts";
 import type { AcceptedEvent, Sink } from "../sink.ts";
-import { connectWithTable, keyColumn, PostgresTable, quotedTable } from "./_sql.ts";
+import { connectWithTable, copyIn, keyColumn, PostgresTable, quotedTable } from "./_sql.ts";
 
 /** Options of {@linkcode PostgresSink}. */
 export interface PostgresSinkOptions {
@@ -9,7 +9,11 @@ export interface PostgresSinkOptions {
   table?: string;
   /** Creates the table and its unique index when missing. @default {true} */
   createTable?: boolean;
-  /** Most rows in one INSERT; a larger write is several INSERTs in one transaction. @default {10000} */
+  /**
+   * Most rows in one message of a COPY, and in one INSERT when the COPY found
+   * keys already stored (a larger write is then several INSERTs in one
+   * transaction). @default {10000}
+   */
   maxRowsPerInsert?: number;
 }
 
@@ -26,6 +30,19 @@ const { positiveInteger } = optionChecks("create PostgreSQL sink");
 // followed by "u…", which only costs the slower path).
 const UNCONVERTIBLE_ESCAPE = /\\u(?:d[89a-f]|0000)/;
 
+const UNIQUE_VIOLATION = "23505";
+
+// COPY's text format: a backslash starts an escape, tabs and newlines end fields and rows.
+const COPY_SPECIAL = /[\\\t\n\r]/g;
+const COPY_ESCAPES: Readonly<Record<string, string>> = {
+  "\\": "\\\\",
+  "\t": "\\t",
+  "\n": "\\n",
+  "\r": "\\r",
+};
+const copyField = (value: string): string =>
+  value.replace(COPY_SPECIAL, (special) => COPY_ESCAPES[special]!);
+
 // Length-prefixed tenant, so "a:b" + "c" never equals "a" + "b:c".
 function tenantKey(tenant: string, key: string): string {
   return `${tenant.length}:${tenant}${key}`;
@@ -33,24 +50,33 @@ function tenantKey(tenant: string, key: string): string {
 
 /**
  * A sink that inserts accepted events into a PostgreSQL table, exactly once:
- * a unique index on `(tenant, key)` and `INSERT … ON CONFLICT DO NOTHING`
- * make the insert itself the claim of each event key, in the same
- * transaction as the write. An event whose key is already in the table is
- * not written again, whatever happened before — a receiver killed between
- * its dedupe store's claim and commit, an answer lost after the commit, a
- * Redis that forgot its keys — and the receiver answers it `duplicate`
- * ({@linkcode PostgresSink.writeOnce}). Each request's events are one
- * multi-row insert (one JSON document, `json_to_recordset`: one parameter
- * whatever the count).
+ * a unique index on `(tenant, key)` makes the insert itself the claim of
+ * each event key, in the same transaction as the write. An event whose key
+ * is already in the table is not written again, whatever happened before — a
+ * receiver killed between its dedupe store's claim and commit, an answer lost
+ * after the commit, a Redis that forgot its keys — and the receiver answers
+ * it `duplicate` ({@linkcode PostgresSink.writeOnce}).
  *
- * Table: `tenant text, route text, key text (null when the event had none),
- * received_at timestamptz, event json` (`json` keeps every string the
- * receiver accepted, lone surrogates included), unique on `(tenant, key)`.
- * With `createTable: false` the table may have more columns (an identity
- * `id` for consumers reading in order, say) as long as these five are there
- * with that unique index; without them each insert costs less. Keys are
- * stored as written (tenants too), except those with lone surrogates or U+0000 (hex with a
- * U+FFFF marker) and those over 256 characters (their SHA-256).
+ * Each write is one `COPY … FROM STDIN` (text format) on a connection of its
+ * own: the server parses each event once and inserts it plainly. A key that
+ * is already in the table (or twice in the write) fails the whole COPY, which
+ * then stored nothing, and the write is made again as one
+ * `INSERT … ON CONFLICT (tenant, key) DO NOTHING RETURNING` (one JSON
+ * document through `json_to_recordset`), which says which events were new.
+ * The receiver's dedupe store keeps such writes rare: a retry whose events
+ * were all stored fails at its first row.
+ *
+ * Table: `tenant text collate "C", route text, key text collate "C" (null
+ * when the event had none), received_at timestamptz, event json` (`json`
+ * keeps every string the receiver accepted, lone surrogates and U+0000
+ * included; byte order keeps the index's comparisons cheap and independent
+ * of the C library's locale data), unique on `(tenant, key)`. With
+ * `createTable: false` the table may have more columns (an identity `id` for
+ * consumers reading in order, say) and other types that take these values as
+ * text, as long as these five are there with that unique index. Keys are
+ * stored as written (tenants too), except those with lone surrogates or
+ * U+0000 (hex with a U+FFFF marker) and those over 256 characters (their
+ * SHA-256).
  *
  * @example Usage
  * ```ts ignore
@@ -69,6 +95,7 @@ export class PostgresSink implements Sink {
   readonly #pg: PostgresTable;
   readonly #table: string;
   readonly #maxRows: number;
+  readonly #copy: string;
   readonly #insert: string;
   readonly #insertEscaped: string;
 
@@ -81,6 +108,7 @@ export class PostgresSink implements Sink {
     } = options;
     this.#table = quotedTable(table, "table", "create PostgreSQL sink");
     this.#maxRows = positiveInteger("maxRowsPerInsert", maxRowsPerInsert);
+    this.#copy = `copy ${this.#table} (tenant, route, key, received_at, event) from stdin`;
     // One JSON document per insert: JSON.stringify is native, and a recordset of five columns
     // costs the server less than five arrays. PostgreSQL cannot turn lone surrogates or U+0000
     // escapes into text, so a document with any (rare) carries each event as its own JSON text.
@@ -99,9 +127,9 @@ export class PostgresSink implements Sink {
       createTable
         ? [
           `create table if not exists ${this.#table} (
-        tenant text not null,
+        tenant text collate "C" not null,
         route text not null,
-        key text,
+        key text collate "C",
         received_at timestamptz not null,
         event json not null
       )`,
@@ -152,6 +180,51 @@ export class PostgresSink implements Sink {
       accepted.key === undefined ? null : keyColumn(accepted.key)
     );
     const tenants = events.map((accepted) => keyColumn(accepted.tenant));
+    try {
+      await copyIn(this.#pg.sql, this.#copy, this.#copyRows(events, tenants, keys));
+      return events.map(() => true);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+    }
+    return await this.#insertNew(events, tenants, keys);
+  }
+
+  /** The events as COPY text, one chunk per `maxRowsPerInsert` rows. */
+  #copyRows(
+    events: readonly AcceptedEvent[],
+    tenants: readonly string[],
+    keys: readonly (string | null)[],
+  ): string[] {
+    const chunks: string[] = [];
+    let receivedAt = NaN;
+    let time = "";
+    for (let from = 0; from < events.length; from += this.#maxRows) {
+      let rows = "";
+      for (let i = from; i < Math.min(from + this.#maxRows, events.length); i++) {
+        const accepted = events[i]!;
+        // A request's events share their receipt time: format it once.
+        if (accepted.receivedAt !== receivedAt) {
+          receivedAt = accepted.receivedAt;
+          time = new Date(receivedAt).toISOString();
+        }
+        const key = keys[i];
+        // JSON.stringify escapes every control character: only backslashes need doubling.
+        const json = accepted.json ?? JSON.stringify(accepted.event);
+        rows += `${copyField(tenants[i]!)}\t${copyField(accepted.route)}\t${
+          key === null ? "\\N" : copyField(key!)
+        }\t${time}\t${json.includes("\\") ? json.replaceAll("\\", "\\\\") : json}\n`;
+      }
+      chunks.push(rows);
+    }
+    return chunks;
+  }
+
+  /** `INSERT … ON CONFLICT DO NOTHING RETURNING`: stores the new events and says which they were. */
+  async #insertNew(
+    events: readonly AcceptedEvent[],
+    tenants: readonly string[],
+    keys: readonly (string | null)[],
+  ): Promise<boolean[]> {
     const inserted = new Set<string>();
     const insert = async (sql: Sql, from: number, to: number) => {
       const rows = events.slice(from, to).map((accepted, i) => ({
