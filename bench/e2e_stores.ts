@@ -12,11 +12,13 @@
  * - `kv+count`, `memory+jsonl`: the single-machine store and sink (Deno KV file, JSON lines file).
  *
  * Reported per mode: events/s, wall µs/event, CPU µs/event of the receiver
- * process, and CPU µs/event of the servers (redis-server and postgres
- * processes, from /proc). Runs alternate between modes; medians of `--runs`.
+ * process, and CPU µs/event of the servers (the redis-server and the postgres
+ * processes of the servers named by the URLs, from /proc: other servers on
+ * the machine are not counted). Runs alternate between modes; medians of
+ * `--runs`; `--modes a,b` runs only those.
  *
  *   eval "$(scripts/services.sh start)"
- *   deno task bench:e2e:stores [--requests 200] [--in-flight 4] [--runs 3]
+ *   deno task bench:e2e:stores [--requests 200] [--in-flight 4] [--runs 3] [--modes memory+postgres]
  */
 import process from "node:process";
 import postgres from "postgres";
@@ -34,7 +36,7 @@ const REQUESTS = Number(flag("--requests") ?? 200);
 const IN_FLIGHT = Number(flag("--in-flight") ?? 4);
 const RUNS = Number(flag("--runs") ?? 3);
 const EVENTS_PER_REQUEST = 500;
-const MODES = [
+const ALL_MODES = [
   "memory+count",
   "redis+count",
   "memory+postgres",
@@ -43,7 +45,13 @@ const MODES = [
   "kv+count",
   "memory+jsonl",
 ] as const;
-type Mode = typeof MODES[number];
+type Mode = typeof ALL_MODES[number];
+const MODES: readonly Mode[] = flag("--modes")?.split(",").map((mode) => {
+  if (!(ALL_MODES as readonly string[]).includes(mode)) {
+    throw new RangeError(`bench: unknown mode ${mode} (modes: ${ALL_MODES.join(", ")})`);
+  }
+  return mode as Mode;
+}) ?? ALL_MODES;
 
 const redisUrl = Deno.env.get("IDEMTRACK_REDIS_URL");
 const postgresUrl = Deno.env.get("IDEMTRACK_POSTGRES_URL");
@@ -75,6 +83,17 @@ function bodies(): string[] {
   });
 }
 
+// The servers' processes: Redis's (its command line names its port) and the postmaster of
+// the PostgreSQL server with its children (a backend's parent is the postmaster).
+const redisPort = new URL(redisUrl).port;
+const postmaster = await (async () => {
+  const sql = postgres(postgresUrl, { onnotice: () => {} });
+  const [row] = await sql`select pg_backend_pid() as pid`;
+  const status = Deno.readTextFileSync(`/proc/${row!.pid}/status`); // while the backend lives
+  await sql.end();
+  return status.match(/^PPid:\s*(\d+)$/m)![1]!;
+})();
+
 /** CPU time of the server processes (redis-server, postgres), ms, from /proc. */
 function serverCpuMs(): number {
   const tick = 100; // USER_HZ on Linux
@@ -84,9 +103,12 @@ function serverCpuMs(): number {
     try {
       const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
       const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      if (comm !== "redis-server" && comm !== "postgres") continue;
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+      const ours = comm === "postgres"
+        ? entry.name === postmaster || fields[1] === postmaster
+        : comm === "redis-server" &&
+          Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).includes(`:${redisPort}`);
+      if (ours) ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
     } catch {
       // the process ended meanwhile
     }
@@ -195,19 +217,26 @@ for (const [mode, m] of medians) {
     } ${m.cpuUsPerEvent.toFixed(2).padStart(19)} ${m.serverCpuUsPerEvent.toFixed(2).padStart(17)}`,
   );
 }
-const floor = medians.get("memory+count")!;
-const redis = medians.get("redis+count")!;
-console.log(
-  `Redis de-duplication adds ${
-    (redis.wallUsPerEvent - floor.wallUsPerEvent).toFixed(2)
-  } µs/event ` +
-    `of wall time (target ≤ 5), ${
-      (redis.cpuUsPerEvent - floor.cpuUsPerEvent).toFixed(2)
+const floor = medians.get("memory+count");
+const redis = medians.get("redis+count");
+if (floor !== undefined && redis !== undefined) {
+  console.log(
+    `Redis de-duplication adds ${
+      (redis.wallUsPerEvent - floor.wallUsPerEvent).toFixed(2)
     } µs/event ` +
-    `of receiver CPU and ${redis.serverCpuUsPerEvent.toFixed(2)} µs/event of Redis CPU`,
-);
-console.log(
-  `PostgreSQL exactly-once sink: ${
-    medians.get("memory+postgres")!.eventsPerSecond.toFixed(0)
-  } events/s (target ≥ 50 000)`,
-);
+      `of wall time (target ≤ 5), ${
+        (redis.cpuUsPerEvent - floor.cpuUsPerEvent).toFixed(2)
+      } µs/event ` +
+      `of receiver CPU and ${redis.serverCpuUsPerEvent.toFixed(2)} µs/event of Redis CPU`,
+  );
+}
+const sink = medians.get("memory+postgres");
+if (sink !== undefined) {
+  console.log(
+    `PostgreSQL exactly-once sink: ${
+      sink.eventsPerSecond.toFixed(0)
+    } events/s (target ≥ 50 000), ` +
+      `${sink.cpuUsPerEvent.toFixed(2)} µs/event of receiver CPU, ` +
+      `${sink.serverCpuUsPerEvent.toFixed(2)} µs/event of PostgreSQL CPU`,
+  );
+}
