@@ -23,6 +23,14 @@ async function withTable(
   }
 }
 
+/** Rows of the table and distinct keys among them. */
+async function rowsAndKeys(sql: postgres.Sql, table: string): Promise<Record<string, unknown>> {
+  const [row] = await sql.unsafe(
+    `select count(*)::int as events, count(distinct key)::int as keys from ${table}`,
+  );
+  return { ...row };
+}
+
 function accepted(tenant: string, key: string | undefined, n: number): AcceptedEvent {
   const event = { event: "order_paid", n };
   return key === undefined
@@ -50,10 +58,7 @@ Deno.test({
           again.results.map((r: { status: string }) => r.status),
           [...Array(10).fill("duplicate"), "accepted"],
         );
-        const [row] = await sql.unsafe(
-          `select count(*)::int as events, count(distinct key)::int as keys from ${table}`,
-        );
-        assert.deepEqual({ ...row }, { events: 51, keys: 51 });
+        assert.deepEqual(await rowsAndKeys(sql, table), { events: 51, keys: 51 });
         const [stored] = await sql.unsafe(
           `select tenant, route, key, event->>'user_id' as user_id from ${table} where key = 'evt-00000007'`,
         );
@@ -186,10 +191,7 @@ Deno.test({
         assert.deepEqual(stored, events.map((_, i) => i !== 299));
         assert.deepEqual(await sink.writeOnce([accepted("t", "k-300", 300)]), [true]);
         assert.deepEqual(await sink.writeOnce([accepted("t", "k-300", 301)]), [false]);
-        const [row] = await sql.unsafe(
-          `select count(*)::int as events, count(distinct key)::int as keys from ${table}`,
-        );
-        assert.deepEqual({ ...row }, { events: 301, keys: 301 });
+        assert.deepEqual(await rowsAndKeys(sql, table), { events: 301, keys: 301 });
       } finally {
         await sink.close();
       }
@@ -218,10 +220,7 @@ Deno.test({
         );
         assert.equal(newKeys.length, 1_300);
         assert.equal(new Set(newKeys).size, 1_300);
-        const [row] = await sql.unsafe(
-          `select count(*)::int as events, count(distinct key)::int as keys from ${table}`,
-        );
-        assert.deepEqual({ ...row }, { events: 1_300, keys: 1_300 });
+        assert.deepEqual(await rowsAndKeys(sql, table), { events: 1_300, keys: 1_300 });
       } finally {
         await Promise.all(sinks.map((sink) => sink.close()));
       }
