@@ -77,9 +77,15 @@ export async function copyIn(
   const reserved = await sql.reserve();
   try {
     const query = reserved.unsafe(statement);
+    const watched = query as unknown as Rejectable;
+    // postgres.js 3.4.9 (pinned) keeps it as the query's own property; without it a failed copy
+    // would never settle.
+    if (!Object.hasOwn(watched, "reject") || typeof watched.reject !== "function") {
+      throw new Error("Cannot COPY as this postgres.js does not expose its queries' reject");
+    }
     const failed = new Promise<never>((_, reject) => {
-      const settle = (query as unknown as Rejectable).reject;
-      (query as unknown as Rejectable).reject = (error) => {
+      const settle = watched.reject;
+      watched.reject = (error) => {
         settle(error);
         reject(error);
       };
