@@ -8,6 +8,7 @@ import type {
   RequestClaim,
 } from "./dedupe_store.ts";
 import type { RecordResult } from "./route.ts";
+import { type KeyBatch, keyBuffers, type KeyScope, KeyTable } from "./_key_table.ts";
 
 /** Options of {@linkcode MemoryDedupeStore}. */
 export interface MemoryDedupeStoreOptions {
@@ -23,39 +24,31 @@ export interface MemoryDedupeStoreOptions {
 export const DEFAULT_MEMORY_DEDUPE_STORE_OPTIONS: Required<MemoryDedupeStoreOptions> = Object
   .freeze({ maxKeys: 1_000_000 });
 
-// One claim or commit: every key it wrote points at it (a request's 500 event keys cost 500 map
-// slots and one object, not 500). Its place in the store's queue is the keys' age: the sweep
-// forgets keys in queue order, skipping those a later claim or commit took over.
-interface Batch {
+// One claim or commit: its keys' code units live in its own buffers (off the JavaScript heap, freed
+// together) and the store's key table points at them; a request's 500 event keys cost one object.
+// Its place in the store's queue is the keys' age: the sweep forgets keys in queue order, skipping
+// those a later claim or commit took over.
+interface Batch extends KeyBatch {
   readonly owner: string;
   // Changed only when a commit completes a claim's keys all at once.
   done: boolean;
   expiresAt: number;
-  readonly fingerprint?: string;
-  readonly results?: readonly RecordResult[];
-  /** The map its keys are in (a tenant's event or request keys), and that tenant's keys. */
-  readonly map: Map<string, Batch>;
+  readonly fingerprint: string | undefined;
+  readonly results: readonly RecordResult[] | undefined;
   readonly tenant: TenantKeys;
-  /** Keys written, in order; those still pointing here are `live`, from `swept` on. */
-  readonly keys: string[];
-  live: number;
+  /** Keys before it are forgotten. */
   swept: number;
 }
 
-// A tenant's keys, by kind, keyed by the keys themselves: no per-lookup string is built, and a
-// key string's hash, computed once, serves its claim and its commit.
+// A tenant's two scopes in the key table: its event keys and its request keys.
 interface TenantKeys {
   readonly name: string;
-  readonly events: Map<string, Batch>;
-  readonly requests: Map<string, Batch>;
+  readonly events: KeyScope;
+  readonly requests: KeyScope;
 }
 
-/** Whether `keys` are exactly the keys `batch` wrote, in order, each still pointing at it. */
-function sameKeys(batch: Batch, keys: readonly string[]): boolean {
-  if (batch.live !== batch.keys.length || keys.length !== batch.keys.length) return false;
-  for (let i = 0; i < keys.length; i++) if (keys[i] !== batch.keys[i]) return false;
-  return true;
-}
+const EVENTS = 0;
+const REQUESTS = 1;
 
 /**
  * In-process dedupe store: bounded, with keys expiring after the TTL (claims
@@ -78,10 +71,10 @@ function sameKeys(batch: Batch, keys: readonly string[]): boolean {
 export class MemoryDedupeStore implements DedupeStore {
   readonly #maxKeys: number;
   readonly #tenants = new Map<string, TenantKeys>();
+  readonly #table = new KeyTable<Batch>();
   // Oldest first from `#head`; commits append, so a queue position approximates expiry order.
   #queue: Batch[] = [];
   #head = 0;
-  #size = 0;
   #evicted = 0;
 
   /** Creates an empty store in this process's memory. */
@@ -93,7 +86,7 @@ export class MemoryDedupeStore implements DedupeStore {
 
   /** Keys currently held (expired ones may linger until swept). */
   get size(): number {
-    return this.#size;
+    return this.#table.size;
   }
 
   /** Unexpired keys forgotten because the store was full. */
@@ -104,60 +97,72 @@ export class MemoryDedupeStore implements DedupeStore {
   #keysOf(tenant: string): TenantKeys {
     let keys = this.#tenants.get(tenant);
     if (keys === undefined) {
-      keys = { name: tenant, events: new Map(), requests: new Map() };
+      const table = this.#table;
+      keys = {
+        name: tenant,
+        events: { seed: table.seedOf(tenant, EVENTS), live: 0 },
+        requests: { seed: table.seedOf(tenant, REQUESTS), live: 0 },
+      };
       this.#tenants.set(tenant, keys);
     }
     return keys;
   }
 
+  /** A batch with room for `keys` keys of `chars` code units in all, open for writing. */
   #batch(
     tenant: TenantKeys,
-    map: Map<string, Batch>,
+    scope: KeyScope,
     owner: string,
     done: boolean,
     expiresAt: number,
-    request?: Pick<Batch, "fingerprint" | "results">,
+    chars: number,
+    keys: number,
+    fingerprint?: string,
+    results?: readonly RecordResult[],
   ): Batch {
-    return { owner, done, expiresAt, ...request, map, tenant, keys: [], live: 0, swept: 0 };
-  }
-
-  /** Points `key` at `batch` (a key already there keeps its place in the map). */
-  #write(key: string, batch: Batch): void {
-    const previous = batch.map.get(key);
-    if (previous === batch) return;
-    if (previous === undefined) this.#size++;
-    else previous.live--;
-    batch.map.set(key, batch);
-    batch.keys.push(key);
-    batch.live++;
-  }
-
-  #forget(map: Map<string, Batch>, key: string, batch: Batch): void {
-    map.delete(key);
-    batch.live--;
-    this.#size--;
-  }
-
-  #live(map: Map<string, Batch>, key: string, now: number): Batch | undefined {
-    const batch = map.get(key);
-    if (batch === undefined) return undefined;
-    if (batch.expiresAt <= now) {
-      this.#forget(map, key, batch);
-      return undefined;
-    }
+    const batch: Batch = {
+      id: -1,
+      scope,
+      ...keyBuffers(chars, keys),
+      count: 0,
+      used: 0,
+      live: 0,
+      owner,
+      done,
+      expiresAt,
+      fingerprint,
+      results,
+      tenant,
+      swept: 0,
+    };
+    this.#table.open(batch);
     return batch;
+  }
+
+  /** Writes `key` into `batch` (a key already there keeps its place in the table). */
+  #write(key: string, batch: Batch): void {
+    const table = this.#table;
+    const slot = table.stage(batch, key);
+    if (slot < 0) table.append(batch);
+    else if (table.batchAt(slot) !== batch) table.replace(slot, batch);
+  }
+
+  /** Queues `batch` if it kept a key (else it is freed). */
+  #enqueue(batch: Batch): void {
+    if (this.#table.seal(batch)) this.#queue.push(batch);
   }
 
   #sweep(now: number): void {
     const queue = this.#queue;
+    const table = this.#table;
     while (this.#head < queue.length) {
       const batch = queue[this.#head]!;
       const expired = batch.expiresAt <= now;
-      if (batch.live > 0 && !expired && this.#size <= this.#maxKeys) break;
-      while (batch.live > 0 && (expired || this.#size > this.#maxKeys)) {
-        const key = batch.keys[batch.swept++]!;
-        if (batch.map.get(key) !== batch) continue;
-        this.#forget(batch.map, key, batch);
+      if (batch.live > 0 && !expired && table.size <= this.#maxKeys) break;
+      while (batch.live > 0 && (expired || table.size > this.#maxKeys)) {
+        const slot = batch.index[2 * batch.swept++ + 1]!;
+        if (slot < 0) continue;
+        table.remove(slot);
         if (!expired) this.#evicted++;
       }
       if (batch.live > 0) break;
@@ -165,7 +170,7 @@ export class MemoryDedupeStore implements DedupeStore {
       // A tenant is forgotten with its last key (tenants may come from paths: unbounded).
       const { tenant } = batch;
       if (
-        tenant.events.size === 0 && tenant.requests.size === 0 &&
+        tenant.events.live === 0 && tenant.requests.live === 0 &&
         this.#tenants.get(tenant.name) === tenant
       ) {
         this.#tenants.delete(tenant.name);
@@ -185,18 +190,28 @@ export class MemoryDedupeStore implements DedupeStore {
     timing: DedupeTiming,
   ): RequestClaim {
     const keys = this.#keysOf(tenant);
-    const { requests } = keys;
-    const entry = this.#live(requests, key, timing.now);
-    if (entry !== undefined) {
+    const table = this.#table;
+    const claimed = this.#batch(
+      keys,
+      keys.requests,
+      owner,
+      false,
+      timing.now + timing.leaseMs,
+      key.length,
+      1,
+      fingerprint,
+    );
+    const slot = table.stage(claimed, key);
+    const entry = slot < 0 ? undefined : table.batchAt(slot);
+    if (entry !== undefined && entry.expiresAt > timing.now) {
+      table.seal(claimed);
       if (entry.fingerprint !== fingerprint) return { state: "mismatch" };
       if (entry.done) return { state: "completed", results: entry.results ?? [] };
       return { state: "in_progress", retryAfterMs: entry.expiresAt - timing.now };
     }
-    const claimed = this.#batch(keys, requests, owner, false, timing.now + timing.leaseMs, {
-      fingerprint,
-    });
-    this.#write(key, claimed);
-    this.#queue.push(claimed);
+    if (entry === undefined) table.append(claimed);
+    else table.replace(slot, claimed);
+    this.#enqueue(claimed);
     this.#sweep(timing.now);
     return { state: "claimed", owner };
   }
@@ -209,18 +224,30 @@ export class MemoryDedupeStore implements DedupeStore {
   ): EventClaim[] {
     if (keys.length === 0) return [];
     const tenantKeys = this.#keysOf(tenant);
-    const { events } = tenantKeys;
+    const table = this.#table;
+    const { now } = timing;
+    let chars = 0;
+    for (let i = 0; i < keys.length; i++) chars += keys[i]!.length;
+    const claimed = this.#batch(
+      tenantKeys,
+      tenantKeys.events,
+      owner,
+      false,
+      now + timing.leaseMs,
+      chars,
+      keys.length,
+    );
     const claims: EventClaim[] = new Array(keys.length);
-    const claimed = this.#batch(tenantKeys, events, owner, false, timing.now + timing.leaseMs);
     for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
-      const entry = this.#live(events, key, timing.now);
-      if (entry === undefined) {
-        // Known absent: #write's own lookup spared.
-        events.set(key, claimed);
-        claimed.keys.push(key);
-        claimed.live++;
-        this.#size++;
+      const slot = table.stage(claimed, keys[i]!);
+      if (slot < 0) {
+        table.append(claimed);
+        claims[i] = "claimed";
+        continue;
+      }
+      const entry = table.batchAt(slot);
+      if (entry !== claimed && entry.expiresAt <= now) {
+        table.replace(slot, claimed);
         claims[i] = "claimed";
       } else if (entry.done || entry.owner === owner) {
         claims[i] = "duplicate";
@@ -228,9 +255,9 @@ export class MemoryDedupeStore implements DedupeStore {
         claims[i] = "in_progress";
       }
     }
-    if (claimed.live > 0) this.#queue.push(claimed);
-    // Last, once every write is done: the sweep may forget this tenant's maps.
-    this.#sweep(timing.now);
+    this.#enqueue(claimed);
+    // Last, once every write is done: the sweep may forget this tenant.
+    this.#sweep(now);
     return claims;
   }
 
@@ -239,31 +266,49 @@ export class MemoryDedupeStore implements DedupeStore {
     const { owner, request, eventKeys } = commit;
     if (eventKeys.length === 0 && request === undefined) return;
     const keys = this.#keysOf(tenant);
-    const { events, requests } = keys;
-    const claimed = events.get(eventKeys[0]!);
-    if (
-      claimed !== undefined && claimed.owner === owner && !claimed.done &&
-      sameKeys(claimed, eventKeys)
-    ) {
-      // The receiver's commit: exactly the keys one claim took, in order, all still its own.
-      // Completed where they are (as young as their claim), without touching the map.
-      claimed.done = true;
-      claimed.expiresAt = expiresAt;
-    } else if (eventKeys.length > 0) {
-      const done = this.#batch(keys, events, owner, true, expiresAt);
-      for (const key of eventKeys) this.#write(key, done);
-      this.#queue.push(done);
+    const table = this.#table;
+    if (eventKeys.length > 0) {
+      const slot = table.lookup(keys.events, eventKeys[0]!);
+      const claimed = slot < 0 ? undefined : table.batchAt(slot);
+      if (
+        claimed !== undefined && claimed.owner === owner && !claimed.done &&
+        claimed.live === claimed.count && table.holds(claimed, eventKeys)
+      ) {
+        // The receiver's commit: exactly the keys one claim took, in order, all still its own.
+        // Completed where they are (as young as their claim), without touching the table.
+        claimed.done = true;
+        claimed.expiresAt = expiresAt;
+      } else {
+        let chars = 0;
+        for (let i = 0; i < eventKeys.length; i++) chars += eventKeys[i]!.length;
+        const done = this.#batch(
+          keys,
+          keys.events,
+          owner,
+          true,
+          expiresAt,
+          chars,
+          eventKeys.length,
+        );
+        for (let i = 0; i < eventKeys.length; i++) this.#write(eventKeys[i]!, done);
+        this.#enqueue(done);
+      }
     }
     if (request !== undefined) {
-      const done = this.#batch(keys, requests, owner, true, expiresAt, {
-        fingerprint: request.fingerprint,
-        results: request.results,
-      });
-      // Moved to the end of the map too: a completed request key is as young as its commit.
-      const previous = requests.get(request.key);
-      if (previous !== undefined) this.#forget(requests, request.key, previous);
+      const done = this.#batch(
+        keys,
+        keys.requests,
+        owner,
+        true,
+        expiresAt,
+        request.key.length,
+        1,
+        request.fingerprint,
+        request.results,
+      );
+      // Taken over whatever its state: a completed request key is as young as its commit.
       this.#write(request.key, done);
-      this.#queue.push(done);
+      this.#enqueue(done);
     }
     this.#sweep(timing.now);
   }
@@ -272,11 +317,12 @@ export class MemoryDedupeStore implements DedupeStore {
     const keys = this.#tenants.get(tenant);
     if (keys === undefined) return;
     const { owner, requestKey, eventKeys } = release;
-    const releasable = (map: Map<string, Batch>, key: string) => {
-      const entry = map.get(key);
-      if (entry !== undefined && !entry.done && entry.owner === owner) {
-        this.#forget(map, key, entry);
-      }
+    const table = this.#table;
+    const releasable = (scope: KeyScope, key: string) => {
+      const slot = table.lookup(scope, key);
+      if (slot < 0) return;
+      const entry = table.batchAt(slot);
+      if (!entry.done && entry.owner === owner) table.remove(slot);
     };
     for (const key of eventKeys) releasable(keys.events, key);
     if (requestKey !== undefined) releasable(keys.requests, requestKey);
