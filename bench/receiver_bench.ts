@@ -6,7 +6,9 @@
  * hand-written floor (read, parse, check two fields, one JSON line per event;
  * no limits, no dedupe), the ratio the receiver is held to (≥ 0.7×; the
  * end-to-end version over HTTP at 1, 4 and 16 in flight, with CPU and peak
- * RSS, is bench/e2e_receiver.ts). Also the stores alone.
+ * RSS, is bench/e2e_receiver.ts). Also the stores alone, and the memory
+ * store's key table against the `Map` of strings it replaced (bench/_map_dedupe_store.ts),
+ * both holding 400 000 keys (the e2e benchmark's load), with Hamustro-shaped keys.
  *
  * Events per batch are in the bench names: events/s = events ÷ time per iteration.
  */
@@ -16,6 +18,7 @@ import { MemoryDedupeStore } from "../src/receiver/memory_dedupe_store.ts";
 import { createReceiver } from "../src/receiver/receiver.ts";
 import { callbackSink } from "../src/receiver/sink.ts";
 import { jsonEvent, jsonFloor } from "./_json_floor.ts";
+import { MapDedupeStore } from "./_map_dedupe_store.ts";
 
 const TARGET_BYTES = 500 * 1024;
 let sequence = 0;
@@ -133,3 +136,39 @@ Deno.bench(`kv store: claim + commit ${EVENTS_PER_BATCH} event keys`, {
   await kv.commit("tenant", { owner, eventKeys: batch }, timing());
   b.end();
 });
+
+// Hamustro's event keys: `${session}:${nr}:${digest}`, built per request (ConsStrings, ~55 chars).
+const HAMUSTRO_KEYS = 2_000;
+let hamustroNr = 0;
+function hamustroKeys(): string[] {
+  const session = crypto.randomUUID().replaceAll("-", "");
+  return Array.from(
+    { length: HAMUSTRO_KEYS },
+    () => `${session}:${hamustroNr++}:${(hamustroNr * 2654435761 >>> 0).toString(16)}`,
+  );
+}
+
+for (
+  const [name, store] of [
+    ["key table (MemoryDedupeStore)", new MemoryDedupeStore({ maxKeys: 400_000 })],
+    ["Map of strings (before)", new MapDedupeStore({ maxKeys: 400_000 })],
+  ] as const
+) {
+  // Full first: every claim then also evicts as many keys as it adds.
+  for (let i = 0; i < 400_000 / HAMUSTRO_KEYS; i++) {
+    const batch = hamustroKeys();
+    store.claimEvents("tenant", batch, "warm", timing());
+    store.commit("tenant", { owner: "warm", eventKeys: batch }, timing());
+  }
+  Deno.bench(`${name}: claim + commit ${HAMUSTRO_KEYS} Hamustro keys, 400 000 held`, {
+    group: "keys",
+    baseline: name.startsWith("key table"),
+  }, (b) => {
+    const batch = hamustroKeys();
+    const owner = crypto.randomUUID();
+    b.start();
+    store.claimEvents("tenant", batch, owner, timing());
+    store.commit("tenant", { owner, eventKeys: batch }, timing());
+    b.end();
+  });
+}
