@@ -55,6 +55,18 @@ const REQUESTS = 1;
  * after the lease). Claims are synchronous, hence atomic within the process.
  * Keys are lost on restart: use `KvDedupeStore` (`./receiver/deno-kv`) to keep them.
  *
+ * Keys live outside the JavaScript heap, so the garbage collector never
+ * visits them: each claim or commit copies its keys' UTF-16 code units into
+ * one buffer (one byte per unit while every unit of the batch is below 256,
+ * else two), freed whole once its last key is forgotten, and one hash table
+ * of `Int32Array` slots finds them. A key costs its length in bytes (twice
+ * that for wider text) plus about 30 bytes (8 of index, 12 per slot of a
+ * table kept 30–62 % full): ~85 bytes for a 49-character key, against
+ * ~110 bytes of heap as a string in a `Map` (`bench/dedupe_store_memory.ts`). Keys are compared code unit by
+ * code unit, never by hash alone: keys (and tenants) that differ only in a
+ * lone surrogate or U+0000 stay distinct. The hash is seeded at random per
+ * store.
+ *
  * @example Usage
  * ```ts
  * import { MemoryDedupeStore } from "./memory_dedupe_store.ts";
