@@ -80,6 +80,20 @@ Deno.test("keys that differ in one code unit stay apart, in one-byte and two-byt
   assert.equal(store.size, 2 * near.length + 6);
 });
 
+Deno.test("keys and tenants of 100 000 characters differing in their last code unit stay apart", () => {
+  const store = new MemoryDedupeStore();
+  const long = "k".repeat(99_999);
+  const keys = [long + "a", long + "b", long + "\ud800", long + "\udc00"];
+  for (const tenant of [long + "\ud800", long + "\udc00"]) {
+    assert.deepEqual(store.claimEvents(tenant, keys, "o1", at(T0)), keys.map(() => "claimed"));
+    store.commit(tenant, { owner: "o1", eventKeys: keys }, at(T0));
+    for (const key of keys) {
+      assert.deepEqual(store.claimEvents(tenant, [key], "o2", at(T0)), ["duplicate"]);
+    }
+  }
+  assert.equal(store.size, 8);
+});
+
 Deno.test("keys of the same 32-bit hash are told apart by their code units", () => {
   const table = new KeyTable<KeyBatch>(8, SEED);
   const events = scope("t", table);

@@ -33,6 +33,7 @@ const EMPTY_INDEX = new Int32Array(0);
 // Slots: [hash, batch id + 1 (0: empty), key number in the batch].
 const STRIDE = 3;
 const MIN_CAPACITY = 8;
+const SCRATCH_KEPT = 65_536;
 
 /** Buffers of a batch for `keys` keys of `chars` code units in all. */
 export function keyBuffers(chars: number, keys: number): Pick<KeyBatch, "chars" | "index"> {
@@ -170,7 +171,19 @@ export class KeyTable<B extends KeyBatch> {
   seedOf(name: string, kind: number): number {
     const scratch = this.#scratch;
     writeUnits(scratch, name, 0);
-    return hashUnits(scratch.chars, 0, name.length, this.#seed ^ Math.imul(kind + 1, 0x9e3779b9));
+    const seed = hashUnits(
+      scratch.chars,
+      0,
+      name.length,
+      this.#seed ^ Math.imul(kind + 1, 0x9e3779b9),
+    );
+    this.#trimScratch();
+    return seed;
+  }
+
+  // One huge key or tenant must not pin its copy for the table's life.
+  #trimScratch(): void {
+    if (this.#scratch.chars.length > SCRATCH_KEPT) this.#scratch.chars = new Uint16Array(64);
   }
 
   /** Hash of `key` in `scope` (what decides its slot). */
@@ -211,7 +224,9 @@ export class KeyTable<B extends KeyBatch> {
   lookup(scope: KeyScope, key: string): number {
     const scratch = this.#scratch;
     scratch.scope = scope;
-    return this.stage(scratch, key);
+    const slot = this.stage(scratch, key);
+    this.#trimScratch();
+    return slot;
   }
 
   /** Whether `keys` are exactly the keys `batch` wrote, in order. */
