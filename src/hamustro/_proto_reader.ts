@@ -21,6 +21,16 @@ const TWO_POW_32 = 0x1_0000_0000;
 /** `hi` words below this keep a uint64 within `Number.MAX_SAFE_INTEGER`. */
 const SAFE_HI_LIMIT = 0x20_0000;
 
+/**
+ * One array of char codes per string length up to {@linkcode ASCII_MAX_LENGTH}, reused by every
+ * read (strings are read one at a time, synchronously): a fresh array per string was most of what
+ * decoding a payload allocated.
+ */
+const CHAR_CODES: readonly number[][] = Array.from(
+  { length: ASCII_MAX_LENGTH + 1 },
+  (_, length) => new Array<number>(length).fill(0),
+);
+
 // A leading U+FEFF in a protobuf string is text, not a byte-order mark (as protobuf-es reads it).
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -161,7 +171,7 @@ export class ProtoReader {
     this.pos = end;
     const buf = this.buf;
     if (length <= ASCII_MAX_LENGTH) {
-      const codes: number[] = new Array(length);
+      const codes = CHAR_CODES[length]!;
       for (let i = 0; i < length; i++) {
         const byte = buf[start + i]!;
         if (byte > 0x7f) return utf8.decode(buf.subarray(start, end));
