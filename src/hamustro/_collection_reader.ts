@@ -1,5 +1,5 @@
 import { ProtoReader, WireError } from "./_proto_reader.ts";
-import type { DecodedCollection, DecodedParameter, DecodedPayload } from "./decoded.ts";
+import type { DecodedCollectionFields, DecodedParameter, DecodedPayload } from "./decoded.ts";
 
 export { WireError };
 
@@ -44,8 +44,24 @@ function readParameter(r: ProtoReader, into: DecodedParameter[]): string | undef
   return (seen & 1) === 0 ? "name" : (seen & 2) === 0 ? "value" : undefined;
 }
 
-/** Reads one `Payload`, appends it, returns the path of its first missing required field. */
-function readPayload(r: ProtoReader, into: DecodedPayload[]): string | undefined {
+/**
+ * Turns one payload into what the caller keeps. `payload` is one object the reader refills for
+ * each payload (only its `parameters` array is fresh): copy what outlives the call.
+ * `collection` holds the fields read so far (usually all of them: encoders write them first).
+ */
+export type PayloadBuilder<T> = (
+  collection: Readonly<DecodedCollectionFields>,
+  payload: Readonly<DecodedPayload>,
+) => T;
+
+/** Reads one `Payload`, appends what `build` makes of it, returns its first missing required field. */
+function readPayload<T>(
+  r: ProtoReader,
+  payload: Mutable<DecodedPayload>,
+  collection: DecodedCollectionFields,
+  build: PayloadBuilder<T>,
+  into: T[],
+): string | undefined {
   const end = r.end();
   const start = r.pos;
   let at: number | bigint = 0;
@@ -100,23 +116,30 @@ function readPayload(r: ProtoReader, into: DecodedPayload[]): string | undefined
         r.skip(r.wireType, r.field, RECURSION_LIMIT - 2);
     }
   }
+  payload.at = at;
+  payload.event = event;
+  payload.nr = nr;
+  payload.timezone = timezone;
+  payload.tenantId = tenantId;
+  payload.userId = userId;
+  payload.ip = ip;
+  payload.country = country;
+  payload.parameters = parameters;
   // A nested field may run past the declared end (protobuf-es reads on): count what was read.
-  into.push({
-    at,
-    event,
-    nr,
-    timezone,
-    tenantId,
-    userId,
-    ip,
-    country,
-    parameters,
-    byteLength: r.pos - start,
-  });
+  payload.byteLength = r.pos - start;
+  into.push(build(collection, payload));
   if ((seen & 1) === 0) return "at";
   if ((seen & 2) === 0) return "event";
   if ((seen & 4) === 0) return "nr";
   return parameterMissing;
+}
+
+/** A protobuf `Collection` as {@linkcode readCollectionBinary} read it. */
+export interface ReadCollection<T> {
+  /** The Collection's own fields. */
+  readonly collection: DecodedCollectionFields;
+  /** What the builder made of each payload, in body order. */
+  readonly payloads: T[];
 }
 
 /**
@@ -125,14 +148,18 @@ function readPayload(r: ProtoReader, into: DecodedPayload[]): string | undefined
  * followed by a check of the proto2 `required` fields.
  *
  * @throws {WireError} when the bytes are not a valid message.
- * @returns The collection, or the path of the first missing required field
+ * @returns The collection's fields and what `build` made of each payload, or
+ * the path of the first missing required field
  * (e.g. `payloads[2].nr`) in declaration order.
  */
-export function readCollectionBinary(body: Uint8Array): DecodedCollection | string {
+export function readCollectionBinary<T>(
+  body: Uint8Array,
+  build: PayloadBuilder<T>,
+): ReadCollection<T> | string {
   const r = new ProtoReader(body);
   const end = body.length;
-  const payloads: DecodedPayload[] = [];
-  const out: Mutable<DecodedCollection> = {
+  const payloads: T[] = [];
+  const out: Mutable<DecodedCollectionFields> = {
     deviceId: "",
     clientId: "",
     session: "",
@@ -147,7 +174,18 @@ export function readCollectionBinary(body: Uint8Array): DecodedCollection | stri
     browserVersion: "",
     productGitHash: "",
     productLanguage: "",
-    payloads,
+  };
+  const payload: Mutable<DecodedPayload> = {
+    at: 0,
+    event: "",
+    nr: 0,
+    timezone: "",
+    tenantId: "",
+    userId: "",
+    ip: "",
+    country: "",
+    parameters: [],
+    byteLength: 0,
   };
   let seen = 0;
   let payloadMissing: string | undefined;
@@ -204,7 +242,7 @@ export function readCollectionBinary(body: Uint8Array): DecodedCollection | stri
         out.productLanguage = r.string();
         break;
       case 15: {
-        const missing = readPayload(r, payloads);
+        const missing = readPayload(r, payload, out, build, payloads);
         if (missing !== undefined && payloadMissing === undefined) {
           payloadMissing = `payloads[${payloads.length - 1}].${missing}`;
         }
@@ -219,5 +257,5 @@ export function readCollectionBinary(body: Uint8Array): DecodedCollection | stri
       if ((seen & (1 << bit)) === 0) return COLLECTION_REQUIRED[bit]!;
     }
   }
-  return payloadMissing ?? out;
+  return payloadMissing ?? { collection: out, payloads };
 }

@@ -6,14 +6,24 @@ import {
   mergeFromBinary,
   type Message,
 } from "@bufbuild/protobuf";
-import { readCollectionBinary } from "./_collection_reader.ts";
+import {
+  type PayloadBuilder,
+  type ReadCollection,
+  readCollectionBinary,
+} from "./_collection_reader.ts";
 import { scanJsonObject } from "./_json_value.ts";
 import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { type Collection, CollectionSchema, Environment } from "./gen/hamustro_pb.ts";
-import type { DecodedCollection } from "./decoded.ts";
+import type { DecodedCollection, DecodedPayload } from "./decoded.ts";
 import { errorMessage } from "../_util/error_message.ts";
 
-export type { DecodedCollection, DecodedParameter, DecodedPayload } from "./decoded.ts";
+export type {
+  DecodedCollection,
+  DecodedCollectionFields,
+  DecodedParameter,
+  DecodedPayload,
+} from "./decoded.ts";
+export type { PayloadBuilder, ReadCollection };
 
 /** A Hamustro body format, named after its content type. */
 export type HamustroFormat = "protobuf" | "json";
@@ -237,9 +247,64 @@ function fromJsonLikeJsonpb(body: Uint8Array): Collection {
  */
 export function readCollection(body: Uint8Array, format: HamustroFormat): DecodedCollection {
   if (format === "json") return checkRequired(decodeWithSchema(body, format));
-  let read: DecodedCollection | string;
+  const { collection, payloads } = readCollectionWith(body, format, copyPayload);
+  return { ...collection, payloads };
+}
+
+const copyPayload: PayloadBuilder<DecodedPayload> = (_, payload) => ({ ...payload });
+
+/**
+ * Decodes a Collection body as {@linkcode readCollection} does, handing each
+ * payload, as it is read, to `build` (so no intermediate payload object need
+ * be kept). The payload `build` gets is refilled for the next one, except its
+ * `parameters`: a fresh array of plain `{name, value}` objects.
+ *
+ * @throws {SyntaxError} naming what was wrong (bad bytes, bad JSON, missing field).
+ *
+ * @example Usage
+ * ```ts
+ * import { readCollectionWith } from "./decode.ts";
+ * import { encodeCollectionFields, encodePayload, frameCollection } from "./codec.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const header = encodeCollectionFields({
+ *   deviceId: "d", clientId: "c", session: "s", systemVersion: "1", productVersion: "2",
+ *   env: "STAGING",
+ * });
+ * const body = frameCollection(header, [encodePayload({ at: 1, event: "e", nr: 7 })]);
+ * const read = readCollectionWith(body, "protobuf", (collection, payload) =>
+ *   `${collection.session}:${payload.nr}`);
+ * assert.deepEqual(read.payloads, ["s:7"]);
+ * ```
+ */
+export function readCollectionWith<T>(
+  body: Uint8Array,
+  format: HamustroFormat,
+  build: PayloadBuilder<T>,
+): ReadCollection<T> {
+  if (format === "json") {
+    const collection = checkRequired(decodeWithSchema(body, format));
+    return {
+      collection,
+      payloads: collection.payloads.map((payload) =>
+        build(collection, {
+          at: payload.at,
+          event: payload.event,
+          nr: payload.nr,
+          timezone: payload.timezone,
+          tenantId: payload.tenantId,
+          userId: payload.userId,
+          ip: payload.ip,
+          country: payload.country,
+          // protobuf-es messages carry their type name: plain copies, as the protobuf reader makes.
+          parameters: payload.parameters.map(({ name, value }) => ({ name, value })),
+        })
+      ),
+    };
+  }
+  let read: ReadCollection<T> | string;
   try {
-    read = readCollectionBinary(body);
+    read = readCollectionBinary(body, build);
   } catch (error) {
     throw decodeError(format, error);
   }

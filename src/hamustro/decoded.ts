@@ -34,6 +34,9 @@ export interface DecodedPayload {
   readonly byteLength?: number;
 }
 
+/** A decoded Collection's own fields (all but its payloads). */
+export type DecodedCollectionFields = Omit<DecodedCollection, "payloads">;
+
 /**
  * A decoded Collection, as plain data with the generated `Collection`'s field
  * names (a protobuf-es `Collection` fits this type too); optional strings

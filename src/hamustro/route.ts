@@ -12,11 +12,12 @@ import type {
 import { hamustroSession } from "./session.ts";
 import { verifyHamustro } from "./signature.ts";
 import {
-  type DecodedCollection,
+  type DecodedCollectionFields,
   type DecodedPayload,
   formatOfContentType,
   type HamustroFormat,
-  readCollection,
+  type PayloadBuilder,
+  readCollectionWith,
 } from "./decode.ts";
 import { HAMUSTRO_TRACK_PATH } from "./profile.ts";
 
@@ -79,7 +80,7 @@ function uint64Json(value: number | bigint): number | string {
 }
 
 /** The Collection's own fields as the sink sees them (proto names, env by name). */
-function collectionJson(collection: DecodedCollection): JsonObject {
+function collectionJson(collection: Readonly<DecodedCollectionFields>): JsonObject {
   const out: JsonObject = {
     device_id: collection.deviceId,
     client_id: collection.clientId,
@@ -99,12 +100,8 @@ function collectionJson(collection: DecodedCollection): JsonObject {
   return out;
 }
 
-function payloadJson(
-  base: JsonObject,
-  payload: DecodedPayload,
-  format: HamustroFormat,
-  clientIp?: string,
-): JsonObject {
+/** A payload's event: `base` (its Collection's fields), then the payload's (`parameters` kept). */
+function payloadJson(base: JsonObject, payload: DecodedPayload, clientIp?: string): JsonObject {
   const out: JsonObject = {
     ...base,
     at: uint64Json(payload.at),
@@ -118,11 +115,55 @@ function payloadJson(
   const ip = payload.ip || clientIp;
   if (ip) out.ip = ip;
   if (payload.country) out.country = payload.country;
-  // The hand decoder's parameters are plain and fresh; protobuf-es messages (JSON bodies) are not.
-  out.parameters = format === "protobuf"
-    ? payload.parameters as unknown as JsonObject[]
-    : payload.parameters.map(({ name, value }) => ({ name, value }));
+  // Plain `{name, value}` objects, fresh for each payload (see readCollectionWith).
+  out.parameters = payload.parameters as unknown as JsonObject[];
   return out;
+}
+
+/** A Collection's payloads as events, with their digests and size bounds (in body order). */
+interface CollectionEvents {
+  readonly collection: DecodedCollectionFields;
+  /** The Collection's fields as every event starts with them (undefined: no payloads). */
+  readonly base: JsonObject | undefined;
+  readonly baseJson: string;
+  readonly events: JsonObject[];
+  readonly digests: string[];
+  readonly bounds: (number | undefined)[];
+}
+
+/**
+ * Reads a Collection straight into its events. Each event starts with the
+ * Collection's fields read before its first payload (all of them, as encoders
+ * write them first), or with `base` when given.
+ *
+ * @throws {SyntaxError} as {@linkcode readCollectionWith}.
+ */
+function readEvents(
+  body: Uint8Array,
+  format: HamustroFormat,
+  clientIp: string | undefined,
+  base?: JsonObject,
+): CollectionEvents {
+  let baseJson = base === undefined ? "" : JSON.stringify(base);
+  let baseBytes = utf8ByteLength(baseJson);
+  const digests: string[] = [];
+  const bounds: (number | undefined)[] = [];
+  const build: PayloadBuilder<JsonObject> = (collection, payload) => {
+    if (base === undefined) {
+      base = collectionJson(collection);
+      baseJson = JSON.stringify(base);
+      baseBytes = utf8ByteLength(baseJson);
+    }
+    digests.push(payloadDigest(payload));
+    bounds.push(
+      payload.byteLength === undefined
+        ? undefined
+        : jsonBytesUpperBound(baseBytes, payload.byteLength, clientIp),
+    );
+    return payloadJson(base, payload, clientIp);
+  };
+  const { collection, payloads } = readCollectionWith(body, format, build);
+  return { collection, base, baseJson, events: payloads, digests, bounds };
 }
 
 /**
@@ -330,48 +371,68 @@ export function hamustroRoute(options: HamustroRouteOptions): HamustroRoute {
   const recent = new Map<string, Map<number, string>>();
   // What `recent` holds, oldest at `oldest` once full. Forgetting the oldest through a map's own
   // order (`keys().next()`) would walk past every deleted slot V8 has not compacted yet: time
-  // proportional to the memory for each payload once it is full.
+  // proportional to the memory for each payload once it is full. Each slot keeps its session's
+  // map too, so forgetting it looks nothing up.
   const agedSessions: string[] = [];
+  const agedMaps: Map<number, string>[] = [];
   const agedNumbers: number[] = [];
   let oldest = 0;
 
   function forgetOldest(): void {
-    const session = agedSessions[oldest]!;
-    const numbers = recent.get(session)!;
+    const numbers = agedMaps[oldest]!;
     numbers.delete(agedNumbers[oldest]!);
-    if (numbers.size === 0) recent.delete(session);
-  }
-
-  function remember(session: string, nr: number, digest: string): void {
-    if (agedNumbers.length < conflictMemory) {
-      agedSessions.push(session);
-      agedNumbers.push(nr);
-    } else {
-      forgetOldest();
-      agedSessions[oldest] = session;
-      agedNumbers[oldest] = nr;
-      oldest = (oldest + 1) % conflictMemory;
-    }
-    let numbers = recent.get(session);
-    if (numbers === undefined) recent.set(session, numbers = new Map());
-    numbers.set(nr, digest);
+    if (numbers.size === 0) recent.delete(agedSessions[oldest]!);
   }
 
   /**
-   * Whether another payload was seen under `session:nr` (keyed by number: no string is built per
-   * lookup); remembers this one's digest if not.
+   * Remembers `digest` under `session:nr`; `numbers` is the session's map as last seen (undefined
+   * or emptied: looked up again). Returns the session's map.
    */
-  function conflicts(
+  function remember(
     session: string,
+    numbers: Map<number, string> | undefined,
     nr: number,
     digest: string,
-    inRequest: Map<number, string>,
-  ): boolean {
-    const seen = inRequest.get(nr) ?? recent.get(session)?.get(nr);
-    inRequest.set(nr, seen ?? digest);
-    if (seen !== undefined) return seen !== digest;
-    if (conflictMemory > 0) remember(session, nr, digest);
-    return false;
+  ): Map<number, string> {
+    const full = agedNumbers.length === conflictMemory;
+    if (full) forgetOldest();
+    // An emptied map has left `recent` (possibly just now, forgetting this session's oldest).
+    if (numbers === undefined || numbers.size === 0) {
+      numbers = recent.get(session);
+      if (numbers === undefined) recent.set(session, numbers = new Map());
+    }
+    numbers.set(nr, digest);
+    if (full) {
+      agedSessions[oldest] = session;
+      agedMaps[oldest] = numbers;
+      agedNumbers[oldest] = nr;
+      oldest = (oldest + 1) % conflictMemory;
+    } else {
+      agedSessions.push(session);
+      agedMaps.push(numbers);
+      agedNumbers.push(nr);
+    }
+    return numbers;
+  }
+
+  /**
+   * Flags the events whose `session:nr` another payload was seen under (keyed by number: no string
+   * is built per lookup), and remembers the others' digests.
+   */
+  function flagConflicts(session: string, events: JsonObject[], digests: string[]): void {
+    const inRequest = new Map<number, string>();
+    let numbers = recent.get(session);
+    for (let i = 0; i < events.length; i++) {
+      const nr = events[i]!.nr as number;
+      const digest = digests[i]!;
+      const seen = inRequest.get(nr) ?? numbers?.get(nr);
+      inRequest.set(nr, seen ?? digest);
+      if (seen !== undefined) {
+        if (seen !== digest) events[i]!.nr_conflict = true;
+      } else if (conflictMemory > 0) {
+        numbers = remember(session, numbers, nr, digest);
+      }
+    }
   }
 
   function authenticate(request: Request, body: Uint8Array, now: number): Response | undefined {
@@ -423,12 +484,19 @@ export function hamustroRoute(options: HamustroRouteOptions): HamustroRoute {
           }`,
         );
       }
-      let collection: DecodedCollection;
+      const clientIp = forwardedClientIpv4(request.headers);
+      let read: CollectionEvents;
       try {
-        collection = readCollection(body, format);
+        read = readEvents(body, format, clientIp);
+        // Collection fields written after a payload: the events are built again with all of them.
+        const base = collectionJson(read.collection);
+        if (read.base !== undefined && JSON.stringify(base) !== read.baseJson) {
+          read = readEvents(body, format, clientIp, base);
+        }
       } catch (error) {
         return answer(400, "invalid_body", (error as Error).message);
       }
+      const { collection, events, digests, bounds } = read;
       if (hamustroSession(collection) !== collection.session) {
         return answer(
           400,
@@ -436,24 +504,18 @@ export function hamustroRoute(options: HamustroRouteOptions): HamustroRoute {
           "session does not match md5(device_id:client_id:system_version:product_version:env)",
         );
       }
-      if (collection.payloads.length === 0) return new Response(null, { status: 204 });
-      const base = collectionJson(collection);
-      const baseBytes = utf8ByteLength(JSON.stringify(base));
-      const clientIp = forwardedClientIpv4(request.headers);
-      const inRequest = new Map<number, string>();
+      if (events.length === 0) return new Response(null, { status: 204 });
       const { session } = collection;
-      const records: DecodedRecord[] = collection.payloads.map((payload) => {
-        const digest = payloadDigest(payload);
-        const event = payloadJson(base, payload, format, clientIp);
-        if (conflicts(session, payload.nr, digest, inRequest)) event.nr_conflict = true;
-        return {
-          key: `${session}:${payload.nr}:${digest}`,
+      flagConflicts(session, events, digests);
+      const records: DecodedRecord[] = new Array(events.length);
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!;
+        records[i] = {
+          key: `${session}:${event.nr}:${digests[i]}`,
           event,
-          jsonBytesUpperBound: payload.byteLength === undefined
-            ? undefined
-            : jsonBytesUpperBound(baseBytes, payload.byteLength, clientIp),
+          jsonBytesUpperBound: bounds[i],
         };
-      });
+      }
       return { tenant, records };
     },
 
