@@ -18,8 +18,14 @@ const ALL_COLLECTION_REQUIRED = 0b11_1111;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** Reads one `Parameter`, appends it, returns its first missing required field. */
-function readParameter(r: ProtoReader, into: DecodedParameter[]): string | undefined {
+/**
+ * A payload's parameters as they are read, one payload at a time; each payload gets an exact
+ * copy (`slice`: grown by `push`, a short array would keep room for 16).
+ */
+const readParameters: DecodedParameter[] = [];
+
+/** Reads one `Parameter` into `readParameters[index]`, returns its first missing required field. */
+function readParameter(r: ProtoReader, index: number): string | undefined {
   const end = r.end();
   let name = "";
   let value = "";
@@ -40,7 +46,7 @@ function readParameter(r: ProtoReader, into: DecodedParameter[]): string | undef
         r.skip(r.wireType, r.field, RECURSION_LIMIT - 3);
     }
   }
-  into.push({ name, value });
+  readParameters[index] = { name, value };
   return (seen & 1) === 0 ? "name" : (seen & 2) === 0 ? "value" : undefined;
 }
 
@@ -72,7 +78,7 @@ function readPayload<T>(
   let userId = "";
   let ip = "";
   let country = "";
-  const parameters: DecodedParameter[] = [];
+  let parameterCount = 0;
   let seen = 0;
   let parameterMissing: string | undefined;
   while (r.pos < end) {
@@ -106,9 +112,9 @@ function readPayload<T>(
         country = r.string();
         break;
       case 9: {
-        const missing = readParameter(r, parameters);
+        const missing = readParameter(r, parameterCount++);
         if (missing !== undefined && parameterMissing === undefined) {
-          parameterMissing = `parameters[${parameters.length - 1}].${missing}`;
+          parameterMissing = `parameters[${parameterCount - 1}].${missing}`;
         }
         break;
       }
@@ -124,7 +130,9 @@ function readPayload<T>(
   payload.userId = userId;
   payload.ip = ip;
   payload.country = country;
-  payload.parameters = parameters;
+  payload.parameters = parameterCount === 0 ? [] : readParameters.slice(0, parameterCount);
+  // A payload with many parameters must not keep them (and their strings) for good.
+  if (readParameters.length > 64) readParameters.length = 0;
   // A nested field may run past the declared end (protobuf-es reads on): count what was read.
   payload.byteLength = r.pos - start;
   into.push(build(collection, payload));

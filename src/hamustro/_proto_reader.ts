@@ -31,6 +31,12 @@ const CHAR_CODES: readonly number[][] = Array.from(
   (_, length) => new Array<number>(length).fill(0),
 );
 
+/** Strings up to this many bytes are shared through {@linkcode SHARED}. */
+const SHARED_MAX_LENGTH = 32;
+const SHARED_SLOTS = 1024;
+/** Recently read short ASCII strings, by a hash of their bytes (one per slot, the latest). */
+const SHARED: string[] = new Array<string>(SHARED_SLOTS).fill("");
+
 // A leading U+FEFF in a protobuf string is text, not a byte-order mark (as protobuf-es reads it).
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -162,7 +168,11 @@ export class ProtoReader {
     return this.pos + length;
   }
 
-  /** A length-delimited string. */
+  /**
+   * A length-delimited string. Short ASCII ones repeat (event and parameter names, time zones,
+   * user ids): one recently read with the same bytes is returned again rather than built anew,
+   * which saves its allocation and the garbage collector's copying of it.
+   */
   string(): string {
     const length = this.uint32();
     const start = this.pos;
@@ -172,12 +182,22 @@ export class ProtoReader {
     const buf = this.buf;
     if (length <= ASCII_MAX_LENGTH) {
       const codes = CHAR_CODES[length]!;
+      let hash = length;
       for (let i = 0; i < length; i++) {
         const byte = buf[start + i]!;
         if (byte > 0x7f) return utf8.decode(buf.subarray(start, end));
         codes[i] = byte;
+        hash = Math.imul(hash ^ byte, 0x01000193);
       }
-      return String.fromCharCode.apply(String, codes);
+      if (length > SHARED_MAX_LENGTH) return String.fromCharCode.apply(String, codes);
+      const slot = (hash ^ (hash >>> 16)) & (SHARED_SLOTS - 1);
+      const shared = SHARED[slot]!;
+      if (shared.length === length) {
+        let i = 0;
+        while (i < length && shared.charCodeAt(i) === codes[i]) i++;
+        if (i === length) return shared;
+      }
+      return SHARED[slot] = String.fromCharCode.apply(String, codes);
     }
     return utf8.decode(buf.subarray(start, end));
   }
