@@ -5,6 +5,14 @@ import type { DecodedBatch, RouteContext } from "../src/receiver/route.ts";
 import { hamustroProfile, type HamustroProfileOptions } from "../src/hamustro/profile.ts";
 import { hamustroRoute } from "../src/hamustro/route.ts";
 import { encodeCollectionFields, frameCollection } from "../src/hamustro/codec.ts";
+import { environmentLabel } from "../src/hamustro/environment.ts";
+import {
+  type Collection,
+  CollectionSchema,
+  type Payload,
+  PayloadSchema,
+} from "../src/hamustro/gen/hamustro_pb.ts";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createReceiver } from "../src/receiver/receiver.ts";
 import type { AcceptedEvent } from "../src/receiver/sink.ts";
 import { randomInt, randomText, seededRandom } from "./_random.ts";
@@ -558,4 +566,145 @@ Deno.test("the conflict memory forgets the oldest session:nr first once full, an
   // nr 1 was forgotten: a different payload under it is no longer a conflict (and pushes out nr 2).
   assert.deepEqual(await flags([{ at: 1, event: "other", nr: 1 }]), [false]);
   assert.deepEqual(await flags([{ at: 1, event: "third", nr: 3 }]), [true]);
+});
+
+/**
+ * The event of a payload as the route hands it to the sink, written from the message protobuf-es
+ * `fromBinary` reads: the Collection's fields (optional ones when set), then the payload's, `ip`
+ * filled in from the client's address when empty.
+ */
+function expectedEventJson(collection: Collection, payload: Payload, clientIp?: string): string {
+  const event: Record<string, unknown> = {
+    device_id: collection.deviceId,
+    client_id: collection.clientId,
+    session: collection.session,
+    system_version: collection.systemVersion,
+    product_version: collection.productVersion,
+    env: environmentLabel(collection.env),
+  };
+  const optional = [
+    ["device_make", collection.deviceMake],
+    ["device_model", collection.deviceModel],
+    ["system", collection.system],
+    ["system_language", collection.systemLanguage],
+    ["browser", collection.browser],
+    ["browser_version", collection.browserVersion],
+    ["product_git_hash", collection.productGitHash],
+    ["product_language", collection.productLanguage],
+  ] as const;
+  for (const [name, value] of optional) if (value) event[name] = value;
+  event.at = payload.at <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(payload.at)
+    : String(payload.at);
+  event.event = payload.event;
+  event.nr = payload.nr;
+  if (payload.timezone) event.timezone = payload.timezone;
+  if (payload.tenantId) event.tenant_id = payload.tenantId;
+  if (payload.userId) event.user_id = payload.userId;
+  if (payload.ip || clientIp) event.ip = payload.ip || clientIp;
+  if (payload.country) event.country = payload.country;
+  event.parameters = payload.parameters.map(({ name, value }) => ({ name, value }));
+  return JSON.stringify(event);
+}
+
+Deno.test("each protobuf payload's event and key are those of fromBinary's message, byte for byte, wherever the collection's fields are and whichever strings repeat", async () => {
+  // Repeated and near the lengths where the reader changes how it builds strings (32/33, 64/65).
+  const pool = [
+    "",
+    "a",
+    "App.Open",
+    "Europe/Budapest",
+    "x".repeat(32),
+    "y".repeat(33),
+    "z".repeat(64),
+  ]
+    .concat(["w".repeat(65), "välue", '\u0000"\\']);
+  let events = 0;
+  for (let seed = 1; seed <= 80; seed++) {
+    const random = seededRandom(seed);
+    const text = () =>
+      random() < 0.6
+        ? pool[randomInt(random, 0, pool.length - 1)]!
+        : randomText(random, randomInt(random, 0, 40));
+    const maybe = () => (random() < 0.5 ? text() : "");
+    const header = {
+      deviceId: DEVICE,
+      clientId: "c1",
+      session: SESSION,
+      systemVersion: "14.1",
+      productVersion: "2.3",
+      env: 0,
+    };
+    const encoder = new TextEncoder();
+    // device_make, device_model, system, browser, product_language: each set or not.
+    const optional = () =>
+      [0x3a, 0x42, 0x4a, 0x5a, 0x72].flatMap((tag) =>
+        random() < 0.5 ? wireField(tag, encoder.encode(text())) : []
+      );
+    const payloads = Array.from({ length: randomInt(random, 1, 12) }, () =>
+      create(PayloadSchema, {
+        at: [
+          0n,
+          7n,
+          1454514088n,
+          2n ** 53n - 1n,
+          2n ** 53n + 1n,
+          2n ** 64n - 1n,
+        ][randomInt(random, 0, 5)]!,
+        event: text() || "e",
+        nr: randomInt(random, 1, 4),
+        timezone: maybe(),
+        tenantId: maybe(),
+        userId: maybe(),
+        ip: random() < 0.2 ? "1.2.3.4" : "",
+        country: maybe(),
+        parameters: Array.from(
+          { length: randomInt(random, 0, 4) },
+          () => ({ name: text(), value: text() }),
+        ),
+      }));
+    // Fields repeated later override earlier ones: optional fields may follow the payloads.
+    const body = Uint8Array.from([
+      ...toBinary(CollectionSchema, create(CollectionSchema, header)),
+      ...optional(),
+      ...payloads.flatMap((payload) => wireField(0x7a, toBinary(PayloadSchema, payload))),
+      ...(random() < 0.4 ? optional() : []),
+    ]);
+    const clientIp = random() < 0.5 ? "8.8.4.4" : undefined;
+    const incoming = request(body, {
+      "Content-Type": "application/protobuf",
+      "X-Forwarded-For": clientIp,
+    });
+    const decoded = await route.decode(incoming, body, context());
+    assert.ok(!(decoded instanceof Response), `seed ${seed}`);
+    const collection = fromBinary(CollectionSchema, body);
+    assert.deepEqual(
+      decoded.records.map((record) =>
+        JSON.stringify(record.event).replace(',"nr_conflict":true', "")
+      ),
+      collection.payloads.map((payload) => expectedEventJson(collection, payload, clientIp)),
+      `seed ${seed}`,
+    );
+    assert.deepEqual(
+      decoded.records.map((record) => record.key),
+      collection.payloads.map((payload) =>
+        `${SESSION}:${payload.nr}:${
+          releasedDigest({
+            at: String(payload.at),
+            event: payload.event,
+            nr: payload.nr,
+            timezone: payload.timezone,
+            tenant_id: payload.tenantId,
+            user_id: payload.userId,
+            ip: payload.ip,
+            country: payload.country,
+            parameters: payload.parameters,
+          })
+        }`
+      ),
+      `seed ${seed}`,
+    );
+    events += decoded.records.length;
+  }
+  assert.ok(events > 300);
 });

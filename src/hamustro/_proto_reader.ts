@@ -33,9 +33,9 @@ const CHAR_CODES: readonly number[][] = Array.from(
 
 /** Strings up to this many bytes are shared through {@linkcode SHARED}. */
 const SHARED_MAX_LENGTH = 32;
-const SHARED_SLOTS = 1024;
+const SHARED_SLOT_BITS = 10;
 /** Recently read short ASCII strings, by a hash of their bytes (one per slot, the latest). */
-const SHARED: string[] = new Array<string>(SHARED_SLOTS).fill("");
+const SHARED: string[] = new Array<string>(1 << SHARED_SLOT_BITS).fill("");
 
 // A leading U+FEFF in a protobuf string is text, not a byte-order mark (as protobuf-es reads it).
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
@@ -179,27 +179,33 @@ export class ProtoReader {
     const end = start + length;
     if (end > this.len) this.#eof();
     this.pos = end;
+    if (length === 0) return "";
     const buf = this.buf;
-    if (length <= ASCII_MAX_LENGTH) {
-      const codes = CHAR_CODES[length]!;
-      let hash = length;
-      for (let i = 0; i < length; i++) {
-        const byte = buf[start + i]!;
-        if (byte > 0x7f) return utf8.decode(buf.subarray(start, end));
-        codes[i] = byte;
-        hash = Math.imul(hash ^ byte, 0x01000193);
-      }
-      if (length > SHARED_MAX_LENGTH) return String.fromCharCode.apply(String, codes);
-      const slot = (hash ^ (hash >>> 16)) & (SHARED_SLOTS - 1);
+    if (length > ASCII_MAX_LENGTH) return utf8.decode(buf.subarray(start, end));
+    let slot = 0;
+    if (length <= SHARED_MAX_LENGTH) {
+      // A cheap spread of the length and three bytes: a poor one only costs misses.
+      slot = Math.imul(
+        length ^ (buf[start]! << 8) ^ (buf[end - 1]! << 16) ^ (buf[start + (length >>> 1)]! << 24),
+        0x9e3779b1,
+      ) >>> (32 - SHARED_SLOT_BITS);
       const shared = SHARED[slot]!;
+      // A shared string is ASCII: equal to the bytes, it is their decoding.
       if (shared.length === length) {
         let i = 0;
-        while (i < length && shared.charCodeAt(i) === codes[i]) i++;
+        while (i < length && shared.charCodeAt(i) === buf[start + i]) i++;
         if (i === length) return shared;
       }
-      return SHARED[slot] = String.fromCharCode.apply(String, codes);
     }
-    return utf8.decode(buf.subarray(start, end));
+    const codes = CHAR_CODES[length]!;
+    for (let i = 0; i < length; i++) {
+      const byte = buf[start + i]!;
+      if (byte > 0x7f) return utf8.decode(buf.subarray(start, end));
+      codes[i] = byte;
+    }
+    const text = String.fromCharCode.apply(String, codes);
+    if (length <= SHARED_MAX_LENGTH) SHARED[slot] = text;
+    return text;
   }
 
   /**
