@@ -521,18 +521,19 @@ export function hamustroRoute(options: HamustroRouteOptions): HamustroRoute {
 
     respond(batch: DecodedBatch, results: readonly RecordResult[]): Response {
       let permanent: RecordResult | undefined;
-      results.forEach((result, index) => {
-        if (result.status === "accepted" && batch.records[index]?.event.nr_conflict === true) {
-          stats.nrConflicts++;
+      let retry: RecordResult | undefined;
+      for (let i = 0; i < results.length; i++) {
+        const result = results[i]!;
+        if (result.status === "accepted") {
+          if (batch.records[i]?.event.nr_conflict === true) stats.nrConflicts++;
+        } else if (result.status === "rejected") {
+          if (result.retryable) retry ??= result;
+          else permanent ??= result;
         }
-      });
-      for (const result of results) {
-        if (result.status !== "rejected") continue;
-        // Hamustro answers for the whole collection: one retryable refusal asks for a resend,
-        // in which the accepted payloads come back as duplicates of `session:nr`.
-        if (result.retryable) return answer(503, result.code, result.reason);
-        permanent ??= result;
       }
+      // Hamustro answers for the whole collection: one retryable refusal asks for a resend,
+      // in which the accepted payloads come back as duplicates of `session:nr`.
+      if (retry?.status === "rejected") return answer(503, retry.code, retry.reason);
       if (permanent?.status === "rejected") {
         return answer(400, permanent.code, permanent.reason);
       }
