@@ -708,3 +708,34 @@ Deno.test("each protobuf payload's event and key are those of fromBinary's messa
   }
   assert.ok(events > 300);
 });
+
+Deno.test("a number repeated within a request is checked against its first payload there, even once the memory has forgotten it", async () => {
+  const route = hamustroRoute({ sharedSecretKey: SECRET, conflictMemory: 2 });
+  const flags = async (payloads: { nr: number; event: string }[]) => {
+    const body = jsonBody(payloads.map((payload) => ({ at: 1, ...payload })));
+    const batch = await route.decode(request(body), body, context());
+    assert.ok(!(batch instanceof Response));
+    return batch.records.map((record) => record.event.nr_conflict === true);
+  };
+  assert.deepEqual(await flags([{ nr: 5, event: "a" }]), [false]);
+  // nr 5 is found in the memory (the same payload), then forgotten by nr 7 and 8, then reused.
+  assert.deepEqual(
+    await flags([
+      { nr: 6, event: "x" },
+      { nr: 5, event: "a" },
+      { nr: 7, event: "y" },
+      { nr: 8, event: "z" },
+      { nr: 5, event: "b" },
+    ]),
+    [false, false, false, false, true],
+  );
+  // Rising numbers with one repeated at the end, and one repeated at once.
+  assert.deepEqual(
+    await flags([{ nr: 10, event: "a" }, { nr: 11, event: "b" }, { nr: 10, event: "c" }]),
+    [false, false, true],
+  );
+  assert.deepEqual(
+    await flags([{ nr: 20, event: "a" }, { nr: 20, event: "a" }, { nr: 20, event: "b" }]),
+    [false, false, true],
+  );
+});

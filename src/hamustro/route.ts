@@ -417,16 +417,30 @@ export function hamustroRoute(options: HamustroRouteOptions): HamustroRoute {
 
   /**
    * Flags the events whose `session:nr` another payload was seen under (keyed by number: no string
-   * is built per lookup), and remembers the others' digests.
+   * is built per lookup), and remembers the others' digests. A tracker numbers its events in
+   * order: while the numbers of a request rise, none can repeat within it, so the request's own
+   * map is built only at the first one that does not; and a session the memory did not know
+   * before the request has nothing to look up there.
    */
   function flagConflicts(session: string, events: JsonObject[], digests: string[]): void {
-    const inRequest = new Map<number, string>();
     let numbers = recent.get(session);
+    const known = numbers !== undefined;
+    /** The digest each event's number was first seen with (in the request or the memory). */
+    const firsts: string[] = new Array(events.length);
+    let inRequest: Map<number, string> | undefined;
+    let highest = -1;
     for (let i = 0; i < events.length; i++) {
       const nr = events[i]!.nr as number;
       const digest = digests[i]!;
-      const seen = inRequest.get(nr) ?? numbers?.get(nr);
-      inRequest.set(nr, seen ?? digest);
+      if (inRequest === undefined && nr <= highest) {
+        inRequest = new Map();
+        for (let j = 0; j < i; j++) inRequest.set(events[j]!.nr as number, firsts[j]!);
+      }
+      highest = nr;
+      const seen = inRequest?.get(nr) ?? (known ? numbers?.get(nr) : undefined);
+      const first = seen ?? digest;
+      firsts[i] = first;
+      inRequest?.set(nr, first);
       if (seen !== undefined) {
         if (seen !== digest) events[i]!.nr_conflict = true;
       } else if (conflictMemory > 0) {
