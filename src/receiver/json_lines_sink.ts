@@ -19,7 +19,8 @@ interface Pending {
 }
 
 const encoder = new TextEncoder();
-const WRITE_BUFFER_BYTES = 256 * 1024;
+const INITIAL_WRITE_BUFFER_BYTES = 256 * 1024;
+const MAX_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /**
  * Appends accepted events to a file, one JSON object per line:
@@ -96,11 +97,16 @@ export class JsonLinesSink implements Sink {
     });
   }
 
-  // Writes are one at a time, each encoded piece by piece into this one buffer rather than
-  // whole into a fresh one (~1 MB per request, lingering until garbage collection).
-  readonly #buffer = new Uint8Array(WRITE_BUFFER_BYTES);
+  // Writes are one at a time, each encoded into this one buffer rather than whole into a fresh
+  // one (~1 MB per request, lingering until garbage collection). It grows to the largest write
+  // seen, up to MAX_WRITE_BUFFER_BYTES, so a request's lines usually leave in one system call.
+  #buffer = new Uint8Array(INITIAL_WRITE_BUFFER_BYTES);
 
   async #writeText(handle: FileHandle, text: string): Promise<void> {
+    if (this.#buffer.byteLength < text.length && this.#buffer.byteLength < MAX_WRITE_BUFFER_BYTES) {
+      // ASCII text takes a byte per character: the usual case fits at once.
+      this.#buffer = new Uint8Array(Math.min(MAX_WRITE_BUFFER_BYTES, text.length));
+    }
     let read = 0;
     while (read < text.length) {
       const encoded = encoder.encodeInto(read === 0 ? text : text.slice(read), this.#buffer);
