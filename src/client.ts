@@ -1,3 +1,4 @@
+import { rejectUnknownOptions } from "./_util/checks.ts";
 import type { IdemtrackError } from "./errors/idemtrack_error.ts";
 import { createEvent, type EventInput, type EventRules, type JsonObject } from "./event.ts";
 import type { IdemtrackEvent } from "./event.ts";
@@ -59,6 +60,51 @@ export interface ClientOptions<Plan extends TrackingPlan = TrackingPlan>
   /** Extension points: the engine's, plus `filter` for events the controls drop. @default {{}} */
   hooks?: ClientHooks;
 }
+
+// Every key of ClientOptions, so that one the client does not know is refused rather than ignored;
+// the type below fails to compile when an option is added to the interface but not here.
+const CLIENT_OPTION_KEYS = [
+  "storage",
+  "transport",
+  "endpoint",
+  "headers",
+  "token",
+  "profile",
+  "keyPolicy",
+  "onError",
+  "hooks",
+  "clock",
+  "flushAt",
+  "flushIntervalMs",
+  "maxBatchBytes",
+  "maxBatchEvents",
+  "maxItemsPerGroup",
+  "maxEventBytes",
+  "maxQueueSize",
+  "maxQueueBytes",
+  "overflow",
+  "retry",
+  "timeoutMs",
+  "concurrency",
+  "rateLimit",
+  "compression",
+  "waitUntil",
+  "exitHook",
+  "exitTimeoutMs",
+  "middleware",
+  "plan",
+  "unplanned",
+  "consent",
+  "maxHeldEvents",
+  "disabled",
+  "dropIp",
+  "dropUserId",
+  "sampling",
+] as const satisfies readonly (keyof ClientOptions)[];
+type UnlistedClientOption = Exclude<keyof ClientOptions, (typeof CLIENT_OPTION_KEYS)[number]>;
+const everyClientOptionListed: [UnlistedClientOption] extends [never] ? true
+  : UnlistedClientOption = true;
+void everyClientOptionListed;
 
 /** The client's hooks: the engine's ({@linkcode PipelineHooks}) and the controls' `filter`. */
 export interface ClientHooks extends PipelineHooks {
@@ -140,6 +186,7 @@ export class Client<Plan extends TrackingPlan = Record<never, never>> {
    * @throws {TypeError | RangeError} when an option is invalid, naming it.
    */
   constructor(options: ClientOptions<Plan>) {
+    rejectUnknownOptions("create client", options, CLIENT_OPTION_KEYS);
     const d = DEFAULT_CLIENT_OPTIONS;
     const {
       endpoint,

@@ -18,6 +18,36 @@ function assertThrowsTypeError(create: () => unknown, pattern: RegExp): void {
   });
 }
 
+Deno.test("an option the client does not know (a misspelt or removed one) is refused by the constructor, never ignored", async () => {
+  // The flat backoff options of earlier versions, a typo and an option of another component.
+  for (const key of ["backoffBaseMs", "flushIntervall", "maxProcessingBytes"]) {
+    assertThrowsTypeError(
+      () =>
+        new Client({ endpoint: ENDPOINT, [key]: 10 } as ConstructorParameters<typeof Client>[0]),
+      new RegExp(
+        `^Cannot create client as '${key}' is not one of its options: expected .*\\bretry\\b`,
+      ),
+    );
+  }
+  assertThrowsTypeError(
+    () =>
+      new Client({
+        endpoint: ENDPOINT,
+        retry: { retries: 3 } as unknown as { maxRetries: number },
+      }),
+    /^Cannot retry as 'retries' is not one of its options: expected .*\bmaxRetries\b/,
+  );
+  // Every option it documents is taken.
+  const client = new Client({
+    endpoint: ENDPOINT,
+    flushAt: 10,
+    retry: { maxRetries: 1 },
+    sampling: {},
+    exitHook: false,
+  });
+  await client.close({ timeoutMs: 100 });
+});
+
 Deno.test("a token that is not a valid header value is refused by the constructor, unechoed", () => {
   assertThrowsTypeError(
     () => new Client({ endpoint: ENDPOINT, token: SECRET, exitHook: false }),

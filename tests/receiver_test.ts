@@ -606,4 +606,12 @@ Deno.test("createReceiver() rejects bad options with RangeError/TypeError", () =
     () => createReceiver({ sink, rateLimit: { requestsPerSecond: 0, burst: 1 } }),
     RangeError,
   );
+  // A misspelt option is refused, not ignored (its default would apply silently).
+  assert.throws(
+    () => createReceiver({ sink, maxBodySize: 1024 } as Parameters<typeof createReceiver>[0]),
+    (error: unknown) =>
+      error instanceof TypeError &&
+      /^Cannot create receiver as 'maxBodySize' is not one of its options: expected .*\bmaxBodyBytes\b/
+        .test(error.message),
+  );
 });

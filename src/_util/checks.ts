@@ -45,3 +45,24 @@ export function optionChecks(action: string): {
     },
   };
 }
+
+/**
+ * Throws a TypeError naming the first own key of `options` that is not in
+ * `known`: a misspelt or removed option (a JavaScript caller's
+ * `backoffBaseMs`) would otherwise be ignored and its default used silently.
+ */
+export function rejectUnknownOptions(
+  action: string,
+  options: object,
+  known: readonly string[],
+): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(
+        `Cannot ${action} as '${key}' is not one of its options: expected ${
+          [...known].sort().join(", ")
+        }`,
+      );
+    }
+  }
+}

@@ -1,3 +1,5 @@
+import { rejectUnknownOptions } from "../_util/checks.ts";
+
 /** Options of the retry policy (see {@linkcode planRetry}). */
 export interface RetryOptions {
   /** Retries after the first send before giving up. @default {10} */
@@ -77,6 +79,7 @@ export function resolveRetryOptions(
 ): Readonly<Required<RetryOptions>> {
   const resolved = { ...DEFAULT_RETRY_OPTIONS };
   const given = typeof options === "number" ? { maxRetries: options } : options;
+  rejectUnknownOptions("retry", given, Object.keys(DEFAULT_RETRY_OPTIONS));
   for (const [key, value] of Object.entries(given)) {
     if (value !== undefined) (resolved as Record<string, unknown>)[key] = value;
   }

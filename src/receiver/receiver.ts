@@ -1,4 +1,4 @@
-import { optionChecks } from "../_util/checks.ts";
+import { optionChecks, rejectUnknownOptions } from "../_util/checks.ts";
 import { compilePathPattern, type PathPattern } from "./_path_pattern.ts";
 import { utf8ByteLength } from "../_util/utf8.ts";
 import { type Clock, systemClock } from "../ports/clock.ts";
@@ -106,6 +106,33 @@ export interface RequestReport {
   /** Rejected records by code (`invalid_field`, `event_too_large`…). */
   readonly rejected: Readonly<Record<string, number>>;
 }
+
+// Every key of ReceiverOptions, so that one the receiver does not know is refused rather than
+// ignored; the type below fails to compile when an option is added to the interface but not here.
+const RECEIVER_OPTION_KEYS = [
+  "sink",
+  "routes",
+  "store",
+  "keyTtlMs",
+  "leaseMs",
+  "maxBodyBytes",
+  "bodyTimeoutMs",
+  "maxConcurrentRequests",
+  "maxProcessingBytes",
+  "requireContentLength",
+  "maxKeyLength",
+  "cors",
+  "maxEventsPerRequest",
+  "maxEventBytes",
+  "rateLimit",
+  "clock",
+  "onError",
+  "onRequest",
+] as const satisfies readonly (keyof ReceiverOptions)[];
+type UnlistedReceiverOption = Exclude<keyof ReceiverOptions, (typeof RECEIVER_OPTION_KEYS)[number]>;
+const everyReceiverOptionListed: [UnlistedReceiverOption] extends [never] ? true
+  : UnlistedReceiverOption = true;
+void everyReceiverOptionListed;
 
 /** Defaults of {@linkcode ReceiverOptions} (the store and routes are created per receiver). */
 export const DEFAULT_RECEIVER_OPTIONS: Readonly<{
@@ -305,6 +332,7 @@ const IN_PROGRESS: RecordResult = Object.freeze({
  * ```
  */
 export function createReceiver(options: ReceiverOptions): Receiver {
+  rejectUnknownOptions("create receiver", options, RECEIVER_OPTION_KEYS);
   const {
     sink,
     routes = [createJsonRoute()],
