@@ -1,4 +1,4 @@
-import { rejectUnknownOptions } from "./_util/checks.ts";
+import { optionKeys, rejectUnknownOptions } from "./_util/checks.ts";
 import type { IdemtrackError } from "./errors/idemtrack_error.ts";
 import { createEvent, type EventInput, type EventRules, type JsonObject } from "./event.ts";
 import type { IdemtrackEvent } from "./event.ts";
@@ -61,9 +61,8 @@ export interface ClientOptions<Plan extends TrackingPlan = TrackingPlan>
   hooks?: ClientHooks;
 }
 
-// Every key of ClientOptions, so that one the client does not know is refused rather than ignored;
-// the type below fails to compile when an option is added to the interface but not here.
-const CLIENT_OPTION_KEYS = [
+// Every key of ClientOptions, so that one the client does not know is refused rather than ignored.
+const CLIENT_OPTION_KEYS = optionKeys<ClientOptions>()([
   "storage",
   "transport",
   "endpoint",
@@ -100,11 +99,7 @@ const CLIENT_OPTION_KEYS = [
   "dropIp",
   "dropUserId",
   "sampling",
-] as const satisfies readonly (keyof ClientOptions)[];
-type UnlistedClientOption = Exclude<keyof ClientOptions, (typeof CLIENT_OPTION_KEYS)[number]>;
-const everyClientOptionListed: [UnlistedClientOption] extends [never] ? true
-  : UnlistedClientOption = true;
-void everyClientOptionListed;
+]);
 
 /** The client's hooks: the engine's ({@linkcode PipelineHooks}) and the controls' `filter`. */
 export interface ClientHooks extends PipelineHooks {

@@ -66,3 +66,17 @@ export function rejectUnknownOptions(
     }
   }
 }
+
+/**
+ * The option names of `T` given as `keys`, checked at compile time to be all
+ * of them: a `keys` list missing one fails to type-check, naming it. For
+ * {@linkcode rejectUnknownOptions}, so the list cannot fall behind its interface.
+ */
+export function optionKeys<T>(): <const K extends readonly (keyof T)[]>(
+  keys:
+    & K
+    & ([Exclude<keyof T, K[number]>] extends [never] ? unknown
+      : { missingOptions: Exclude<keyof T, K[number]> }),
+) => K {
+  return (keys) => keys;
+}

@@ -1,4 +1,4 @@
-import { optionChecks, rejectUnknownOptions } from "../_util/checks.ts";
+import { optionChecks, optionKeys, rejectUnknownOptions } from "../_util/checks.ts";
 import { compilePathPattern, type PathPattern } from "./_path_pattern.ts";
 import { utf8ByteLength } from "../_util/utf8.ts";
 import { type Clock, systemClock } from "../ports/clock.ts";
@@ -108,8 +108,8 @@ export interface RequestReport {
 }
 
 // Every key of ReceiverOptions, so that one the receiver does not know is refused rather than
-// ignored; the type below fails to compile when an option is added to the interface but not here.
-const RECEIVER_OPTION_KEYS = [
+// ignored.
+const RECEIVER_OPTION_KEYS = optionKeys<ReceiverOptions>()([
   "sink",
   "routes",
   "store",
@@ -128,11 +128,7 @@ const RECEIVER_OPTION_KEYS = [
   "clock",
   "onError",
   "onRequest",
-] as const satisfies readonly (keyof ReceiverOptions)[];
-type UnlistedReceiverOption = Exclude<keyof ReceiverOptions, (typeof RECEIVER_OPTION_KEYS)[number]>;
-const everyReceiverOptionListed: [UnlistedReceiverOption] extends [never] ? true
-  : UnlistedReceiverOption = true;
-void everyReceiverOptionListed;
+]);
 
 /** Defaults of {@linkcode ReceiverOptions} (the store and routes are created per receiver). */
 export const DEFAULT_RECEIVER_OPTIONS: Readonly<{
