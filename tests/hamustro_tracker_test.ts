@@ -488,3 +488,27 @@ Deno.test("deno task receiver with --hamustro-secret serves /api/v1/track for th
     await reader.cancel().catch(() => {});
   }
 });
+
+Deno.test("an option the tracker does not know is refused by the constructor, never ignored", () => {
+  const known = {
+    collectorUrl: "http://127.0.0.1:9",
+    sharedSecretKey: SECRET,
+    deviceId: "device-42",
+    clientId: "ios-app",
+    systemVersion: "17.1",
+    productVersion: "2.3.0",
+    env: "STAGING" as const,
+    exitHook: false,
+  };
+  // A misspelt one, and the Client's name for an option the tracker calls `queueSize`.
+  for (const key of ["queueRetension", "flushAt"]) {
+    assert.throws(
+      () => new ClientTracker({ ...known, [key]: 10 } as ClientTrackerOptions),
+      (error: unknown) =>
+        error instanceof TypeError &&
+        error.message.startsWith(
+          `Cannot create the tracker as '${key}' is not one of its options: expected `,
+        ) && error.message.includes("queueRetention"),
+    );
+  }
+});

@@ -1,4 +1,4 @@
-import { optionChecks } from "../_util/checks.ts";
+import { optionChecks, optionKeys, rejectUnknownOptions } from "../_util/checks.ts";
 import type { Clock } from "../ports/clock.ts";
 import { systemClock } from "../ports/clock.ts";
 import { ClientClosedError } from "../errors/client_closed_error.ts";
@@ -167,6 +167,43 @@ function checkParams(params: EventParams | undefined): void {
   }
 }
 
+// Every key of ClientTrackerOptions, so that one the tracker does not know is refused rather than
+// ignored.
+const CLIENT_TRACKER_OPTION_KEYS = optionKeys<ClientTrackerOptions>()([
+  "collectorUrl",
+  "sharedSecretKey",
+  "deviceId",
+  "clientId",
+  "systemVersion",
+  "productVersion",
+  "env",
+  "deviceMake",
+  "deviceModel",
+  "system",
+  "systemLanguage",
+  "browser",
+  "browserVersion",
+  "productGitHash",
+  "productLanguage",
+  "format",
+  "headers",
+  "timezone",
+  "clock",
+  "queueSize",
+  "queueRetention",
+  "storage",
+  "transport",
+  "ip",
+  "country",
+  "maxRetries",
+  "permanentStatuses",
+  "maxQueueSize",
+  "concurrency",
+  "timeoutMs",
+  "onError",
+  "exitHook",
+]);
+
 /**
  * The Hamustro client of the fifth seed, built on the common delivery
  * {@linkcode Pipeline} (queue, storage, retries) with the
@@ -254,6 +291,7 @@ export class ClientTracker {
    * @throws {TypeError | RangeError} when an option is invalid, naming it.
    */
   constructor(options: ClientTrackerOptions) {
+    rejectUnknownOptions("create the tracker", options, CLIENT_TRACKER_OPTION_KEYS);
     const d = DEFAULT_CLIENT_TRACKER_OPTIONS;
     const {
       format = d.format,
