@@ -1,6 +1,7 @@
-// Runs under Node: drives one vendor's official SDK, loaded from the
-// git-ignored install in SDK_DIR, against ORIGIN (an idemtrack receiver
-// emulating the vendor), sending COUNT events whose property `n` is 0..COUNT-1.
+// Runs under Node: drives one vendor's official SDK, loaded from SDK_DIR (the
+// cache folder tests/_official_sdks.ts installs into), against ORIGIN (an
+// idemtrack receiver emulating the vendor), sending COUNT events whose
+// property `n` is 0..COUNT-1.
 // Prints {"vendor","sent","failed","ms","cpuMs","peakRssMb"} as one JSON line when done.
 import { createRequire } from "node:module";
 import { randomUUID } from "node:crypto";

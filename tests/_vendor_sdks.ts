@@ -1,87 +1,28 @@
-// The vendors' official SDKs, installed from npm at exact versions into the
-// git-ignored .tools/vendors, and run under Node as child processes (their
-// own HTTP code, against an idemtrack receiver on loopback).
+// The vendors' official SDKs (pinned with the services' in tests/_sdk/package.json and its lock,
+// installed by tests/_official_sdks.ts), run under Node as child processes: their own HTTP code,
+// against an idemtrack receiver on loopback.
+import { dirname } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
-
-/** Exact versions the tests and benches drive. */
-export const VENDOR_SDKS: Readonly<Record<string, string>> = Object.freeze({
-  "@segment/analytics-node": "3.1.0",
-  "@rudderstack/rudder-sdk-node": "3.0.13",
-  "posthog-node": "5.70.0",
-  "@amplitude/analytics-node": "1.5.73",
-  mixpanel: "0.24.0",
-});
+import { officialSdks } from "./_official_sdks.ts";
 
 /** The vendors the child script drives. */
 export type SdkVendor = "segment" | "rudderstack" | "posthog" | "amplitude" | "mixpanel";
 
-export const SDK_DIR = fromFileUrl(new URL("../.tools/vendors", import.meta.url));
 const CHILD = fromFileUrl(new URL("./_vendor_sdk_child.mjs", import.meta.url));
 
-async function installedVersion(name: string): Promise<string | undefined> {
-  try {
-    const text = await Deno.readTextFile(`${SDK_DIR}/node_modules/${name}/package.json`);
-    return (JSON.parse(text) as { version?: string }).version;
-  } catch {
-    return undefined;
-  }
-}
-
-async function commandWorks(command: string, args: string[]): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command(command, { args, stdout: "null", stderr: "null" })
-      .output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
-let ready: Promise<string | undefined> | undefined;
+// The folder whose node_modules holds the SDKs, once installed.
+let sdkDir: string | undefined;
 
 /**
- * Installs the SDKs if they are missing (once per process). Returns why they
- * cannot run (no Node or npm), or `undefined` when they can; under `CI=true`
- * a missing tool throws instead, so CI never passes by skipping.
+ * Installs the SDKs if they are missing (once per cache). Returns why they
+ * cannot run (no Node, npm or registry), or `undefined` when they can; under
+ * `CI=true` that throws instead, so CI never passes by skipping.
  */
-export function ensureVendorSdks(): Promise<string | undefined> {
-  ready ??= (async () => {
-    // Deno answers a "node" command itself on some machines: the SDKs must run on Node.
-    const isNode = ["-e", "process.exit(process.versions.deno ? 1 : 0)"];
-    if (!await commandWorks("node", isNode)) return need("Node is not on PATH");
-    const missing = [];
-    for (const [name, version] of Object.entries(VENDOR_SDKS)) {
-      if (await installedVersion(name) !== version) missing.push(`${name}@${version}`);
-    }
-    if (missing.length === 0) return undefined;
-    if (!await commandWorks("npm", ["--version"])) return need("npm is not on PATH");
-    await Deno.mkdir(SDK_DIR, { recursive: true });
-    const install = await new Deno.Command("npm", {
-      args: [
-        "install",
-        "--no-save",
-        "--no-audit",
-        "--no-fund",
-        "--loglevel=error",
-        "--prefix",
-        SDK_DIR,
-        ...Object.entries(VENDOR_SDKS).map(([name, version]) => `${name}@${version}`),
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!install.success) {
-      return need(`npm install failed: ${new TextDecoder().decode(install.stderr).slice(0, 500)}`);
-    }
-    return undefined;
-  })();
-  return ready;
-}
-
-function need(reason: string): string {
-  if (Deno.env.get("CI") === "true") throw new Error(`vendor SDK tests need ${reason}`);
-  console.warn(`SKIPPED vendor SDK tests: ${reason}`);
-  return reason;
+export async function ensureVendorSdks(): Promise<string | undefined> {
+  const nodeModules = await officialSdks();
+  if (nodeModules === undefined) return "the official SDKs cannot be installed here";
+  sdkDir = dirname(nodeModules);
+  return undefined;
 }
 
 /** What the child reported. */
@@ -108,6 +49,7 @@ export async function runSdk(
   flushAt = 20,
   fixedIds = false,
 ): Promise<SdkRun> {
+  if (sdkDir === undefined) throw new Error("runSdk() before ensureVendorSdks() found the SDKs");
   const child = new Deno.Command("node", {
     args: [CHILD],
     env: {
@@ -116,7 +58,7 @@ export async function runSdk(
       COUNT: String(count),
       FLUSH_AT: String(flushAt),
       FIXED_IDS: fixedIds ? "1" : "0",
-      SDK_DIR,
+      SDK_DIR: sdkDir ?? "",
     },
     stdout: "piped",
     stderr: "piped",
