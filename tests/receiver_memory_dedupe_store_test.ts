@@ -19,6 +19,7 @@ function random(seed: number): () => number {
 
 // The key table alone, with a fixed seed, so keys of known hashes can be chosen.
 const SEED = 0x2545f491;
+const SEED2 = 0x5bd1e995;
 const scope = (name: string, table: KeyTable<KeyBatch>): KeyScope => ({
   seed: table.seedOf(name, 0),
   live: 0,
@@ -94,8 +95,24 @@ Deno.test("keys and tenants of 100 000 characters differing in their last code u
   assert.equal(store.size, 8);
 });
 
+Deno.test("the table's hash is keyed: another key places the same keys elsewhere, the same key the same", () => {
+  const keys = Array.from({ length: 1_000 }, (_, i) => `evt-${i}`);
+  const hashes = (k0: number, k1: number) => {
+    const table = new KeyTable<KeyBatch>(8, k0, k1);
+    const events = scope("t", table);
+    return keys.map((key) => table.hashOf(events, key));
+  };
+  const one = hashes(SEED, SEED2);
+  assert.deepEqual(hashes(SEED, SEED2), one);
+  for (const [k0, k1] of [[SEED, SEED2 ^ 1], [SEED ^ 1, SEED2]]) {
+    const other = hashes(k0!, k1!);
+    const same = other.filter((hash, i) => hash === one[i]).length;
+    assert.ok(same <= 2, `${same} of 1 000 keys hash alike under another key`);
+  }
+});
+
 Deno.test("keys of the same 32-bit hash are told apart by their code units", () => {
-  const table = new KeyTable<KeyBatch>(8, SEED);
+  const table = new KeyTable<KeyBatch>(8, SEED, SEED2);
   const events = scope("t", table);
   // Birthday search: among 400 000 keys some share a hash. The keys differ only in their code
   // units' high bytes (0x00, 0x01, or lone surrogates 0xd8xx, 0xdcxx): a comparison of low bytes,
@@ -128,7 +145,7 @@ Deno.test("keys of the same 32-bit hash are told apart by their code units", () 
 });
 
 Deno.test("a table grown from 8 slots finds every key, and removing keys keeps the others findable", () => {
-  const table = new KeyTable<KeyBatch>(8, SEED);
+  const table = new KeyTable<KeyBatch>(8, SEED, SEED2);
   const events = scope("t", table);
   const requests = { seed: table.seedOf("t", 1), live: 0 };
   const keys = Array.from({ length: 20_000 }, (_, i) => `k-${i}`);
@@ -167,7 +184,7 @@ Deno.test("a table grown from 8 slots finds every key, and removing keys keeps t
 });
 
 Deno.test("removing a key whose probe wrapped past the table's end keeps the wrapped keys findable", () => {
-  const table = new KeyTable<KeyBatch>(16, SEED);
+  const table = new KeyTable<KeyBatch>(16, SEED, SEED2);
   const events = scope("t", table);
   // Four keys whose home is the last slot: they sit in slots 15, 0, 1 and 2.
   const last: string[] = [];

@@ -40,32 +40,72 @@ export function keyBuffers(chars: number, keys: number): Pick<KeyBatch, "chars" 
   return { chars: new Uint8Array(chars), index: new Int32Array(2 * keys) };
 }
 
-/** MurmurHash3 (x86, 32-bit) of `units[start..end)`, two code units per block. */
+/**
+ * HalfSipHash-1-3 (32-bit output) under the key `k0`, `k1` of the word
+ * `first` followed by `units[start..end)`, two code units per word. A keyed
+ * hash, unlike MurmurHash, has no collisions an attacker can find without the
+ * key, so clients cannot send keys that all land in one probe chain.
+ */
 function hashUnits(
   units: Uint8Array | Uint16Array,
   start: number,
   end: number,
-  seed: number,
+  first: number,
+  k0: number,
+  k1: number,
 ): number {
-  let h = seed | 0;
+  let v0 = k0 | 0;
+  let v1 = k1 | 0;
+  let v2 = 0x6c796765 ^ k0;
+  let v3 = 0x74656462 ^ k1;
+  let m = first | 0;
   let i = start;
-  for (; i + 1 < end; i += 2) {
-    let k = units[i]! | (units[i + 1]! << 16);
-    k = Math.imul(k, 0xcc9e2d51);
-    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  // One SipRound per word, written out: this is the store's hot path.
+  for (;;) {
+    v3 ^= m;
+    v0 = (v0 + v1) | 0;
+    v1 = (v1 << 5) | (v1 >>> 27);
+    v1 ^= v0;
+    v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0;
+    v3 = (v3 << 8) | (v3 >>> 24);
+    v3 ^= v2;
+    v0 = (v0 + v3) | 0;
+    v3 = (v3 << 7) | (v3 >>> 25);
+    v3 ^= v0;
+    v2 = (v2 + v1) | 0;
+    v1 = (v1 << 13) | (v1 >>> 19);
+    v1 ^= v2;
+    v2 = (v2 << 16) | (v2 >>> 16);
+    v0 ^= m;
+    if (i < 0) break;
+    if (i + 1 < end) {
+      m = units[i]! | (units[i + 1]! << 16);
+      i += 2;
+    } else {
+      // The last word: the length (in code units, with `first`) in the top byte, and an odd unit.
+      m = ((end - start + 2) << 24) | (i < end ? units[i]! : 0);
+      i = -1;
+    }
   }
-  if (i < end) {
-    let k = Math.imul(units[i]!, 0xcc9e2d51);
-    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-    h ^= k;
+  v2 ^= 0xff;
+  for (let round = 0; round < 3; round++) {
+    v0 = (v0 + v1) | 0;
+    v1 = (v1 << 5) | (v1 >>> 27);
+    v1 ^= v0;
+    v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0;
+    v3 = (v3 << 8) | (v3 >>> 24);
+    v3 ^= v2;
+    v0 = (v0 + v3) | 0;
+    v3 = (v3 << 7) | (v3 >>> 25);
+    v3 ^= v0;
+    v2 = (v2 + v1) | 0;
+    v1 = (v1 << 13) | (v1 >>> 19);
+    v1 ^= v2;
+    v2 = (v2 << 16) | (v2 >>> 16);
   }
-  h ^= end - start;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return h ^ (h >>> 16);
+  return v1 ^ v3;
 }
 
 /** Whether `a[aStart..aStart+n)` and `b[bStart..bStart+n)` hold the same code units. */
@@ -122,7 +162,9 @@ function startOf(batch: KeyBatch, i: number): number {
  * {@linkcode KeyTable.replace} keeps it (or the next stage overwrites it).
  */
 export class KeyTable<B extends KeyBatch> {
-  readonly #seed: number;
+  // The hash key, random per table.
+  readonly #k0: number;
+  readonly #k1: number;
   readonly #minCapacity: number;
   #slots: Int32Array;
   #mask: number;
@@ -144,14 +186,19 @@ export class KeyTable<B extends KeyBatch> {
     live: 0,
   };
 
-  /** A table of `capacity` slots (a power of two, at least 8) seeding every hash with `seed`. */
-  constructor(capacity = 1024, seed = crypto.getRandomValues(new Int32Array(1))[0]!) {
+  /** A table of `capacity` slots (a power of two, at least 8) keying every hash with `k0`, `k1`. */
+  constructor(
+    capacity = 1024,
+    k0 = crypto.getRandomValues(new Int32Array(1))[0]!,
+    k1 = crypto.getRandomValues(new Int32Array(1))[0]!,
+  ) {
     if (capacity < MIN_CAPACITY || (capacity & (capacity - 1)) !== 0) {
       throw new RangeError(
         `Cannot create key table as 'capacity' must be a power of two ≥ ${MIN_CAPACITY}: current value is ${capacity}`,
       );
     }
-    this.#seed = seed;
+    this.#k0 = k0;
+    this.#k1 = k1;
     this.#minCapacity = capacity;
     this.#slots = new Int32Array(STRIDE * capacity);
     this.#mask = capacity - 1;
@@ -171,12 +218,7 @@ export class KeyTable<B extends KeyBatch> {
   seedOf(name: string, kind: number): number {
     const scratch = this.#scratch;
     writeUnits(scratch, name, 0);
-    const seed = hashUnits(
-      scratch.chars,
-      0,
-      name.length,
-      this.#seed ^ Math.imul(kind + 1, 0x9e3779b9),
-    );
+    const seed = hashUnits(scratch.chars, 0, name.length, kind, this.#k0, this.#k1);
     this.#trimScratch();
     return seed;
   }
@@ -255,7 +297,7 @@ export class KeyTable<B extends KeyBatch> {
     const n = key.length;
     writeUnits(batch, key, start);
     const { chars, scope } = batch;
-    const h = hashUnits(chars, start, start + n, scope.seed);
+    const h = hashUnits(chars, start, start + n, scope.seed, this.#k0, this.#k1);
     this.#hash = h;
     this.#end = start + n;
     const slots = this.#slots;

@@ -64,8 +64,9 @@ const REQUESTS = 1;
  * table kept 30–62 % full): ~85 bytes for a 49-character key, against
  * ~110 bytes of heap as a string in a `Map` (`bench/dedupe_store_memory.ts`). Keys are compared code unit by
  * code unit, never by hash alone: keys (and tenants) that differ only in a
- * lone surrogate or U+0000 stay distinct. The hash is seeded at random per
- * store.
+ * lone surrogate or U+0000 stay distinct. The hash is HalfSipHash-1-3 under
+ * a random key per store, so clients cannot choose keys that pile up in one
+ * probe chain.
  *
  * @example Usage
  * ```ts
