@@ -60,7 +60,9 @@ function hashUnits(
   let v3 = 0x74656462 ^ k1;
   let m = first | 0;
   let i = start;
-  // One SipRound per word, written out: this is the store's hot path.
+  let finalRounds = 0;
+  // One SipRound per word, then three more once the message is in (the finalisation, `m` 0):
+  // written out once, as this is the store's hot path.
   for (;;) {
     v3 ^= m;
     v0 = (v0 + v1) | 0;
@@ -78,32 +80,20 @@ function hashUnits(
     v1 ^= v2;
     v2 = (v2 << 16) | (v2 >>> 16);
     v0 ^= m;
-    if (i < 0) break;
     if (i + 1 < end) {
       m = units[i]! | (units[i + 1]! << 16);
       i += 2;
-    } else {
+    } else if (i <= end) {
       // The last word: the length (in code units, with `first`) in the top byte, and an odd unit.
       m = ((end - start + 2) << 24) | (i < end ? units[i]! : 0);
-      i = -1;
+      i = end + 1;
+    } else if (finalRounds === 0) {
+      v2 ^= 0xff;
+      m = 0;
+      finalRounds = 3;
+    } else if (--finalRounds === 0) {
+      break;
     }
-  }
-  v2 ^= 0xff;
-  for (let round = 0; round < 3; round++) {
-    v0 = (v0 + v1) | 0;
-    v1 = (v1 << 5) | (v1 >>> 27);
-    v1 ^= v0;
-    v0 = (v0 << 16) | (v0 >>> 16);
-    v2 = (v2 + v3) | 0;
-    v3 = (v3 << 8) | (v3 >>> 24);
-    v3 ^= v2;
-    v0 = (v0 + v3) | 0;
-    v3 = (v3 << 7) | (v3 >>> 25);
-    v3 ^= v0;
-    v2 = (v2 + v1) | 0;
-    v1 = (v1 << 13) | (v1 >>> 19);
-    v1 ^= v2;
-    v2 = (v2 << 16) | (v2 >>> 16);
   }
   return v1 ^ v3;
 }
