@@ -61,6 +61,19 @@ export interface ClientOptions<Plan extends TrackingPlan = TrackingPlan>
   hooks?: ClientHooks;
 }
 
+// The controls' options: their presence sets the controls up at once.
+const CONTROL_OPTIONS = [
+  "middleware",
+  "plan",
+  "unplanned",
+  "consent",
+  "maxHeldEvents",
+  "disabled",
+  "dropIp",
+  "dropUserId",
+  "sampling",
+] as const satisfies readonly (keyof ControlsOptions)[];
+
 // Every key of ClientOptions, so that one the client does not know is refused rather than ignored.
 const CLIENT_OPTION_KEYS = optionKeys<ClientOptions>()([
   "storage",
@@ -90,15 +103,7 @@ const CLIENT_OPTION_KEYS = optionKeys<ClientOptions>()([
   "waitUntil",
   "exitHook",
   "exitTimeoutMs",
-  "middleware",
-  "plan",
-  "unplanned",
-  "consent",
-  "maxHeldEvents",
-  "disabled",
-  "dropIp",
-  "dropUserId",
-  "sampling",
+  ...CONTROL_OPTIONS,
 ]);
 
 /** The client's hooks: the engine's ({@linkcode PipelineHooks}) and the controls' `filter`. */
@@ -125,18 +130,6 @@ const NO_CONTROLS_STATS: ControlsStats = Object.freeze({
   consentHeld: 0,
   consentDropped: 0,
 });
-
-const CONTROL_OPTIONS: readonly string[] = [
-  "middleware",
-  "plan",
-  "unplanned",
-  "consent",
-  "maxHeldEvents",
-  "disabled",
-  "dropIp",
-  "dropUserId",
-  "sampling",
-];
 
 /**
  * Sends product events exactly once: `track()` validates, encodes and queues

@@ -26,7 +26,8 @@ export interface TrackerUser {
 }
 
 const REQUIRED = ["deviceId", "clientId", "session", "systemVersion", "productVersion"] as const;
-const OPTIONAL = [
+/** The Collection's optional device fields (tracker options of the same names). */
+export const OPTIONAL_COLLECTION_FIELDS = [
   "deviceMake",
   "deviceModel",
   "system",
@@ -47,7 +48,7 @@ export function collectionFromJson(value: JsonValue | undefined): CollectionFiel
   for (const key of REQUIRED) if (typeof value[key] !== "string") return undefined;
   if (typeof value.env !== "number" && typeof value.env !== "string") return undefined;
   const fields = { ...value } as unknown as CollectionFields;
-  for (const key of OPTIONAL) {
+  for (const key of OPTIONAL_COLLECTION_FIELDS) {
     if (value[key] !== undefined && typeof value[key] !== "string") return undefined;
   }
   return fields;
